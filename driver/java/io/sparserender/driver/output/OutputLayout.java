@@ -12,10 +12,15 @@ import org.apache.hadoop.fs.Path;
  * <pre>
  * clips/&lt;clip_id&gt;.mp4      the video
  * clips/&lt;clip_id&gt;.json     the sidecar: spec, timings, statistics; written last, its presence means done
- * stats/dt=YYYY-MM-DD/       Parquet statistics tables
- * rejected/dt=YYYY-MM-DD/    rejected prompt rows with reasons
+ * stats/clips/dt=YYYY-MM-DD/run_id=R/        Parquet, one row per clip rendered by run R
+ * stats/layer_steps/dt=YYYY-MM-DD/run_id=R/  Parquet, one row per clip × layer × step
+ * rejected/dt=YYYY-MM-DD/run_id=R/           Parquet, rejected prompt rows with reasons
  * runs/&lt;run_id&gt;.json       run manifest
  * </pre>
+ *
+ * <p>The statistics tables sit under one folder each (rather than DESIGN's single {@code stats/dt=}) so
+ * that Spark's partition discovery reads either table over any date range; each run owns its
+ * {@code run_id=} partition and rewrites it whole, so retries and reruns never duplicate rows.
  */
 public record OutputLayout(Path root) {
     private static final Pattern CLIP_ID = Pattern.compile("[0-9a-f]{32}");
@@ -41,12 +46,18 @@ public record OutputLayout(Path root) {
         return new Path(clips(), checkClipId(clipId) + ".json");
     }
 
-    public Path stats(LocalDate day) {
-        return new Path(new Path(root, "stats"), "dt=" + day);
+    /** Root of a statistics table ("clips" or "layer_steps"), partitioned by dt and run_id. */
+    public Path statsTable(String table) {
+        return new Path(new Path(root, "stats"), table);
     }
 
-    public Path rejected(LocalDate day) {
-        return new Path(new Path(root, "rejected"), "dt=" + day);
+    /** Root of the rejected-rows table, partitioned by dt and run_id. */
+    public Path rejectedTable() {
+        return new Path(root, "rejected");
+    }
+
+    public Path partition(Path table, LocalDate day, String runId) {
+        return new Path(new Path(table, "dt=" + day), "run_id=" + checkRunId(runId));
     }
 
     public Path manifest(String runId) {

@@ -15,5 +15,30 @@ public final class KryoRegistrator implements org.apache.spark.serializer.KryoRe
         kryo.register(Object[].class);
         kryo.register(java.util.ArrayList.class);
         kryo.register(java.util.HashMap.class);
+        // Spark SQL ships schemas (e.g. of Parquet writes) through Kryo without registering their types.
+        for (String name : SPARK_SQL_TYPES) {
+            try {
+                kryo.register(Class.forName(name));
+            } catch (ClassNotFoundException e) {
+                throw new IllegalStateException("Cannot register " + name + " with Kryo: not on the classpath", e);
+            }
+        }
     }
+
+    private static final String[] SPARK_SQL_TYPES = {
+        "org.apache.spark.sql.types.StructType",
+        "org.apache.spark.sql.types.StructField",
+        "[Lorg.apache.spark.sql.types.StructField;",
+        "org.apache.spark.sql.types.MapType",
+        "org.apache.spark.sql.types.ArrayType",
+        "org.apache.spark.sql.types.Metadata",
+        "org.apache.spark.sql.types.StringType$",
+        "org.apache.spark.sql.types.LongType$",
+        "org.apache.spark.sql.types.IntegerType$",
+        "org.apache.spark.sql.types.DoubleType$",
+        "org.apache.spark.sql.types.BooleanType$",
+        "org.apache.spark.sql.types.BinaryType$",
+        "org.apache.spark.sql.types.DateType$",
+        "org.apache.spark.sql.types.TimestampType$",
+    };
 }

@@ -38,7 +38,8 @@ class OutputStoreTest {
         OutputLayout l = OutputLayout.of("s3a://renders/night");
         assertThat(l.video(ID).toString()).isEqualTo("s3a://renders/night/clips/" + ID + ".mp4");
         assertThat(l.sidecar(ID).toString()).isEqualTo("s3a://renders/night/clips/" + ID + ".json");
-        assertThat(l.stats(LocalDate.of(2026, 11, 26)).toString()).isEqualTo("s3a://renders/night/stats/dt=2026-11-26");
+        assertThat(l.partition(l.statsTable("clips"), LocalDate.of(2026, 11, 26), "r-1").toString())
+                .isEqualTo("s3a://renders/night/stats/clips/dt=2026-11-26/run_id=r-1");
         assertThat(l.manifest("r-1").toString()).isEqualTo("s3a://renders/night/runs/r-1.json");
         assertThatThrownBy(() -> l.video("../../x")).hasMessageStartingWith("Invalid clip id '../../x'");
         assertThatThrownBy(() -> l.manifest("../x")).hasMessageStartingWith("Invalid run id '../x'");

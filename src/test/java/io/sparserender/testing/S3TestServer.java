@@ -13,7 +13,8 @@ import software.amazon.awssdk.services.s3.S3Client;
 /**
  * A real S3-compatible server (S3Proxy, in memory) on 127.0.0.1 and a random port, for tests that
  * write through Hadoop S3A exactly as a cluster does. Buckets are created with the AWS SDK (S3A
- * cannot create them).
+ * cannot create them). Hadoop caches one S3A filesystem per bucket name, so tests use bucket names of
+ * their own ({@link #uniqueBucket}).
  */
 public final class S3TestServer implements AutoCloseable {
     public static final String ACCESS_KEY = "test-access-key";
@@ -45,6 +46,13 @@ public final class S3TestServer implements AutoCloseable {
         }
     }
 
+    /** Creates a bucket whose name no other test uses, and returns the name. */
+    public String uniqueBucket(String prefix) {
+        String name = prefix + "-" + Long.toHexString(System.nanoTime());
+        createBucket(name);
+        return name;
+    }
+
     public S3Client client() {
         return S3Client.builder()
                 .endpointOverride(endpoint)
@@ -64,7 +72,6 @@ public final class S3TestServer implements AutoCloseable {
         c.set("fs.s3a.aws.credentials.provider", "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider");
         c.set("fs.s3a.access.key", ACCESS_KEY);
         c.set("fs.s3a.secret.key", SECRET_KEY);
-        c.set("fs.s3a.impl.disable.cache", "true");
         c.set("fs.s3a.attempts.maximum", "3");
         c.set("fs.s3a.retry.limit", "3");
         return c;

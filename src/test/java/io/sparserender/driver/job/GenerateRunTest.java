@@ -100,19 +100,19 @@ class GenerateRunTest {
     @Test
     void writesToS3ThroughS3a() throws Exception {
         try (S3TestServer s3 = new S3TestServer()) {
-            s3.createBucket("renders");
+            String bucket = s3.uniqueBucket("renders");
             SparkSession spark = LocalSpark.get();
             var hc = spark.sparkContext().hadoopConfiguration();
             s3.hadoopConf().forEach(e -> hc.set(e.getKey(), e.getValue()));
-            GenerateRun.Summary s = new GenerateRun(spark, options(prompts(), "s3a://renders/nightly/", "r1")).run();
+            GenerateRun.Summary s = new GenerateRun(spark, options(prompts(), "s3a://" + bucket + "/nightly/", "r1")).run();
             assertThat(s.rendered()).isEqualTo(3);
             try (var client = s3.client()) {
-                var keys = client.listObjectsV2(b -> b.bucket("renders").prefix("nightly/clips/")).contents();
+                var keys = client.listObjectsV2(b -> b.bucket(bucket).prefix("nightly/clips/")).contents();
                 assertThat(keys).hasSize(6);
-                assertThat(client.listObjectsV2(b -> b.bucket("renders").prefix("nightly/runs/")).contents())
+                assertThat(client.listObjectsV2(b -> b.bucket(bucket).prefix("nightly/runs/")).contents())
                         .singleElement().extracting(o -> o.key()).isEqualTo("nightly/runs/r1.json");
             }
-            assertThat(spark.read().parquet("s3a://renders/nightly/stats/clips").count()).isEqualTo(3);
+            assertThat(spark.read().parquet("s3a://" + bucket + "/nightly/stats/clips").count()).isEqualTo(3);
         }
     }
 }

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 class OutputStoreTest {
     private static final String ID = "0123456789abcdef0123456789abcdef";
     private static S3TestServer s3;
+    private static String bucket;
 
     @TempDir
     Path dir;
@@ -25,7 +26,7 @@ class OutputStoreTest {
     @BeforeAll
     static void startS3() throws Exception {
         s3 = new S3TestServer();
-        s3.createBucket("renders");
+        bucket = s3.uniqueBucket("renders");
     }
 
     @AfterAll
@@ -61,7 +62,7 @@ class OutputStoreTest {
 
     @Test
     void s3aWritesThroughARealS3Server() {
-        OutputStore store = new OutputStore(OutputLayout.of("s3a://renders/night"), s3.hadoopConf());
+        OutputStore store = new OutputStore(OutputLayout.of("s3a://" + bucket + "/night"), s3.hadoopConf());
         assertThat(store.finishedClipIds()).isEmpty();
         byte[] big = new byte[3 << 20];
         for (int i = 0; i < big.length; i++) {
@@ -72,7 +73,7 @@ class OutputStoreTest {
         assertThat(store.read(store.layout().video(ID))).isEqualTo(big);
         assertThat(store.finishedClipIds()).containsExactly(ID);
         try (var client = s3.client()) {
-            assertThat(client.listObjectsV2(b -> b.bucket("renders")).contents())
+            assertThat(client.listObjectsV2(b -> b.bucket(bucket)).contents())
                     .extracting(o -> o.key())
                     .containsExactlyInAnyOrder("night/clips/" + ID + ".mp4", "night/clips/" + ID + ".json");
         }

@@ -3,21 +3,17 @@ package io.sparserender.engine.model.wan;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.weights.Checkpoint;
 import io.sparserender.engine.weights.SafetensorsFile;
-import io.sparserender.engine.weights.SafetensorsWriter;
-import io.sparserender.engine.weights.TensorInfo;
+import io.sparserender.testing.CheckpointRewrite;
 import io.sparserender.testing.SharedFixtures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,7 +30,7 @@ class WanLayoutTest {
         Path diffusers = SharedFixtures.path("wan-dit-h128/transformer");
         WanConfig cfg = WanConfig.read(diffusers.resolve("config.json"));
         Path original = tmp.resolve("original");
-        rewrite(diffusers, original, WanKeys::toOriginal, 2);
+        CheckpointRewrite.rewrite(diffusers, original, WanKeys::toOriginal, 2);
         Files.writeString(original.resolve("config.json"), JSON.writeValueAsString(cfg.toOriginalJson("t2v")));
         try (Checkpoint c = Checkpoint.open(original)) {
             assertThat(c.tensors()).containsKeys("blocks.1.norm3.weight", "blocks.0.self_attn.o.weight", "head.modulation",
@@ -56,7 +52,7 @@ class WanLayoutTest {
     void singleFilePrefixIsStrippedInEitherLayout() throws IOException {
         Path diffusers = SharedFixtures.path("wan-dit-ti2v/transformer");
         Path prefixed = tmp.resolve("prefixed");
-        rewrite(diffusers, prefixed, n -> WanKeys.SINGLE_FILE_PREFIX + WanKeys.toOriginal(n), 1);
+        CheckpointRewrite.rewrite(diffusers, prefixed, n -> WanKeys.SINGLE_FILE_PREFIX + WanKeys.toOriginal(n), 1);
         Files.copy(diffusers.resolve("config.json"), prefixed.resolve("config.json"));
         WanWeights<Tensor> w = WanModelDir.resolve(prefixed).experts().get(0).load(OPS);
         assertThat(w.layout()).isEqualTo(WanWeights.Layout.ORIGINAL);
@@ -85,32 +81,6 @@ class WanLayoutTest {
         try (SafetensorsFile f = SafetensorsFile.open(SharedFixtures.path(fixture))) {
             return dit.forward(f.readTensor("hidden_states"), Timesteps.of(f.readTensor("timestep")),
                     dit.encodePrompt(f.readTensor("encoder_hidden_states"), false));
-        }
-    }
-
-    /** Copies every tensor (same dtype, same values) under renamed keys, in {@code shards} files with an index when > 1. */
-    static void rewrite(Path from, Path to, UnaryOperator<String> rename, int shards) throws IOException {
-        Files.createDirectories(to);
-        try (Checkpoint c = Checkpoint.open(from)) {
-            List<Map.Entry<String, TensorInfo>> all = List.copyOf(c.tensors().entrySet());
-            ObjectNode index = JSON.createObjectNode();
-            ObjectNode map = index.putObject("weight_map");
-            for (int s = 0; s < shards; s++) {
-                SafetensorsWriter w = new SafetensorsWriter();
-                String file = shards == 1 ? "diffusion_pytorch_model.safetensors"
-                        : String.format("diffusion_pytorch_model-%05d-of-%05d.safetensors", s + 1, shards);
-                for (int i = s; i < all.size(); i += shards) {
-                    TensorInfo t = all.get(i).getValue();
-                    byte[] raw = c.file(t.name()).rawBytes(t.name()).array();
-                    String name = rename.apply(t.name());
-                    w.addRaw(name, t.dtype(), t.shape(), raw);
-                    map.put(name, file);
-                }
-                w.write(to.resolve(file));
-            }
-            if (shards > 1) {
-                Files.writeString(to.resolve("diffusion_pytorch_model.safetensors.index.json"), JSON.writeValueAsString(index));
-            }
         }
     }
 }

@@ -59,7 +59,7 @@ class WanWeightsCheckTest {
     void aTensorStoredUnderBothNamesIsReported() throws IOException {
         Path src = SharedFixtures.path("wan-dit-ti2v/transformer");
         Path both = tmp.resolve("both");
-        WanLayoutTest.rewrite(src, both, WanKeys::toOriginal, 1);
+        io.sparserender.testing.CheckpointRewrite.rewrite(src, both, WanKeys::toOriginal, 1);
         Files.copy(src.resolve("config.json"), both.resolve("config.json"));
         SafetensorsWriter w = new SafetensorsWriter();
         try (Checkpoint c = Checkpoint.open(both)) {

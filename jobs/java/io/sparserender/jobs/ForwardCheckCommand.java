@@ -31,7 +31,8 @@ import picocli.CommandLine.Spec;
                 + " as the pipelines do). Output: sample [B, C, F, H, W] as F32.",
             "The model folder may be a transformer folder (config.json and safetensors, diffusers or original Wan"
                 + " names, optionally prefixed model.diffusion_model.), a diffusers repo (transformer/, transformer_2/)"
-                + " or an original A14B folder (high_noise_model/, low_noise_model/)."})
+                + " or an original A14B folder (high_noise_model/, low_noise_model/), or one .safetensors file without a"
+                + " config (the config is then inferred from the tensor shapes, with head_dim 128)."})
 final class ForwardCheckCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -113,9 +114,10 @@ final class ForwardCheckCommand implements Callable<Integer> {
 
         o.printf("model            %s (expert %s of %s; %s names%s)%n", ex.folder(), ex.name(), dir.experts().size(),
                 weights.layout().name().toLowerCase(java.util.Locale.ROOT), weights.prefixed() ? ", model.diffusion_model. prefix" : "");
-        o.printf("config           dim %d, %d layers, %d heads x %d, ffn %d, in/out %d/%d, text %d, %.3f B parameters%n",
+        o.printf("config           dim %d, %d layers, %d heads x %d, ffn %d, in/out %d/%d, text %d, %.3f B parameters%s%n",
                 c.dim(), c.numLayers(), c.numHeads(), c.headDim(), c.ffnDim(), c.inChannels(), c.outChannels(), c.textDim(),
-                c.parameterCount() / 1e9);
+                c.parameterCount() / 1e9, ex.inferred() ? " (no config.json: inferred from the tensor shapes, head_dim "
+                        + WanConfig.INFERRED_HEAD_DIM + " assumed)" : "");
         o.printf("hidden_states    %s -> %d tokens%n", Arrays.toString(hidden.shape()), WanInputs.tokens(c, hidden.shape()));
         o.printf("timestep         %s%s%n", timesteps.perSample() == 1 ? "[" + timesteps.batch() + "]"
                 : "[" + timesteps.batch() + ", " + timesteps.perSample() + "]", timesteps.perSample() == 1 ? " (one per sample)" : " (one per token)");

@@ -3,10 +3,16 @@ package io.sparserender.engine.model.wan;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sparserender.engine.weights.TensorInfo;
 import io.sparserender.engine.weights.WeightsException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The shape of one Wan transformer (one expert), read from a diffusers {@code config.json}
@@ -159,6 +165,58 @@ public record WanConfig(int dim, int numHeads, int headDim, int numLayers, int f
                 optional(c, "text_dim", 4096), optional(c, "text_len", 512), optional(c, "freq_dim", 256),
                 patch[0], patch[1], patch[2], (float) optionalDouble(c, "eps", 1e-6),
                 !c.has("cross_attn_norm") || c.get("cross_attn_norm").asBoolean(), 1024);
+    }
+
+    /** Head width assumed when a config is inferred from tensor shapes (every released Wan model uses 128). */
+    public static final int INFERRED_HEAD_DIM = 128;
+    private static final Pattern BLOCK_INDEX = Pattern.compile("^blocks\\.(\\d+)\\.");
+
+    /**
+     * Infers the config of a checkpoint that came without {@code config.json} (single-file exports) from its
+     * tensor shapes, in either layout. The head count is not visible in any shape: it is taken as
+     * dim / {@value #INFERRED_HEAD_DIM}, true of every released Wan model.
+     */
+    public static WanConfig infer(Map<String, TensorInfo> tensors, Path source) {
+        Map<String, int[]> s = new HashMap<>();
+        int layers = 0;
+        for (var e : tensors.entrySet()) {
+            String n = WanKeys.canonical(e.getKey());
+            s.put(n, e.getValue().shape());
+            Matcher m = BLOCK_INDEX.matcher(n);
+            if (m.find()) {
+                layers = Math.max(layers, Integer.parseInt(m.group(1)) + 1);
+            }
+        }
+        int[] patch = shape(s, "patch_embedding.weight", 5, source);
+        int dim = patch[0];
+        if (dim % INFERRED_HEAD_DIM != 0) {
+            throw new WeightsException("Cannot infer the Wan config of " + source + ": dim " + dim + " is not a multiple of "
+                    + INFERRED_HEAD_DIM + " (give the folder a config.json)");
+        }
+        int pv = patch[2] * patch[3] * patch[4];
+        int[] proj = shape(s, "proj_out.weight", 2, source);
+        if (proj[0] % pv != 0) {
+            throw new WeightsException("Cannot infer the Wan config of " + source + ": proj_out.weight " + Arrays.toString(proj)
+                    + " is not a multiple of the patch volume " + pv);
+        }
+        try {
+            return new WanConfig(dim, dim / INFERRED_HEAD_DIM, INFERRED_HEAD_DIM, layers,
+                    shape(s, "blocks.0.ffn.net.0.proj.weight", 2, source)[0], patch[1], proj[0] / pv,
+                    shape(s, "condition_embedder.text_embedder.linear_1.weight", 2, source)[1], 512,
+                    shape(s, "condition_embedder.time_embedder.linear_1.weight", 2, source)[1], patch[2], patch[3], patch[4],
+                    1e-6f, s.containsKey("blocks.0.norm2.weight"), 1024);
+        } catch (IllegalArgumentException e) {
+            throw new WeightsException("Cannot infer the Wan config of " + source + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static int[] shape(Map<String, int[]> s, String name, int rank, Path source) {
+        int[] v = s.get(name);
+        if (v == null || v.length != rank) {
+            throw new WeightsException("Cannot infer the Wan config of " + source + ": tensor '" + name + "' (original name '"
+                    + WanKeys.toOriginal(name) + "') is " + (v == null ? "missing" : Arrays.toString(v) + ", not rank " + rank));
+        }
+        return v;
     }
 
     /** This config as a diffusers {@code config.json} object. */

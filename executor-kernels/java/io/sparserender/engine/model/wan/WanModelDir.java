@@ -19,14 +19,21 @@ import java.util.Objects;
  *       (one file, or shards with a {@code *.safetensors.index.json});</li>
  *   <li>a diffusers repo: {@code transformer/} and, for Wan 2.2 A14B, {@code transformer_2/} (high-noise
  *       expert first);</li>
- *   <li>an original Wan 2.2 A14B folder: {@code high_noise_model/} and {@code low_noise_model/}.</li>
+ *   <li>an original Wan 2.2 A14B folder: {@code high_noise_model/} and {@code low_noise_model/};</li>
+ *   <li>one {@code .safetensors} file without a config (single-file exports, often with the
+ *       {@code model.diffusion_model.} prefix): the config is inferred from the tensor shapes.</li>
  * </ul>
  */
 public record WanModelDir(Path root, List<Expert> experts) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** One transformer: its name (sub-folder, or "transformer" for a bare folder), folder and config. */
-    public record Expert(String name, Path folder, WanConfig config) {
+    /**
+     * One transformer: its name (sub-folder, or "transformer" for a bare folder or file), where its weights are
+     * (a folder or one safetensors file) and its config.
+     *
+     * @param inferred whether the config was inferred from tensor shapes (no config.json)
+     */
+    public record Expert(String name, Path folder, WanConfig config, boolean inferred) {
         public Expert {
             Objects.requireNonNull(name, "name is null");
             Objects.requireNonNull(folder, "folder is null");
@@ -46,8 +53,15 @@ public record WanModelDir(Path root, List<Expert> experts) {
     }
 
     public static WanModelDir resolve(Path dir) {
+        if (Files.isRegularFile(dir) && dir.getFileName().toString().endsWith(".safetensors")) {
+            // a single-file export without config.json: infer the config from the shapes
+            try (Checkpoint c = Checkpoint.open(dir)) {
+                return new WanModelDir(dir, List.of(new Expert("transformer", dir, WanConfig.infer(c.tensors(), dir), true)));
+            }
+        }
         if (!Files.isDirectory(dir)) {
-            throw new WeightsException("Cannot open Wan model " + dir + ": " + (Files.exists(dir) ? "not a folder" : "no such folder"));
+            throw new WeightsException("Cannot open Wan model " + dir + ": " + (Files.exists(dir)
+                    ? "not a folder or a .safetensors file" : "no such file or folder"));
         }
         if (isTransformerFolder(dir)) {
             return new WanModelDir(dir, List.of(expert("transformer", dir)));
@@ -91,7 +105,7 @@ public record WanModelDir(Path root, List<Expert> experts) {
     }
 
     private static Expert expert(String name, Path folder) {
-        return new Expert(name, folder, WanConfig.read(folder.resolve("config.json")));
+        return new Expert(name, folder, WanConfig.read(folder.resolve("config.json")), false);
     }
 
     static JsonNode readJson(Path p) throws IOException {

@@ -63,6 +63,19 @@ class WanLayoutTest {
     }
 
     @Test
+    void aSingleFileWithoutConfigGetsItsConfigFromTheShapes() throws IOException {
+        for (String model : new String[] {"wan-dit-h128", "wan-dit-ti2v"}) {
+            Path src = SharedFixtures.path(model + "/transformer");
+            Path single = tmp.resolve(model);
+            CheckpointRewrite.rewrite(src, single, n -> WanKeys.SINGLE_FILE_PREFIX + WanKeys.toOriginal(n), 1);
+            WanModelDir dir = WanModelDir.resolve(single.resolve("diffusion_pytorch_model.safetensors"));
+            assertThat(dir.experts().get(0).inferred()).isTrue();
+            assertThat(dir.experts().get(0).config()).isEqualTo(WanConfig.read(src.resolve("config.json")));
+            assertThat(dir.experts().get(0).load(OPS).prefixed()).isTrue();
+        }
+    }
+
+    @Test
     void diffusersRepoRootFindsTheTransformerSubfolder() throws IOException {
         Path repo = tmp.resolve("repo");
         Files.createDirectories(repo.resolve("transformer"));

@@ -114,9 +114,9 @@ final class ForwardCheckCommand implements Callable<Integer> {
 
         o.printf("model            %s (expert %s of %s; %s names%s)%n", ex.folder(), ex.name(), dir.experts().size(),
                 weights.layout().name().toLowerCase(java.util.Locale.ROOT), weights.prefixed() ? ", model.diffusion_model. prefix" : "");
-        o.printf("config           dim %d, %d layers, %d heads x %d, ffn %d, in/out %d/%d, text %d, %.3f B parameters%s%n",
+        o.printf("config           dim %d, %d layers, %d heads x %d, ffn %d, in/out %d/%d, text %d, %s parameters%s%n",
                 c.dim(), c.numLayers(), c.numHeads(), c.headDim(), c.ffnDim(), c.inChannels(), c.outChannels(), c.textDim(),
-                c.parameterCount() / 1e9, ex.inferred() ? " (no config.json: inferred from the tensor shapes, head_dim "
+                count(c.parameterCount()), ex.inferred() ? " (no config.json: inferred from the tensor shapes, head_dim "
                         + WanConfig.INFERRED_HEAD_DIM + " assumed)" : "");
         o.printf("hidden_states    %s -> %d tokens%n", Arrays.toString(hidden.shape()), WanInputs.tokens(c, hidden.shape()));
         o.printf("timestep         %s%s%n", timesteps.perSample() == 1 ? "[" + timesteps.batch() + "]"
@@ -133,6 +133,10 @@ final class ForwardCheckCommand implements Callable<Integer> {
                     + out + " for inspection)");
         }
         return Main.EXIT_OK;
+    }
+
+    private static String count(long n) {
+        return n >= 1_000_000_000L ? String.format("%.2f B", n / 1e9) : String.format("%.2f M", n / 1e6);
     }
 
     private static long nonFinite(Tensor t) {

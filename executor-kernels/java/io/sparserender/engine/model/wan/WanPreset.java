@@ -45,6 +45,17 @@ public record WanPreset(String name, String description, WanConfig transformer, 
         }
     }
 
+    /**
+     * The expert that handles an integer timestep: the first (high-noise) one while
+     * {@code timestep ≥ boundaryRatio × 1000}, the second after; always 0 with one expert.
+     */
+    public int expertFor(int timestep) {
+        if (boundaryRatio == null) {
+            return 0;
+        }
+        return timestep >= boundaryRatio * 1000 ? 0 : 1;
+    }
+
     /** Reads {@code dir/<name>.json}. */
     public static WanPreset load(Path dir, String name) {
         Path file = dir.resolve(name + ".json");

@@ -39,6 +39,25 @@ class WanPresetTest {
     }
 
     @Test
+    void a14bSwitchesExpertsAfterTwentySixOfFortyStepsWithShiftTwelve() {
+        WanPreset a14 = WanPreset.load(MODELS, "wan2.2-t2v-a14b");
+        int steps = a14.defaults().steps();
+        double shift = a14.defaults().shift();
+        int high = 0;
+        for (int i = 0; i < steps; i++) {
+            double sigma = 0.999 - 0.999 * i / steps; // the official grid: linspace(0.999, 0, N + 1) without the last
+            double shifted = shift * sigma / (1 + (shift - 1) * sigma);
+            if (a14.expertFor((int) Math.floor(shifted * 1000)) == 0) {
+                high++;
+            }
+        }
+        assertThat(high).isEqualTo(26);
+        assertThat(a14.expertFor(875)).isZero();
+        assertThat(a14.expertFor(874)).isEqualTo(1);
+        assertThat(WanPreset.load(MODELS, "wan2.2-ti2v-5b").expertFor(100)).isZero();
+    }
+
+    @Test
     void wanTinyIsAFewMegabytesDeterministicAndRunsThroughTheRealLoader() throws IOException {
         WanPreset tiny = WanPreset.load(MODELS, "wan-tiny");
         WanTiny.write(tiny, tmp.resolve("a"));

@@ -55,6 +55,29 @@ class ForwardCheckCommandTest {
     }
 
     @Test
+    void expertPicksATransformerOfARepoWithTwo() throws IOException {
+        Path repo = tmp.resolve("a14b-like");
+        for (String sub : new String[] {"transformer", "transformer_2"}) {
+            Files.createDirectories(repo.resolve(sub));
+            for (String f : new String[] {"config.json", "diffusion_pytorch_model.safetensors"}) {
+                Files.copy(SharedFixtures.path("wan-dit-ti2v/transformer/" + f), repo.resolve(sub).resolve(f));
+            }
+        }
+        String in = SharedFixtures.path("wan-dit-ti2v/case-scalar-t.safetensors").toString();
+        String out = tmp.resolve("o.safetensors").toString();
+        CliTest.Result first = CliTest.run("forward-check", "--model", repo.toString(), "--inputs", in, "--out", out);
+        assertThat(first.out()).contains("(expert transformer of 2;");
+        CliTest.Result second = CliTest.run("forward-check", "--model", repo.toString(), "--inputs", in, "--out", out,
+                "--expert", "transformer_2");
+        assertThat(second.code()).as(second.err()).isZero();
+        assertThat(second.out()).contains("(expert transformer_2 of 2;");
+        CliTest.Result none = CliTest.run("forward-check", "--model", repo.toString(), "--inputs", in, "--out", out,
+                "--expert", "low_noise_model");
+        assertThat(none.code()).isEqualTo(Main.EXIT_FAILURE);
+        assertThat(none.err()).contains("Cannot find expert 'low_noise_model' in " + repo + ": it has [transformer, transformer_2]");
+    }
+
+    @Test
     void cudaAndSparsePoliciesAreRefusedWithOneLine() {
         String[] base = {"forward-check", "--model", "m", "--inputs", "i", "--out", "o"};
         CliTest.Result cuda = CliTest.run(concat(base, "--backend", "cuda"));

@@ -33,6 +33,23 @@ class WanFixtureTest {
         assertThat(err).isLessThan(1e-4);
     }
 
+    @org.junit.jupiter.api.Test
+    void perTokenTimestepsThatDifferAcrossTheBatchGiveTheScalarResult() {
+        WanTransformer<Tensor> dit = new WanTransformer<>(OPS,
+                WanModelDir.resolve(SharedFixtures.path("wan-dit-h128")).experts().get(0).load(OPS), SelfAttention.dense());
+        dit.collapseConstantTimesteps(false);
+        try (SafetensorsFile f = SafetensorsFile.open(SharedFixtures.path("wan-dit-h128/case-scalar-t.safetensors"))) {
+            Tensor t = f.readTensor("timestep"); // [2]: 981, 137
+            double[] perToken = new double[2 * 72];
+            for (int i = 0; i < perToken.length; i++) {
+                perToken[i] = t.data()[i / 72];
+            }
+            Tensor out = dit.forward(f.readTensor("hidden_states"), new Timesteps(perToken, 2, 72),
+                    dit.encodePrompt(f.readTensor("encoder_hidden_states"), false));
+            assertThat(relL2(out, f.readTensor("expected"))).isLessThan(1e-4);
+        }
+    }
+
     /** Runs one fixture case and returns ‖out − expected‖ / ‖expected‖. */
     static double relativeError(WanTransformer<Tensor> dit, Path fixture) {
         try (SafetensorsFile f = SafetensorsFile.open(fixture)) {

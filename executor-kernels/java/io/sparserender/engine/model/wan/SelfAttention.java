@@ -20,11 +20,13 @@ public interface SelfAttention<T> {
      * Where a self-attention call happens.
      *
      * @param layer  block index
+     * @param step   denoising step index given to {@link WanTransformer#forward(Object, TimestepEmbedding.Timesteps,
+     *               WanTransformer.Prompt, int)}, or −1 when the caller gave none
      * @param frames token grid frames (latent frames / patch t)
      * @param height token grid rows
      * @param width  token grid columns; tokens are row-major over (frame, row, column)
      */
-    record Site(int layer, int frames, int height, int width) {}
+    record Site(int layer, int step, int frames, int height, int width) {}
 
     /** Dense softmax attention through {@link Ops#attention}. */
     static <T> SelfAttention<T> dense() {

@@ -104,6 +104,11 @@ public final class WanTransformer<T> {
      * {@link #encodePrompt} with the same B. Returns the prediction [B, C_out, F, H, W].
      */
     public T forward(T latents, Timesteps timesteps, Prompt<T> prompt) {
+        return forward(latents, timesteps, prompt, -1);
+    }
+
+    /** As {@link #forward(Object, Timesteps, Prompt)}, telling the attention policy which denoising step this is. */
+    public T forward(T latents, Timesteps timesteps, Prompt<T> prompt, int step) {
         int[] s = ops.shape(latents);
         if (s.length != 5) {
             throw new IllegalArgumentException("Invalid hidden_states " + Arrays.toString(s) + ": expected [B, C, F, H, W]");
@@ -144,7 +149,7 @@ public final class WanTransformer<T> {
         T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
         Rope3d.Tables<T> rot = rope.tables(ops, gf, gh, gw);
         for (int i = 0; i < weights.blocks().size(); i++) {
-            x = block(i, x, e0, prompt, rot);
+            x = block(i, step, x, e0, prompt, rot);
         }
 
         T hm = weights.headModulation; // [2·dim]
@@ -154,7 +159,7 @@ public final class WanTransformer<T> {
         return unpatchify(out, b, gf, gh, gw);
     }
 
-    private T block(int layer, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot) {
+    private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot) {
         WanWeights.Block<T> w = weights.blocks().get(layer);
         int d = config.dim();
         T mod = ops.add(e0, w.modulation()); // [B, lm, 6·dim]
@@ -171,7 +176,7 @@ public final class WanTransformer<T> {
         T q = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot);
         T k = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot);
         T v = heads(linear(h, a.v()));
-        T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, rot.frames(), rot.height(), rot.width()));
+        T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
         x = ops.add(x, ops.mul(linear(merge(att), a.o()), gate1));
 
         // cross-attention: dense, keys and values from the prepared prompt

@@ -52,8 +52,10 @@ public final class WanTransformer<T> {
      * @param values     per layer, [B, textLen, H, D]
      * @param realTokens rows the caller gave
      * @param rows       rows attended to: textLen after zero padding, or realTokens without
+     * @param owner      the weights the keys and values were projected with; {@link #forward} refuses a prompt
+     *                   of another expert
      */
-    public record Prompt<T>(List<T> keys, List<T> values, int batch, int realTokens, int rows) {
+    public record Prompt<T>(List<T> keys, List<T> values, int batch, int realTokens, int rows, Object owner) {
         public boolean padded() {
             return realTokens < rows;
         }
@@ -96,7 +98,7 @@ public final class WanTransformer<T> {
             values.add(heads(linear(ctx, a.v())));
         }
         ops.release(ctx);
-        return new Prompt<>(List.copyOf(keys), List.copyOf(values), s[0], s[1], padToTextLen ? config.textLen() : s[1]);
+        return new Prompt<>(List.copyOf(keys), List.copyOf(values), s[0], s[1], padToTextLen ? config.textLen() : s[1], weights);
     }
 
     /**
@@ -130,6 +132,10 @@ public final class WanTransformer<T> {
             throw new IllegalArgumentException("Invalid timestep [" + timesteps.batch()
                     + (timesteps.perSample() == 1 ? "" : ", " + timesteps.perSample()) + "]: expected [" + b + "] or ["
                     + b + ", " + tokens + "] for " + tokens + " tokens");
+        }
+        if (prompt.owner() != weights) {
+            throw new IllegalArgumentException("Invalid prompt: it was encoded by another transformer (expert); encode the"
+                    + " prompt once per expert");
         }
         if (prompt.batch() != b) {
             throw new IllegalArgumentException("Invalid prompt: batch " + prompt.batch() + ", latents have batch " + b);

@@ -35,6 +35,12 @@ class SelfAttentionSeamTest {
             Tensor without = ablated.forward(f.readTensor("hidden_states"), Timesteps.of(f.readTensor("timestep")),
                     ablated.encodePrompt(f.readTensor("encoder_hidden_states"), false));
             assertThat(WanFixtureTest.relL2(without, out)).isGreaterThan(1e-3);
+
+            // a prompt belongs to the weights (expert) that encoded it
+            WanTransformer<Tensor> other = new WanTransformer<>(ops,
+                    WanModelDir.resolve(SharedFixtures.path("wan-dit-h128")).experts().get(0).load(ops), SelfAttention.dense());
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> other.forward(f.readTensor("hidden_states"),
+                    Timesteps.of(f.readTensor("timestep")), p)).hasMessageContaining("encoded by another transformer");
         }
     }
 }

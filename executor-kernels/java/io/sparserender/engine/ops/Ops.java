@@ -74,4 +74,34 @@ public interface Ops<T> {
 
     /** Frees a tensor's storage early where the backend holds device memory; a no-op on the CPU. */
     default void release(T t) {}
+
+    // ---- VAE ----
+    // Video tensors are channels-first, one sample: [C, T, H, W] (the diffusers layout less the batch
+    // dimension, which model code loops over). Causal time padding and the per-conv frame cache are the
+    // model's: it concatenates cached frames in front of a chunk and calls conv3d valid in time.
+
+    /** A new tensor of zeros. */
+    T zeros(int... shape);
+
+    /**
+     * 3D convolution, stride 1, valid in time, zero padding {@code padH}/{@code padW} in space:
+     * x [C, T, H, W], weight [O, C, kt, kh, kw], bias [O] when given; returns
+     * [O, T − kt + 1, H + 2·padH − kh + 1, W + 2·padW − kw + 1]. A 2D convolution per frame is kt = 1.
+     */
+    T conv3d(T x, T weight, T bias /* nullable */, int padH, int padW);
+
+    /**
+     * RMS norm over dimension 0 (channels) as the Wan VAE writes it: x / max(‖x‖₂, 1e-12) · √C · gamma[c],
+     * plus beta[c] when given; x [C, ...], gamma and beta [C].
+     */
+    T channelRmsNorm(T x, T gamma, T beta /* nullable */);
+
+    /** Nearest-neighbour ×2 upsampling of the last two dimensions: [..., H, W] → [..., 2H, 2W]. */
+    T upsampleNearest2x(T x);
+
+    /** Repeats every slice along {@code dim} {@code repeats} times in a row (torch.repeat_interleave). */
+    T repeatInterleave(T x, int dim, int repeats);
+
+    /** min(max(x, lo), hi) elementwise. */
+    T clamp(T x, float lo, float hi);
 }

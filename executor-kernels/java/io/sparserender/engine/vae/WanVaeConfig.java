@@ -17,7 +17,9 @@ import java.util.Objects;
  * {@code patch_size} 2: the decoder emits {@code out_channels} = 12 = RGB × 2×2 and unpatchifies).
  *
  * <p>{@code outChannels} is the decoder's conv_out width as in the published Wan 2.2 config (12 with
- * patch 2); the video has {@code outChannels / patch²} channels.
+ * patch 2); the video has {@code outChannels / patch²} channels. {@code clipOutput} (config {@code clip_output},
+ * default true) clamps the decoded video to [−1, 1]; the published Wan 2.2 TI2V config sets it false, and
+ * diffusers then returns the unclamped values (8-bit conversion clamps in any case).
  */
 public record WanVaeConfig(
         int baseDim,
@@ -30,7 +32,8 @@ public record WanVaeConfig(
         int outChannels,
         int patchSize,
         List<Double> latentsMean,
-        List<Double> latentsStd) {
+        List<Double> latentsStd,
+        boolean clipOutput) {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public WanVaeConfig {
@@ -134,8 +137,9 @@ public record WanVaeConfig(
                 tds.add(n.asBoolean());
             }
             return new WanVaeConfig(baseDim, decoderBaseDim, intField(root, "z_dim", 16), dimMult,
-                    intField(root, "num_res_blocks", 2), tds, root.path("is_residual").asBoolean(false),
-                    intField(root, "out_channels", 3), patch, doubles(root, "latents_mean"), doubles(root, "latents_std"));
+                    intField(root, "num_res_blocks", 2), tds, bool(root, "is_residual", false),
+                    intField(root, "out_channels", 3), patch, doubles(root, "latents_mean"), doubles(root, "latents_std"),
+                    bool(root, "clip_output", true));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("Invalid Wan VAE config " + configJson + ": " + e.getMessage(), e);
         }
@@ -147,6 +151,9 @@ public record WanVaeConfig(
         o.put("_class_name", "AutoencoderKLWan");
         o.putArray("attn_scales");
         o.put("base_dim", baseDim);
+        if (!clipOutput) {
+            o.put("clip_output", false);
+        }
         if (decoderBaseDim == baseDim) {
             o.putNull("decoder_base_dim");
         } else {
@@ -187,6 +194,17 @@ public record WanVaeConfig(
         } catch (IOException e) {
             throw new IllegalArgumentException("Cannot write Wan VAE config " + configJson + ": " + e.getMessage(), e);
         }
+    }
+
+    private static boolean bool(JsonNode root, String key, boolean dflt) {
+        JsonNode n = root.get(key);
+        if (n == null || n.isNull()) {
+            return dflt;
+        }
+        if (!n.isBoolean()) {
+            throw new IllegalArgumentException(key + " is " + n + ", not a boolean");
+        }
+        return n.asBoolean();
     }
 
     private static int intField(JsonNode root, String key, int dflt) {

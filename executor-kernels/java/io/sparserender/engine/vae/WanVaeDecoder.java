@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 /**
  * The Wan 2.1 / 2.2 VAE decoder over {@link Ops}: post-quant 1×1×1 conv, then the causal decoder run one latent
  * frame at a time with a {@link CausalConvCache} (so memory does not grow with the clip's length), Wan 2.2's
- * unpatchify (12 channels → RGB at 2× the size), and a clamp to [−1, 1]. The first latent frame becomes one
+ * unpatchify (12 channels → RGB at 2× the size), and a clamp to [−1, 1] (unless the config's
+ * {@code clip_output} is false). The first latent frame becomes one
  * video frame, each later one {@link WanVaeConfig#temporalFactor()} frames: 1 + 4·(T − 1) in all. fp32.
  *
  * <p>Latents must be de-normalised first ({@link WanVaeLatents#denormalize}), as the pipelines do.
@@ -152,7 +153,9 @@ public final class WanVaeDecoder<T> {
             if (config.patchSize() > 1) {
                 x = step(x, unpatchify(x, config.patchSize()));
             }
-            x = step(x, ops.clamp(x, -1f, 1f));
+            if (config.clipOutput()) {
+                x = step(x, ops.clamp(x, -1f, 1f));
+            }
             chunks++;
             return x;
         }

@@ -20,13 +20,13 @@ public final class WanVaeTiny {
     /** Wan 2.1 form: ×8 space, ×4 time, widths 16,16,16,16,8 (8 at full resolution), one res block. */
     public static WanVaeConfig wan21(int zDim, long seed) {
         return new WanVaeConfig(8, 8, zDim, List.of(1, 2, 2, 2), 1, List.of(false, true, true), false, 3, 1,
-                means(zDim, seed), stds(zDim, seed));
+                means(zDim, seed), stds(zDim, seed), true);
     }
 
     /** Wan 2.2 form: ×16 space (×8 decoder, ×2 patch), residual up-stages, 12 output channels, widths 24 … 12. */
     public static WanVaeConfig wan22(int zDim, long seed) {
         return new WanVaeConfig(8, 12, zDim, List.of(1, 2, 2, 2), 1, List.of(false, true, true), true, 12, 2,
-                means(zDim, seed), stds(zDim, seed));
+                means(zDim, seed), stds(zDim, seed), true);
     }
 
     /** Writes config.json and the decoder weights (plus nothing of the encoder) into {@code vaeFolder}. */

@@ -91,4 +91,44 @@ class WanVaeWeightsTest {
         assertThatThrownBy(() -> WanVaeWeights.load(dir.resolve("nowhere")))
                 .hasMessage("Cannot load Wan VAE from " + dir.resolve("nowhere") + ": no config.json in the folder");
     }
+
+    /** The published configs' decoder fields (Wan2.1-T2V-1.3B-Diffusers, Wan2.2-TI2V-5B-Diffusers), stats as placeholders. */
+    private static WanVaeConfig published(boolean wan22, Path dir) throws Exception {
+        int z = wan22 ? 48 : 16;
+        String stats = "\"latents_mean\": " + java.util.Collections.nCopies(z, "0.0") + ", \"latents_std\": "
+                + java.util.Collections.nCopies(z, "1.0");
+        String json = wan22
+                ? "{\"_class_name\": \"AutoencoderKLWan\", \"attn_scales\": [], \"base_dim\": 160, \"clip_output\": false,"
+                        + " \"decoder_base_dim\": 256, \"dim_mult\": [1, 2, 4, 4], \"dropout\": 0.0, \"in_channels\": 12,"
+                        + " \"is_residual\": true, \"num_res_blocks\": 2, \"out_channels\": 12, \"patch_size\": 2,"
+                        + " \"scale_factor_spatial\": 16, \"scale_factor_temporal\": 4,"
+                        + " \"temperal_downsample\": [false, true, true], \"z_dim\": 48, " + stats + "}"
+                : "{\"_class_name\": \"AutoencoderKLWan\", \"attn_scales\": [], \"base_dim\": 96, \"dim_mult\": [1, 2, 4, 4],"
+                        + " \"dropout\": 0.0, \"num_res_blocks\": 2, \"temperal_downsample\": [false, true, true],"
+                        + " \"z_dim\": 16, " + stats + "}";
+        Path p = dir.resolve(wan22 ? "v22.json" : "v21.json");
+        Files.writeString(p, json);
+        return WanVaeConfig.read(p);
+    }
+
+    @Test
+    void publishedConfigsGiveTheReferenceWidthsAndParameterCounts(@TempDir Path dir) throws Exception {
+        WanVaeConfig v21 = published(false, dir);
+        assertThat(v21.decoderDims()).containsExactly(384, 384, 384, 192, 96);
+        assertThat(v21.spatialFactor()).isEqualTo(8);
+        assertThat(v21.clipOutput()).isTrue();
+        assertThat(parameters(v21) / 1e6).isCloseTo(73.3, org.assertj.core.data.Offset.offset(0.1));
+        WanVaeConfig v22 = published(true, dir);
+        assertThat(v22.decoderDims()).containsExactly(1024, 1024, 1024, 512, 256);
+        assertThat(v22.spatialFactor()).isEqualTo(16);
+        assertThat(v22.videoChannels()).isEqualTo(3);
+        assertThat(v22.clipOutput()).isFalse();
+        assertThat(parameters(v22) / 1e6).isCloseTo(555, org.assertj.core.data.Offset.offset(1.0));
+    }
+
+    private static long parameters(WanVaeConfig c) {
+        return WanVaeWeights.decoderShapes(c).entrySet().stream()
+                .filter(e -> e.getKey().startsWith("decoder."))
+                .mapToLong(e -> io.sparserender.engine.tensor.Tensor.numel(e.getValue())).sum();
+    }
 }

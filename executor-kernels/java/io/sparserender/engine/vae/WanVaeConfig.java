@@ -104,6 +104,22 @@ public record WanVaeConfig(
         return 1 + temporalFactor() * (latentFrames - 1);
     }
 
+    /**
+     * Whether {@code folder/config.json} declares {@code "_class_name": "AutoencoderKLWan"}: how a command tells a
+     * VAE folder from a transformer's or text encoder's. False when there is no readable config.
+     */
+    public static boolean isWanVaeFolder(Path folder) {
+        Path config = folder.resolve("config.json");
+        if (!Files.isRegularFile(config)) {
+            return false;
+        }
+        try {
+            return "AutoencoderKLWan".equals(JSON.readTree(config.toFile()).path("_class_name").asText());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
     /** Reads a diffusers VAE config.json; every problem names the file and the key. */
     public static WanVaeConfig read(Path configJson) {
         JsonNode root;

@@ -42,6 +42,13 @@ class WanVaeWeightsTest {
     }
 
     @Test
+    void tellsVaeFoldersFromOthers(@TempDir Path dir) {
+        assertThat(WanVaeConfig.isWanVaeFolder(SharedFixtures.path("wan-vae21/vae"))).isTrue();
+        assertThat(WanVaeConfig.isWanVaeFolder(SharedFixtures.path("wan-dit-h128/transformer"))).isFalse();
+        assertThat(WanVaeConfig.isWanVaeFolder(dir)).isFalse();
+    }
+
+    @Test
     void specMatchesTheFixtureCheckpointsExactly() {
         for (String f : new String[] {"wan-vae21", "wan-vae22"}) {
             Path folder = SharedFixtures.path(f + "/vae");

@@ -429,4 +429,249 @@ public final class CpuOps implements Ops<Tensor> {
         }
         return st;
     }
+
+    // ---- VAE ----
+    // Layout: channels-first [C, T, H, W] (see Ops). conv3d is an implicit GEMM over output rows: one task
+    // per output row (t, h) produces that row for every output channel, four channels at a time; for each
+    // input row (c, t + dt, h + dh − padH) and tap dw, a scalar weight times the shifted input row is added
+    // to the accumulator rows, so the innermost loop runs over contiguous W and vectorises. It accumulates
+    // in float (at most C·kt·kh·kw terms per output; rounding stays near 1e-6 relative).
+
+    @Override
+    public Tensor zeros(int... shape) {
+        return Tensor.zeros(shape);
+    }
+
+    @Override
+    public Tensor conv3d(Tensor x, Tensor weight, Tensor bias, int padH, int padW) {
+        if (x.rank() != 4 || weight.rank() != 5 || weight.dim(1) != x.dim(0) || padH < 0 || padW < 0) {
+            throw new IllegalArgumentException("Cannot apply conv3d: input " + x + " (expected [C, T, H, W]), weight "
+                    + weight + " (expected [O, C, kt, kh, kw]), padding " + padH + "x" + padW);
+        }
+        int c = x.dim(0);
+        int t = x.dim(1);
+        int h = x.dim(2);
+        int w = x.dim(3);
+        int o = weight.dim(0);
+        int kt = weight.dim(2);
+        int kh = weight.dim(3);
+        int kw = weight.dim(4);
+        int to = t - kt + 1;
+        int ho = h + 2 * padH - kh + 1;
+        int wo = w + 2 * padW - kw + 1;
+        if (to <= 0 || ho <= 0 || wo <= 0) {
+            throw new IllegalArgumentException("Cannot apply conv3d: input " + x + " is smaller than kernel " + weight
+                    + " with padding " + padH + "x" + padW);
+        }
+        checkVector(bias, o, "conv3d bias");
+        float[] in = x.data();
+        float[] wt = weight.data();
+        float[] b = bias == null ? null : bias.data();
+        int ks = c * kt * kh * kw;
+        float[] out = new float[o * to * ho * wo];
+        parallelRows(to * ho, r -> {
+            int ti = r / ho;
+            int hi = r % ho;
+            float[][] acc = new float[4][wo];
+            for (int ob = 0; ob < o; ob += 4) {
+                int nb = Math.min(4, o - ob);
+                for (int j = 0; j < nb; j++) {
+                    Arrays.fill(acc[j], b == null ? 0f : b[ob + j]);
+                }
+                float[] a0 = acc[0];
+                float[] a1 = acc[1];
+                float[] a2 = acc[2];
+                float[] a3 = acc[3];
+                for (int ci = 0; ci < c; ci++) {
+                    for (int dt = 0; dt < kt; dt++) {
+                        for (int dh = 0; dh < kh; dh++) {
+                            int inH = hi + dh - padH;
+                            if (inH < 0 || inH >= h) {
+                                continue;
+                            }
+                            int rowBase = ((ci * t + ti + dt) * h + inH) * w;
+                            int wBase = ob * ks + ((ci * kt + dt) * kh + dh) * kw;
+                            if (nb == 4 && kw == 3 && padW == 1 && w >= 2) {
+                                row3Taps(in, rowBase, w, wt, wBase, ks, a0, a1, a2, a3);
+                                continue;
+                            }
+                            for (int dw = 0; dw < kw; dw++) {
+                                int shift = dw - padW;
+                                int x0 = Math.max(0, -shift);
+                                int x1 = Math.min(wo, w - shift);
+                                int src = rowBase + shift;
+                                if (nb == 4) {
+                                    float w0 = wt[wBase + dw];
+                                    float w1 = wt[wBase + ks + dw];
+                                    float w2 = wt[wBase + 2 * ks + dw];
+                                    float w3 = wt[wBase + 3 * ks + dw];
+                                    for (int xx = x0; xx < x1; xx++) {
+                                        float v = in[src + xx];
+                                        a0[xx] += w0 * v;
+                                        a1[xx] += w1 * v;
+                                        a2[xx] += w2 * v;
+                                        a3[xx] += w3 * v;
+                                    }
+                                } else {
+                                    for (int j = 0; j < nb; j++) {
+                                        float wj = wt[wBase + j * ks + dw];
+                                        float[] aj = acc[j];
+                                        for (int xx = x0; xx < x1; xx++) {
+                                            aj[xx] += wj * in[src + xx];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                for (int j = 0; j < nb; j++) {
+                    System.arraycopy(acc[j], 0, out, (((ob + j) * to + ti) * ho + hi) * wo, wo);
+                }
+            }
+        });
+        return new Tensor(out, o, to, ho, wo);
+    }
+
+    /**
+     * The common case of {@link #conv3d}'s inner loop: a 3-wide row kernel with padding 1 into four output rows.
+     * All three taps go into one pass over the row (three FMAs per accumulator load and store instead of one);
+     * the two edge columns, where one tap falls on the zero padding, are done apart.
+     */
+    private static void row3Taps(float[] in, int row, int w, float[] wt, int wBase, int ks,
+            float[] a0, float[] a1, float[] a2, float[] a3) {
+        float w00 = wt[wBase];
+        float w01 = wt[wBase + 1];
+        float w02 = wt[wBase + 2];
+        float w10 = wt[wBase + ks];
+        float w11 = wt[wBase + ks + 1];
+        float w12 = wt[wBase + ks + 2];
+        float w20 = wt[wBase + 2 * ks];
+        float w21 = wt[wBase + 2 * ks + 1];
+        float w22 = wt[wBase + 2 * ks + 2];
+        float w30 = wt[wBase + 3 * ks];
+        float w31 = wt[wBase + 3 * ks + 1];
+        float w32 = wt[wBase + 3 * ks + 2];
+        for (int x = 1; x < w - 1; x++) {
+            float l = in[row + x - 1];
+            float m = in[row + x];
+            float r = in[row + x + 1];
+            a0[x] += w00 * l + w01 * m + w02 * r;
+            a1[x] += w10 * l + w11 * m + w12 * r;
+            a2[x] += w20 * l + w21 * m + w22 * r;
+            a3[x] += w30 * l + w31 * m + w32 * r;
+        }
+        float first = in[row];
+        float second = in[row + 1];
+        a0[0] += w01 * first + w02 * second;
+        a1[0] += w11 * first + w12 * second;
+        a2[0] += w21 * first + w22 * second;
+        a3[0] += w31 * first + w32 * second;
+        float beforeLast = in[row + w - 2];
+        float last = in[row + w - 1];
+        a0[w - 1] += w00 * beforeLast + w01 * last;
+        a1[w - 1] += w10 * beforeLast + w11 * last;
+        a2[w - 1] += w20 * beforeLast + w21 * last;
+        a3[w - 1] += w30 * beforeLast + w31 * last;
+    }
+
+    @Override
+    public Tensor channelRmsNorm(Tensor x, Tensor gamma, Tensor beta) {
+        if (x.rank() < 1) {
+            throw new IllegalArgumentException("Cannot apply channelRmsNorm to scalar " + x);
+        }
+        int c = x.dim(0);
+        checkVector(gamma, c, "channelRmsNorm gamma");
+        checkVector(beta, c, "channelRmsNorm beta");
+        if (gamma == null) {
+            throw new IllegalArgumentException("Invalid channelRmsNorm gamma: null");
+        }
+        int n = x.numel() / Math.max(c, 1);
+        float[] in = x.data();
+        double[] ss = new double[n];
+        for (int ci = 0; ci < c; ci++) {
+            int base = ci * n;
+            for (int p = 0; p < n; p++) {
+                double v = in[base + p];
+                ss[p] += v * v;
+            }
+        }
+        double sqrtC = Math.sqrt(c);
+        double[] inv = new double[n];
+        for (int p = 0; p < n; p++) {
+            inv[p] = sqrtC / Math.max(Math.sqrt(ss[p]), 1e-12);
+        }
+        float[] g = gamma.data();
+        float[] be = beta == null ? null : beta.data();
+        float[] out = new float[in.length];
+        for (int ci = 0; ci < c; ci++) {
+            int base = ci * n;
+            double gc = g[ci];
+            double bc = be == null ? 0 : be[ci];
+            for (int p = 0; p < n; p++) {
+                out[base + p] = (float) (in[base + p] * inv[p] * gc + bc);
+            }
+        }
+        return new Tensor(out, x.shape());
+    }
+
+    @Override
+    public Tensor upsampleNearest2x(Tensor x) {
+        if (x.rank() < 2) {
+            throw new IllegalArgumentException("Cannot upsample " + x + ": needs [..., H, W]");
+        }
+        int h = x.dim(-2);
+        int w = x.dim(-1);
+        int outer = x.numel() / Math.max(h * w, 1);
+        float[] in = x.data();
+        float[] out = new float[in.length * 4];
+        int w2 = 2 * w;
+        parallelRows(outer * h, r -> {
+            int src = r * w;
+            int dst = (r / h) * 4 * h * w + (r % h) * 2 * w2;
+            for (int xx = 0; xx < w; xx++) {
+                float v = in[src + xx];
+                out[dst + 2 * xx] = v;
+                out[dst + 2 * xx + 1] = v;
+            }
+            System.arraycopy(out, dst, out, dst + w2, w2);
+        });
+        int[] shape = x.shape();
+        shape[shape.length - 2] = 2 * h;
+        shape[shape.length - 1] = w2;
+        return new Tensor(out, shape);
+    }
+
+    @Override
+    public Tensor repeatInterleave(Tensor x, int dim, int repeats) {
+        int[] s = x.shape();
+        if (dim < 0 || dim >= s.length || repeats < 1) {
+            throw new IllegalArgumentException("Cannot repeat " + x + " along dim " + dim + " " + repeats + " times");
+        }
+        int outer = prod(s, 0, dim);
+        int n = s[dim];
+        int inner = prod(s, dim + 1, s.length);
+        float[] in = x.data();
+        float[] out = new float[in.length * repeats];
+        for (int o = 0; o < outer; o++) {
+            for (int i = 0; i < n; i++) {
+                int src = (o * n + i) * inner;
+                for (int j = 0; j < repeats; j++) {
+                    System.arraycopy(in, src, out, ((o * n + i) * repeats + j) * inner, inner);
+                }
+            }
+        }
+        s[dim] = n * repeats;
+        return new Tensor(out, s);
+    }
+
+    @Override
+    public Tensor clamp(Tensor x, float lo, float hi) {
+        float[] in = x.data();
+        float[] out = new float[in.length];
+        for (int i = 0; i < in.length; i++) {
+            out[i] = Math.min(Math.max(in[i], lo), hi);
+        }
+        return new Tensor(out, x.shape());
+    }
 }

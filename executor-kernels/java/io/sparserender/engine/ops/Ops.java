@@ -74,4 +74,48 @@ public interface Ops<T> {
 
     /** Frees a tensor's storage early where the backend holds device memory; a no-op on the CPU. */
     default void release(T t) {}
+
+    // ---- VAE ----
+    // Video tensors are channels-first, one sample: [C, T, H, W] (the diffusers layout less the batch
+    // dimension, which model code loops over). Causal time padding and the per-conv frame cache are the
+    // model's: it concatenates cached frames in front of a chunk and calls conv3d valid in time.
+    // The defaults compute on the host through CpuOps (correct, slow: a round trip per call) so that a backend
+    // without its own kernels still runs the VAE; CpuOps and fast backends override them.
+
+    /** A new tensor of zeros. */
+    default T zeros(int... shape) {
+        return fromHost(Tensor.zeros(shape));
+    }
+
+    /**
+     * 3D convolution, stride 1, valid in time, zero padding {@code padH}/{@code padW} in space:
+     * x [C, T, H, W], weight [O, C, kt, kh, kw], bias [O] when given; returns
+     * [O, T − kt + 1, H + 2·padH − kh + 1, W + 2·padW − kw + 1]. A 2D convolution per frame is kt = 1.
+     */
+    default T conv3d(T x, T weight, T bias /* nullable */, int padH, int padW) {
+        return fromHost(HostFallback.CPU.conv3d(toHost(x), toHost(weight), bias == null ? null : toHost(bias), padH, padW));
+    }
+
+    /**
+     * RMS norm over dimension 0 (channels) as the Wan VAE writes it: x / max(‖x‖₂, 1e-12) · √C · gamma[c],
+     * plus beta[c] when given; x [C, ...], gamma and beta [C].
+     */
+    default T channelRmsNorm(T x, T gamma, T beta /* nullable */) {
+        return fromHost(HostFallback.CPU.channelRmsNorm(toHost(x), toHost(gamma), beta == null ? null : toHost(beta)));
+    }
+
+    /** Nearest-neighbour ×2 upsampling of the last two dimensions: [..., H, W] → [..., 2H, 2W]. */
+    default T upsampleNearest2x(T x) {
+        return fromHost(HostFallback.CPU.upsampleNearest2x(toHost(x)));
+    }
+
+    /** Repeats every slice along {@code dim} {@code repeats} times in a row (torch.repeat_interleave). */
+    default T repeatInterleave(T x, int dim, int repeats) {
+        return fromHost(HostFallback.CPU.repeatInterleave(toHost(x), dim, repeats));
+    }
+
+    /** min(max(x, lo), hi) elementwise. */
+    default T clamp(T x, float lo, float hi) {
+        return fromHost(HostFallback.CPU.clamp(toHost(x), lo, hi));
+    }
 }

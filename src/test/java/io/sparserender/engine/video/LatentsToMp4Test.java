@@ -1,0 +1,62 @@
+package io.sparserender.engine.video;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.tensor.DType;
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.vae.WanVaeConfig;
+import io.sparserender.engine.vae.WanVaeDecoder;
+import io.sparserender.engine.vae.WanVaeLatents;
+import io.sparserender.engine.vae.WanVaeTiny;
+import java.nio.file.Path;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LatentsToMp4Test {
+    @Test
+    void tinyWan22LatentsBecomeAnMp4WithOnePlusFourTimesTMinusOneFrames(@TempDir Path dir) {
+        CpuOps ops = new CpuOps();
+        WanVaeConfig cfg = WanVaeTiny.wan22(8, 5);
+        WanVaeTiny.write(dir.resolve("vae"), cfg, 5, DType.BF16);
+        WanVaeDecoder<Tensor> decoder = WanVaeDecoder.load(ops, dir.resolve("vae"));
+        SplittableRandom r = new SplittableRandom(2);
+        float[] z = new float[8 * 3 * 2 * 4];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = (float) r.nextGaussian();
+        }
+        Tensor latents = new Tensor(z, 8, 3, 2, 4);
+        long frames = LatentsToMp4.write(ops, decoder, latents, dir.resolve("clip.mp4"), 24);
+        assertThat(frames).isEqualTo(9);
+        Mp4Reader.Video v = Mp4Reader.read(dir.resolve("clip.mp4"));
+        assertThat(v.frames()).hasSize(9);
+        assertThat(v.width()).isEqualTo(64);
+        assertThat(v.height()).isEqualTo(32);
+        assertThat(v.fps()).isEqualTo(24.0);
+        // each MP4 frame is the decoder's frame within codec error, compared in luma (4:2:0 halves chroma detail),
+        // and clearly closer to its own frame than to the next one
+        Tensor video = decoder.decode(WanVaeLatents.denormalize(ops, latents.reshape(1, 8, 3, 2, 4), cfg))
+                .reshape(3, 9, 32, 64);
+        for (int t = 0; t < 9; t++) {
+            double own = lumaError(video, t, v.frames().get(t));
+            double other = lumaError(video, (t + 1) % 9, v.frames().get(t));
+            System.out.printf("frame %d: mean |dY| %.2f (vs next frame %.2f)%n", t, own, other);
+            assertThat(own).isLessThan(6.0).isLessThan(other / 2);
+        }
+    }
+
+    private static double lumaError(Tensor video, int t, byte[] decoded) {
+        byte[] want = new byte[decoded.length];
+        FrameConversion.toRgb24(video, t, want);
+        double err = 0;
+        for (int p = 0; p < want.length; p += 3) {
+            err += Math.abs(luma(want, p) - luma(decoded, p));
+        }
+        return err / (want.length / 3);
+    }
+
+    private static double luma(byte[] rgb, int p) {
+        return 0.299 * (rgb[p] & 0xff) + 0.587 * (rgb[p + 1] & 0xff) + 0.114 * (rgb[p + 2] & 0xff);
+    }
+}

@@ -95,14 +95,14 @@ public final class CpuOps implements Ops<Tensor> {
     }
 
     @Override
-    public Tensor concat(int dim, Tensor... parts) {
-        int[] first = parts[0].shape();
+    public Tensor concat(int dim, java.util.List<Tensor> parts) {
+        int[] first = parts.get(0).shape();
         int total = 0;
         for (Tensor p : parts) {
             int[] s = p.shape();
             for (int i = 0; i < s.length; i++) {
                 if (i != dim && s[i] != first[i] || s.length != first.length) {
-                    throw new IllegalArgumentException("Cannot concat " + Arrays.toString(parts) + " along dim " + dim);
+                    throw new IllegalArgumentException("Cannot concat " + parts + " along dim " + dim);
                 }
             }
             total += s[dim];

@@ -31,7 +31,7 @@ public interface Ops<T> {
     T slice(T t, int dim, int start, int end);
 
     /** Joins tensors along {@code dim}; other dimensions must match. */
-    T concat(int dim, T... parts);
+    T concat(int dim, java.util.List<T> parts);
 
     // ---- elementwise, NumPy broadcasting ----
 

@@ -41,7 +41,7 @@ final class CausalConv3d<T> {
         if (fresh) {
             prev = ops.zeros(s[0], kt - 1, s[2], s[3]);
         }
-        T full = Concat.of(ops, 1, java.util.List.of(prev, x));
+        T full = ops.concat(1, java.util.List.of(prev, x));
         int frames = s[1] + kt - 1;
         cache.put(slot, ops.slice(full, 1, frames - (kt - 1), frames));
         if (fresh) {

@@ -94,12 +94,12 @@ public final class WanVaeDecoder<T> {
             T zb = ops.reshape(ops.slice(z, 0, b, b + 1), s[1], s[2], s[3], s[4]);
             List<T> chunks = new ArrayList<>();
             decode(zb, chunks::add);
-            T video = Concat.of(ops, 1, chunks);
+            T video = ops.concat(1, chunks);
             chunks.forEach(ops::release);
             int[] v = ops.shape(video);
             samples.add(ops.reshape(video, 1, v[0], v[1], v[2], v[3]));
         }
-        return samples.size() == 1 ? samples.get(0) : Concat.of(ops, 0, samples);
+        return samples.size() == 1 ? samples.get(0) : ops.concat(0, samples);
     }
 
     /**

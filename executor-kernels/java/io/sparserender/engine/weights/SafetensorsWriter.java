@@ -156,6 +156,10 @@ public final class SafetensorsWriter {
                 try (OutputStream os = Files.newOutputStream(tmp)) {
                     os.write(toBytes());
                 }
+                if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+                    // createTempFile makes the file private (0600); weights and tensors are meant to be shared.
+                    Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+                }
                 Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             } finally {
                 Files.deleteIfExists(tmp);

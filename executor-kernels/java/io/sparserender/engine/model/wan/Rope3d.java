@@ -101,6 +101,6 @@ public final class Rope3d {
         T b = ops.slice(pairs, 4, 1, 2);
         T ra = ops.sub(ops.mul(a, tables.cos()), ops.mul(b, tables.sin()));
         T rb = ops.add(ops.mul(a, tables.sin()), ops.mul(b, tables.cos()));
-        return ops.reshape(OpsSupport.concat(ops, 4, ra, rb), s);
+        return ops.reshape(ops.concat(4, java.util.List.of(ra, rb)), s);
     }
 }

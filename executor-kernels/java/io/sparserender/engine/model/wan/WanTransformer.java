@@ -87,7 +87,7 @@ public final class WanTransformer<T> {
         }
         T text = encoderHiddenStates;
         if (padToTextLen && s[1] < config.textLen()) {
-            text = OpsSupport.concat(ops, 1, text, ops.fromHost(Tensor.zeros(s[0], config.textLen() - s[1], config.textDim())));
+            text = ops.concat(1, java.util.List.of(text, ops.fromHost(Tensor.zeros(s[0], config.textLen() - s[1], config.textDim()))));
         }
         T ctx = linear(ops.geluTanh(linear(text, weights.text1)), weights.text2);
         List<T> keys = new ArrayList<>();

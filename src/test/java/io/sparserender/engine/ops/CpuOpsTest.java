@@ -67,7 +67,7 @@ class CpuOpsTest {
         }
         Tensor a = ops.slice(t, 1, 0, 1);
         Tensor b = ops.slice(t, 1, 1, 3);
-        assertThat(ops.concat(1, a, b).data()).containsExactly(t.data());
+        assertThat(ops.concat(1, java.util.List.of(a, b)).data()).containsExactly(t.data());
     }
 
     @Test

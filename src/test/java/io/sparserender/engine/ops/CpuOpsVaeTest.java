@@ -132,7 +132,7 @@ class CpuOpsVaeTest {
         @Override public Tensor reshape(Tensor t, int... shape) { return cpu.reshape(t, shape); }
         @Override public Tensor permute(Tensor t, int... axes) { return cpu.permute(t, axes); }
         @Override public Tensor slice(Tensor t, int dim, int start, int end) { return cpu.slice(t, dim, start, end); }
-        @Override public Tensor concat(int dim, Tensor... parts) { return cpu.concat(dim, parts); }
+        @Override public Tensor concat(int dim, java.util.List<Tensor> parts) { return cpu.concat(dim, parts); }
         @Override public Tensor add(Tensor a, Tensor b) { return cpu.add(a, b); }
         @Override public Tensor sub(Tensor a, Tensor b) { return cpu.sub(a, b); }
         @Override public Tensor mul(Tensor a, Tensor b) { return cpu.mul(a, b); }

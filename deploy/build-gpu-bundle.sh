@@ -74,7 +74,7 @@ log="$(mktemp)"
   -jar "$home"/test-lib/junit-platform-console-standalone-*.jar execute \
   --class-path "$home/test-lib/classes:$(ls "$home"/test-lib/assertj-core-*.jar):$(printf '%s:' "$home"/lib/*.jar)" \
   --scan-class-path "$home/test-lib/classes" --include-tag gpu \
-  --details tree --disable-banner "$@" 2>&1 | tee "$log"
+  --details "${SPARSE_RENDER_TEST_DETAILS:-tree}" --disable-banner "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 ok=$(grep -Eo '\[ *[0-9]+ tests successful *\]' "$log" | grep -Eo '[0-9]+' | head -1)
 failed=$(grep -Eo '\[ *[0-9]+ tests failed *\]' "$log" | grep -Eo '[0-9]+' | head -1)

@@ -90,6 +90,7 @@ public final class CudaDevice implements AutoCloseable {
     private DeviceArena arena;
     private int multiprocessors;
     private OwnGemm ownGemm;
+    private OwnGemm ownGemmMmaSync;
     private Optional<CublasLtGemm> cublasLt = Optional.empty();
     private String cublasLtProblem = "";
     private Gemm gemm;
@@ -156,7 +157,7 @@ public final class CudaDevice implements AutoCloseable {
         multiprocessors = sms[0];
         // A blocking stream: ordered with the synchronous copies, which run on the legacy default stream.
         CudaCheck.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate", what);
-        kernels = new KernelModule(image);
+        kernels = new KernelModule(image, OwnGemm.isHopper(info));
 
         long[] free = {0};
         long[] total = {0};
@@ -177,7 +178,8 @@ public final class CudaDevice implements AutoCloseable {
                 "cuPointerGetAttribute(DEVICE_POINTER)", "arena");
         arena = new DeviceArena(this, base, address[0], options.arenaBytes());
 
-        ownGemm = new OwnGemm(this);
+        ownGemm = new OwnGemm(this, true);
+        ownGemmMmaSync = new OwnGemm(this, false);
         if (options.gemm() != GemmChoice.OWN) {
             try {
                 cublasLt = Optional.of(new CublasLtGemm(this));
@@ -286,6 +288,11 @@ public final class CudaDevice implements AutoCloseable {
 
     public OwnGemm ownGemm() {
         return ownGemm;
+    }
+
+    /** The own GEMM restricted to its portable mma.sync kernel (for tests and benchmarks on Hopper). */
+    public OwnGemm ownGemmMmaSync() {
+        return ownGemmMmaSync;
     }
 
     public Optional<CublasLtGemm> cublasLtGemm() {

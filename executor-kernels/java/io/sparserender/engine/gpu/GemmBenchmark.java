@@ -47,13 +47,18 @@ public final class GemmBenchmark {
             DeviceBuffer cOwn = ops.allocate(DType.BF16, m, n);
             results.add(time("own", device.ownGemm(), a, b, cOwn, m, n, k));
             out.println(results.get(results.size() - 1).json());
+            if (!device.ownGemm().name().equals(device.ownGemmMmaSync().name())) {
+                DeviceBuffer cMma = ops.allocate(DType.BF16, m, n);
+                results.add(time("own-mma-sync", device.ownGemmMmaSync(), a, b, cMma, m, n, k));
+                out.println(results.get(results.size() - 1).json());
+            }
             if (device.cublasLtGemm().isPresent()) {
                 DeviceBuffer cLt = ops.allocate(DType.BF16, m, n);
                 results.add(time("cublaslt", device.cublasLtGemm().get(), a, b, cLt, m, n, k));
                 out.println(results.get(results.size() - 1).json());
                 if ((long) m * n < Integer.MAX_VALUE - 8) {
-                    out.println(String.format(Locale.ROOT, "{\"check\":\"own vs cublaslt\",\"m\":%d,\"n\":%d,\"k\":%d,\"max_abs_diff_over_max_abs\":%.3g}",
-                            m, n, k, relDiff(cOwn.toShortArray(), cLt.toShortArray())));
+                    out.println(String.format(Locale.ROOT, "{\"check\":\"own vs cublaslt\",\"m\":%d,\"n\":%d,\"k\":%d,%s}",
+                            m, n, k, compare(cOwn.toShortArray(), cLt.toShortArray())));
                 }
             } else {
                 out.println("{\"impl\":\"cublaslt\",\"skipped\":\"" + device.cublasLtProblem().replace("\"", "'") + "\"}");
@@ -83,19 +88,27 @@ public final class GemmBenchmark {
         return new Result(impl, gemm.name(), m, n, k, median, tflops, ms);
     }
 
-    private static double relDiff(short[] x, short[] y) {
+    /** Max |x - y|, max |y| and how many elements differ at all, as JSON fields. */
+    private static String compare(short[] x, short[] y) {
         double maxDiff = 0;
         double maxAbs = 0;
+        long differing = 0;
+        long nan = 0;
         for (int i = 0; i < x.length; i++) {
             float fx = HalfFloats.bf16ToFloat(x[i]);
             float fy = HalfFloats.bf16ToFloat(y[i]);
+            if (Float.isNaN(fx) || Float.isNaN(fy)) {
+                nan++;
+                continue;
+            }
             maxDiff = Math.max(maxDiff, Math.abs(fx - fy));
             maxAbs = Math.max(maxAbs, Math.abs(fy));
-            if (Float.isNaN(fx) || Float.isNaN(fy)) {
-                return Double.NaN;
+            if (x[i] != y[i]) {
+                differing++;
             }
         }
-        return maxDiff / maxAbs;
+        return String.format(Locale.ROOT, "\"max_abs_diff\":%.4g,\"max_abs\":%.4g,\"differing_elements\":%d,\"nan_elements\":%d,\"elements\":%d",
+                maxDiff, maxAbs, differing, nan, x.length);
     }
 
     /** Parses "MxNxK" into {M, N, K}. */

@@ -26,12 +26,14 @@ final class KernelModule {
             "convert_f32_to_bf16", "convert_bf16_to_f32",
             "layer_norm_f32", "layer_norm_bf16", "rms_norm_f32", "rms_norm_bf16",
             "softmax_rows_f32", "softmax_rows_bf16",
-            OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED);
+            OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED,
+            OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16);
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
 
-    KernelModule(FatbinImage image) {
+    /** @param hopper the device is compute 9.0: the sm_90a kernels get their 193 KiB of shared memory */
+    KernelModule(FatbinImage image, boolean hopper) {
         module = new CUmodule();
         CudaCheck.check(cuModuleLoadData(module, image.bytes()), "cuModuleLoadData", "the packed fatbin " + image);
         for (String name : KERNELS) {
@@ -47,6 +49,13 @@ final class KernelModule {
             CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SMEM_BYTES),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
+        if (hopper) {
+            for (String name : List.of(OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16)) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SM90_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
         }
     }
 

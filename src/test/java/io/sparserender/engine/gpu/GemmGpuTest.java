@@ -27,7 +27,8 @@ class GemmGpuTest {
     @ParameterizedTest(name = "{0} {1}x{2}x{3}")
     @CsvSource({
         "own, 1, 1, 1", "own, 3, 5, 7", "own, 130, 260, 40", "own, 257, 129, 1000", "own, 300, 520, 777",
-        "own, 129, 3072, 3072", "own, 1000, 1000, 1024", "own, 17, 33, 8",
+        "own, 129, 3072, 3072", "own, 1000, 1000, 1024", "own, 17, 33, 8", "own, 1, 300, 64", "own, 200, 1, 136",
+        "own-mma-sync, 3, 5, 8", "own-mma-sync, 257, 129, 1000", "own-mma-sync, 129, 3072, 3072", "own-mma-sync, 1000, 1000, 1024",
         "cublaslt, 1, 1, 1", "cublaslt, 3, 5, 7", "cublaslt, 257, 129, 1000", "cublaslt, 300, 520, 776",
         "cublaslt, 129, 3072, 3072",
     })
@@ -36,6 +37,8 @@ class GemmGpuTest {
         Gemm gemm;
         if (impl.equals("own")) {
             gemm = ops.device().ownGemm();
+        } else if (impl.equals("own-mma-sync")) {
+            gemm = ops.device().ownGemmMmaSync();
         } else {
             assumeTrue(ops.device().cublasLtGemm().isPresent(), "cuBLASLt not usable here: " + ops.device().cublasLtProblem());
             gemm = ops.device().cublasLtGemm().get();

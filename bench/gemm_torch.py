@@ -67,11 +67,15 @@ def main():
             out.write(json.dumps(rec) + "\n")
         rows.append((m, n, k, med, tf))
     print()
-    print("| M x N x K | PyTorch ms | PyTorch TFLOP/s | cuBLASLt (ours) ms | TFLOP/s | % of PyTorch | own kernel ms | TFLOP/s | % of PyTorch |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    impls = [i for i in ("cublaslt", "own", "own-mma-sync") if any(key[0] == i for key in ours)]
+    header = "| M x N x K | PyTorch ms | PyTorch TFLOP/s |"
+    for impl in impls:
+        header += f" {impl} ms | TFLOP/s | % of PyTorch |"
+    print(header)
+    print("|" + "---|" * (3 + 3 * len(impls)))
     for (m, n, k, med, tf) in rows:
         cells = [f"{m} x {n} x {k}", f"{med:.3f}", f"{tf:.0f}"]
-        for impl in ("cublaslt", "own"):
+        for impl in impls:
             r = ours.get((impl, m, n, k))
             if r:
                 cells += [f"{r['median_ms']:.3f}", f"{r['tflops']:.0f}", f"{100.0 * r['tflops'] / tf:.0f}%"]

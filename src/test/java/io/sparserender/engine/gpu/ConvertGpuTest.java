@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** convert.cu against its Java twin: bit-exact both ways, specials and subnormals included. */
 @RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
 class ConvertGpuTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 13, 70_001})

@@ -16,6 +16,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** elementwise.cu against its Java twin, float32 and bf16, on awkward lengths. */
 @RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
 class ElementwiseGpuTest {
     @ParameterizedTest
     @ValueSource(ints = {1, 7, 1000, 65_537, 1_048_579})

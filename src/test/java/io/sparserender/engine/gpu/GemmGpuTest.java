@@ -23,6 +23,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * the result when C is bf16.
  */
 @RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
 class GemmGpuTest {
     @ParameterizedTest(name = "{0} {1}x{2}x{3}")
     @CsvSource({

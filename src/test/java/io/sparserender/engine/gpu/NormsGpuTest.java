@@ -18,6 +18,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** layer_norm.cu, rms_norm.cu and softmax_rows.cu against their Java twins on awkward row lengths. */
 @RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
 class NormsGpuTest {
     @ParameterizedTest
     @CsvSource({"1,1", "3,5", "7,3072", "33,1000", "2,5121", "300,257"})

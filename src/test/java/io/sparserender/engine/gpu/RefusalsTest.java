@@ -84,6 +84,15 @@ class RefusalsTest {
     }
 
     @Test
+    void outOfDeviceMemorySaysHowMuchWasAskedAndFree() {
+        GpuException.OutOfDeviceMemory e = new GpuException.OutOfDeviceMemory("the arena of device 0 (NVIDIA H100)", 100L << 30, 3L << 29);
+        assertThat(e).hasMessage("Out of device memory: the arena of device 0 (NVIDIA H100) asked 107,374,182,400 bytes "
+                + "(102400.0 MiB), 1,610,612,736 bytes (1536.0 MiB) free");
+        assertThat(e.askedBytes()).isEqualTo(100L << 30);
+        assertThat(e.freeBytes()).isEqualTo(3L << 29);
+    }
+
+    @Test
     void cublasLtProbeNeverThrowsAndExplainsItself() {
         CublasLtShim.Status s = CublasLtShim.probe();
         if (s.usable()) {

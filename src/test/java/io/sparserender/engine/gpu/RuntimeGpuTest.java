@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 
 /** The runtime on a real device: worker thread, arena, copies, refusals and named errors. */
 @RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
 class RuntimeGpuTest {
     @Test
     void gpuWorkRunsOnTheWorkerThreadWhoeverSubmitsIt() throws Exception {

@@ -50,7 +50,8 @@ final class DoctorCommand implements Callable<Integer> {
         String forced = System.getProperty("sparserender.gemm", System.getenv().getOrDefault("SPARSE_RENDER_GEMM", "auto"));
         boolean own = !lt.usable() || forced.equalsIgnoreCase("own");
         line(out, "gemm", (own ? "own bf16 tensor-core kernel" : "cuBLASLt " + lt.versionString())
-                + " would be picked (SPARSE_RENDER_GEMM=" + forced + (own && !lt.usable() ? "; cuBLASLt not usable" : "") + ")");
+                + " would be picked (SPARSE_RENDER_GEMM=" + forced + (own && !lt.usable() ? "; cuBLASLt not usable" : "")
+                + (gpu.devices().isEmpty() ? "; no CUDA device here" : "") + ")");
         line(out, "spark", sparkVersion());
         line(out, "hadoop", hadoopVersion());
         out.flush();

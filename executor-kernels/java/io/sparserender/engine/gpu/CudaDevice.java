@@ -31,7 +31,8 @@ import jcuda.driver.CUstream_flags;
 /**
  * One CUDA device in this JVM: its primary context (retained once per JVM), the GPU worker thread
  * that owns it, the packed kernels, the compute stream, the device-memory arena and the chosen GEMM.
- * Obtained with {@link #open}; the same instance is returned for the same index until closed.
+ * Obtained with {@link #open}; the same instance is returned for the same index until closed (with
+ * the options of the first open: one executor JVM opens its device once, at start).
  *
  * <p>Refuses clearly, before touching the device: no driver, no device, index out of range,
  * no kernels packed, kernels not covering the device's architecture, arena larger than free memory.

@@ -8,7 +8,7 @@
 # OUT/bin/sparse-render runs the CLI (doctor, bench gemm, ...) on the bundled runtime.
 # With --with-tests the bundle also holds the test classes, JUnit's console launcher and AssertJ, and
 # OUT/bin/gpu-tests runs every test tagged `gpu` and prints one summary line (docs/OPERATIONS.md).
-# Needs: a JDK 17 with jlink (JAVA_HOME or the one on the PATH), zip/unzip.
+# Needs: a JDK 17 with jlink and jar (JAVA_HOME or the one on the PATH); nothing else.
 set -euo pipefail
 with_tests=0
 if [ "${1:-}" = "--with-tests" ]; then with_tests=1; shift; fi
@@ -21,7 +21,7 @@ limit_mb="${SPARSE_RENDER_BUNDLE_LIMIT_MB:-60}"
 if [ -n "${JAVA_HOME:-}" ]; then jdk="$JAVA_HOME"; else jdk="$(dirname "$(dirname "$(readlink -f "$(command -v java)")")")"; fi
 [ -x "$jdk/bin/jlink" ] || { echo "build-gpu-bundle: no jlink in $jdk (set JAVA_HOME to a JDK 17)" >&2; exit 1; }
 [ -f "$dist/sparse-render.jar" ] || { echo "build-gpu-bundle: no build in $dist; run: mvn -B -DskipTests package" >&2; exit 1; }
-unzip -l "$dist/sparse-render.jar" | grep -q 'engine/gpu/kernels.fatbin' \
+"$jdk/bin/jar" tf "$dist/sparse-render.jar" | grep -q 'engine/gpu/kernels.fatbin' \
   || echo "build-gpu-bundle: warning: the jar has no CUDA kernels (nvcc was not on the PATH at build time)" >&2
 
 rm -rf "$out"
@@ -46,7 +46,9 @@ done
 # libJCudaDriver, so the bundle repacks that one.
 natives=$(cd "$dist" && ls jcuda-natives-*.jar | head -1)
 tmp="$(mktemp -d)"
-(cd "$tmp" && unzip -q "$dist/$natives" 'lib/libJCudaDriver-*' 'META-INF/MANIFEST.MF' && zip -q -r "$out/lib/${natives%.jar}-driver-only.jar" .)
+driver_lib=$("$jdk/bin/jar" tf "$dist/$natives" | grep '^lib/libJCudaDriver-' | head -1)
+[ -n "$driver_lib" ] || { echo "build-gpu-bundle: no libJCudaDriver in $natives" >&2; exit 1; }
+(cd "$tmp" && "$jdk/bin/jar" xf "$dist/$natives" "$driver_lib" && "$jdk/bin/jar" cf "$out/lib/${natives%.jar}-driver-only.jar" lib)
 rm -rf "$tmp"
 cp "$root/conf/log4j2.properties" "$out/conf/" 2>/dev/null || true
 

@@ -1,14 +1,159 @@
 package io.sparserender.jobs;
 
+import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
+import io.sparserender.engine.model.wan.WanConfig;
+import io.sparserender.engine.model.wan.WanInputs;
+import io.sparserender.engine.model.wan.WanModelDir;
+import io.sparserender.engine.model.wan.WanTransformer;
+import io.sparserender.engine.model.wan.WanWeights;
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.weights.SafetensorsFile;
+import io.sparserender.engine.weights.SafetensorsWriter;
+import io.sparserender.engine.weights.TensorInfo;
+import io.sparserender.engine.weights.WeightsException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
-/** Reserved: filled by a later issue. */
-@Command(name = "forward-check", mixinStandardHelpOptions = true,
-        description = {"Run one forward pass of a checkpoint component on given inputs.", "Not available in this build yet."})
+/** One DiT forward on given inputs: checks that a checkpoint loads and runs, and compares backends with references. */
+@Command(name = "forward-check", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Run one forward pass of a Wan transformer on given inputs and write its output.",
+            "Inputs (safetensors): hidden_states [B, C, F, H, W], timestep [B] or [B, L] (one per token, the Wan 2.2"
+                + " TI2V form), encoder_hidden_states [B, T, text_dim] with T <= 512 (zero rows are appended up to 512"
+                + " as the pipelines do). Output: sample [B, C, F, H, W] as F32.",
+            "The model folder may be a transformer folder (config.json and safetensors, diffusers or original Wan"
+                + " names, optionally prefixed model.diffusion_model.), a diffusers repo (transformer/, transformer_2/)"
+                + " or an original A14B folder (high_noise_model/, low_noise_model/), or one .safetensors file without a"
+                + " config (the config is then inferred from the tensor shapes, with head_dim 128)."})
 final class ForwardCheckCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Model folder (see above).")
+    Path model;
+
+    @Option(names = "--inputs", required = true, paramLabel = "IN.safetensors", description = "Input tensors.")
+    Path inputs;
+
+    @Option(names = "--out", required = true, paramLabel = "OUT.safetensors", description = "Where to write 'sample'.")
+    Path out;
+
+    @Option(names = "--backend", defaultValue = "cpu", paramLabel = "cpu|cuda",
+            description = "cpu: the float32 reference. cuda: not available in this build yet. Default: ${DEFAULT-VALUE}.")
+    String backend;
+
+    @Option(names = "--policy", defaultValue = "dense", paramLabel = "SPEC",
+            description = "Self-attention policy. This build accepts only 'dense' (sparse policies need the sparse"
+                    + " attention engine). Cross-attention is always dense. Default: ${DEFAULT-VALUE}.")
+    String policy;
+
+    @Option(names = "--expert", paramLabel = "NAME",
+            description = "Which transformer of a multi-expert folder (transformer, transformer_2, high_noise_model,"
+                    + " low_noise_model). Default: the first (high-noise) one.")
+    String expert;
+
+    @Option(names = "--no-pad", description = "Use the encoder_hidden_states rows as given instead of padding them to"
+            + " text_len, as diffusers' transformer module computes when called directly (real pipelines pad).")
+    boolean noPad;
+
     @Override
     public Integer call() {
-        throw new IllegalStateException("'forward-check' is not available in this build yet");
+        if (backend.equals("cuda")) {
+            throw new UsageException("backend 'cuda' is not available in this build yet (the GPU backend comes with a later"
+                    + " release); use --backend cpu");
+        }
+        if (!backend.equals("cpu")) {
+            throw new UsageException("unknown backend '" + backend + "': expected cpu or cuda");
+        }
+        if (!policy.equals("dense")) {
+            throw new UsageException("policy '" + policy + "' needs the sparse attention engine, not in this build yet;"
+                    + " use --policy dense");
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        WanModelDir dir = WanModelDir.resolve(model);
+        WanModelDir.Expert ex = expert == null ? dir.experts().get(0) : dir.expert(expert);
+        WanConfig c = ex.config();
+
+        Tensor hidden;
+        Tensor text;
+        Timesteps timesteps;
+        try (SafetensorsFile in = SafetensorsFile.open(inputs)) {
+            for (String name : new String[] {"hidden_states", "timestep", "encoder_hidden_states"}) {
+                if (!in.contains(name)) {
+                    throw new WeightsException("Invalid inputs " + inputs + ": tensor '" + name + "' is missing (it has "
+                            + in.tensors().keySet() + ")");
+                }
+            }
+            TensorInfo ts = in.info("timestep");
+            WanInputs.check(c, in.info("hidden_states").shape(), ts.shape(), in.info("encoder_hidden_states").shape());
+            hidden = in.readTensor("hidden_states");
+            text = in.readTensor("encoder_hidden_states");
+            double[] tv = in.readDoubles("timestep");
+            timesteps = new Timesteps(tv, ts.shape()[0], ts.shape().length == 1 ? 1 : ts.shape()[1]);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Invalid inputs " + inputs + ": " + e.getMessage(), e);
+        }
+
+        CpuOps ops = new CpuOps();
+        long t0 = System.nanoTime();
+        WanWeights<Tensor> weights = ex.load(ops);
+        long t1 = System.nanoTime();
+        WanTransformer<Tensor> dit = new WanTransformer<>(ops, weights, SelfAttention.dense());
+        WanTransformer.Prompt<Tensor> prompt = dit.encodePrompt(text, !noPad);
+        Tensor sample = dit.forward(hidden, timesteps, prompt);
+        long t2 = System.nanoTime();
+        new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("sample", sample).write(out);
+
+        o.printf("model            %s (expert %s of %s; %s names%s)%n", ex.folder(), ex.name(), dir.experts().size(),
+                weights.layout().name().toLowerCase(java.util.Locale.ROOT), weights.prefixed() ? ", model.diffusion_model. prefix" : "");
+        o.printf("config           dim %d, %d layers, %d heads x %d, ffn %d, in/out %d/%d, text %d, %s parameters%s%n",
+                c.dim(), c.numLayers(), c.numHeads(), c.headDim(), c.ffnDim(), c.inChannels(), c.outChannels(), c.textDim(),
+                count(c.parameterCount()), ex.inferred() ? " (no config.json: inferred from the tensor shapes, head_dim "
+                        + WanConfig.INFERRED_HEAD_DIM + " assumed)" : "");
+        o.printf("hidden_states    %s -> %d tokens%n", Arrays.toString(hidden.shape()), WanInputs.tokens(c, hidden.shape()));
+        o.printf("timestep         %s%s%n", timesteps.perSample() == 1 ? "[" + timesteps.batch() + "]"
+                : "[" + timesteps.batch() + ", " + timesteps.perSample() + "]", timesteps.perSample() == 1 ? " (one per sample)" : " (one per token)");
+        o.printf("encoder_hidden   %s%s%n", Arrays.toString(text.shape()), prompt.padded()
+                ? ", padded with zero rows from " + prompt.realTokens() + " to " + prompt.rows()
+                : noPad && prompt.realTokens() < c.textLen() ? ", not padded (--no-pad)" : "");
+        o.printf("backend, policy  %s, %s self-attention, dense cross-attention%n", ops.backend(), policy);
+        o.printf("time             load %.2f s, forward %.2f s%n", (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        o.printf("sample           %s, rms %.6g -> %s%n", Arrays.toString(sample.shape()), rms(sample), out);
+        long bad = nonFinite(sample);
+        if (bad > 0) {
+            throw new IllegalStateException("the forward produced " + bad + " non-finite values in 'sample' (written to "
+                    + out + " for inspection)");
+        }
+        return Main.EXIT_OK;
+    }
+
+    private static String count(long n) {
+        return n >= 1_000_000_000L ? String.format("%.2f B", n / 1e9) : String.format("%.2f M", n / 1e6);
+    }
+
+    private static long nonFinite(Tensor t) {
+        long n = 0;
+        for (float v : t.data()) {
+            if (!Float.isFinite(v)) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private static double rms(Tensor t) {
+        double s = 0;
+        for (float v : t.data()) {
+            s += (double) v * v;
+        }
+        return Math.sqrt(s / Math.max(1, t.numel()));
     }
 }

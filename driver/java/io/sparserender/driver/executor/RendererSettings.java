@@ -1,0 +1,24 @@
+package io.sparserender.driver.executor;
+
+import java.io.Serializable;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * How each executor builds its renderer: which factory, backend and model. Sent to executors inside
+ * task closures (Java serialization), never through Kryo.
+ *
+ * @param factoryClass a {@link ClipRendererFactory} with a public no-argument constructor
+ * @param backend      "cpu" or "cuda"
+ * @param model        model preset name or checkpoint location
+ * @param options      further factory-specific settings
+ */
+public record RendererSettings(String factoryClass, String backend, String model, Map<String, String> options)
+        implements Serializable {
+    public RendererSettings {
+        Objects.requireNonNull(factoryClass, "factoryClass is null");
+        Objects.requireNonNull(backend, "backend is null");
+        Objects.requireNonNull(model, "model is null");
+        options = Map.copyOf(options);
+    }
+}

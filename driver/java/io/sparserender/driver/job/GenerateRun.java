@@ -1,0 +1,222 @@
+package io.sparserender.driver.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sparserender.driver.executor.RendererSettings;
+import io.sparserender.driver.output.OutputLayout;
+import io.sparserender.driver.output.OutputStore;
+import io.sparserender.driver.plan.ClipPlanner;
+import io.sparserender.driver.prompts.PromptFormat;
+import io.sparserender.driver.prompts.PromptSource;
+import io.sparserender.driver.prompts.RowValidator;
+import io.sparserender.driver.prompts.Validation;
+import io.sparserender.engine.pipeline.ClipSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The generate job (DESIGN §5): read and validate prompts, list rejected rows, skip finished clips,
+ * plan partitions, render on the executors, build the statistics tables from the sidecars, and write
+ * the run manifest. Every step can be repeated: a rerun after any crash leaves each clip exactly once.
+ */
+public final class GenerateRun {
+    private static final Logger LOG = LoggerFactory.getLogger(GenerateRun.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final StructType REJECTED = new StructType()
+            .add("source", DataTypes.StringType).add("row", DataTypes.LongType).add("reason", DataTypes.StringType)
+            .add("dt", DataTypes.StringType).add("run_id", DataTypes.StringType);
+
+    /** What a run did; also written as the manifest. */
+    public record Summary(String runId, LocalDate day, int rows, int rejected, int duplicateRows, int clips,
+                          int alreadyDone, int rendered, int failed, long statsClipRows, long statsLayerStepRows,
+                          List<String> failures) {}
+
+    private final SparkSession spark;
+    private final GenerateOptions options;
+
+    public GenerateRun(SparkSession spark, GenerateOptions options) {
+        this.spark = spark;
+        this.options = options;
+    }
+
+    public Summary run() {
+        Instant started = Instant.now();
+        Map<String, String> hadoopConf = hadoopConf();
+        org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration(false);
+        hadoopConf.forEach(conf::set);
+        OutputStore store = new OutputStore(OutputLayout.of(options.out()), conf);
+        String runId = options.runId() != null ? OutputLayout.checkRunId(options.runId()) : defaultRunId(started);
+        LocalDate day = runDay(store, runId, started);
+
+        PromptFormat format = options.format() != null ? options.format() : PromptFormat.ofPath(options.prompts());
+        RowValidator validator = new RowValidator(options.defaults(), options.policies());
+        List<Validation> rows = PromptSource.read(spark, options.prompts(), format, validator);
+        if (rows.isEmpty()) {
+            throw new IllegalArgumentException("Cannot render " + options.prompts() + ": it holds no prompt rows");
+        }
+        PromptDeduplicator.Result unique = PromptDeduplicator.dedupe(rows);
+        List<ClipSpec> clips = unique.clips();
+        if (options.limit() > 0 && clips.size() > options.limit()) {
+            clips = clips.subList(0, options.limit());
+        }
+        writeRejected(store.layout(), unique.rejected(), runId, day);
+
+        Set<String> finished = store.finishedClipIds();
+        List<ClipSpec> todo = new ArrayList<>();
+        for (ClipSpec c : clips) {
+            if (!finished.contains(c.clipId())) {
+                todo.add(c);
+            }
+        }
+        LOG.info("Run {}: {} rows, {} rejected, {} clips, {} already done, {} to render", runId, rows.size(),
+                unique.rejected().size(), clips.size(), clips.size() - todo.size(), todo.size());
+
+        List<String> results = render(todo, hadoopConf, runId);
+        int rendered = 0;
+        List<String> failures = new ArrayList<>();
+        for (String r : results) {
+            JsonNode n = readJson(r);
+            switch (n.get("status").asText()) {
+                case "rendered" -> rendered++;
+                case "failed" -> failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
+                default -> { }
+            }
+        }
+        List<String> sidecars = new ArrayList<>();
+        Set<String> nowFinished = store.finishedClipIds();
+        for (ClipSpec c : clips) {
+            if (nowFinished.contains(c.clipId())) {
+                sidecars.add(store.layout().sidecar(c.clipId()).toString());
+            }
+        }
+        StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);
+        Summary summary = new Summary(runId, day, rows.size(), unique.rejected().size(), unique.duplicateRows(),
+                clips.size(), clips.size() - todo.size(), rendered, failures.size(), written.clips(),
+                written.layerSteps(), failures);
+        writeManifest(store, summary, started);
+        return summary;
+    }
+
+    private List<String> render(List<ClipSpec> todo, Map<String, String> hadoopConf, String runId) {
+        if (todo.isEmpty()) {
+            return List.of();
+        }
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        ClipPlanner planner = new ClipPlanner(options.clipSeconds(), options.targetPartitionSeconds());
+        List<ClipPlanner.Partition> plan = planner.plan(todo, jsc.defaultParallelism());
+        List<String> slices = new ArrayList<>();
+        for (ClipPlanner.Partition p : plan) {
+            ArrayNode specs = JSON.createArrayNode();
+            for (ClipSpec c : p.clips()) {
+                specs.add(readJson(c.canonicalJson()));
+            }
+            slices.add(specs.toString());
+        }
+        RendererSettings settings = options.renderer();
+        spark.sparkContext().setJobDescription("render " + todo.size() + " clips in " + plan.size() + " partitions");
+        return jsc.parallelize(slices, slices.size())
+                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))
+                .collect();
+    }
+
+    private void writeRejected(OutputLayout layout, List<Validation.Rejected> rejected, String runId, LocalDate day) {
+        List<Row> rows = new ArrayList<>();
+        for (Validation.Rejected r : rejected) {
+            rows.add(RowFactory.create(r.source(), r.row(), r.reason(), day.toString(), runId));
+        }
+        StatsTables.overwritePartition(spark.createDataFrame(rows, REJECTED), layout.rejectedTable().toString());
+    }
+
+    private void writeManifest(OutputStore store, Summary s, Instant started) {
+        ObjectNode m = JSON.createObjectNode();
+        m.put("run_id", s.runId());
+        m.put("dt", s.day().toString());
+        m.put("started", started.toString());
+        m.put("finished", Instant.now().toString());
+        m.put("prompts", options.prompts());
+        m.put("out", options.out());
+        m.put("model", options.defaults().model());
+        m.put("backend", options.renderer().backend());
+        m.put("default_policy", options.defaults().policy());
+        ObjectNode counts = m.putObject("counts");
+        counts.put("rows", s.rows());
+        counts.put("rejected", s.rejected());
+        counts.put("duplicate_rows", s.duplicateRows());
+        counts.put("clips", s.clips());
+        counts.put("already_done", s.alreadyDone());
+        counts.put("rendered", s.rendered());
+        counts.put("failed", s.failed());
+        counts.put("stats_clip_rows", s.statsClipRows());
+        counts.put("stats_layer_step_rows", s.statsLayerStepRows());
+        ArrayNode f = m.putArray("failures");
+        s.failures().forEach(f::add);
+        ObjectNode versions = m.putObject("versions");
+        versions.put("sparse_render", String.valueOf(GenerateRun.class.getPackage().getImplementationVersion()));
+        versions.put("spark", spark.version());
+        versions.put("java", System.getProperty("java.version"));
+        try {
+            store.writeAtomically(store.layout().manifest(s.runId()),
+                    JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(m));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The day a run's partitions belong to: from its manifest when it ran before, else today (UTC). */
+    private static LocalDate runDay(OutputStore store, String runId, Instant now) {
+        var manifest = store.layout().manifest(runId);
+        if (store.exists(manifest)) {
+            return LocalDate.parse(readJson(new String(store.read(manifest), StandardCharsets.UTF_8)).get("dt").asText());
+        }
+        return LocalDate.ofInstant(now, ZoneOffset.UTC);
+    }
+
+    /** Today's date plus a hash of what was asked, so the same command the same day resumes its run. */
+    private String defaultRunId(Instant now) {
+        String inputs = options.prompts() + "\n" + options.out() + "\n" + options.defaults() + "\n" + options.renderer()
+                + "\n" + options.limit();
+        try {
+            byte[] h = MessageDigest.getInstance("SHA-256").digest(inputs.getBytes(StandardCharsets.UTF_8));
+            return LocalDate.ofInstant(now, ZoneOffset.UTC) + "-" + HexFormat.of().formatHex(h, 0, 4);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private Map<String, String> hadoopConf() {
+        Map<String, String> m = new HashMap<>();
+        for (Map.Entry<String, String> e : spark.sparkContext().hadoopConfiguration()) {
+            m.put(e.getKey(), e.getValue());
+        }
+        return m;
+    }
+
+    private static JsonNode readJson(String s) {
+        try {
+            return JSON.readTree(s);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

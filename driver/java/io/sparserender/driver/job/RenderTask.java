@@ -1,0 +1,117 @@
+package io.sparserender.driver.job;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sparserender.driver.executor.ExecutorEngine;
+import io.sparserender.driver.executor.RendererSettings;
+import io.sparserender.driver.output.OutputLayout;
+import io.sparserender.driver.output.OutputStore;
+import io.sparserender.engine.pipeline.ClipRenderer;
+import io.sparserender.engine.pipeline.ClipSidecar;
+import io.sparserender.engine.pipeline.ClipSpec;
+import io.sparserender.engine.pipeline.RenderResult;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.TaskContext;
+import org.apache.spark.api.java.function.FlatMapFunction;
+import org.apache.spark.resource.ResourceInformation;
+
+/**
+ * Renders one planned partition on an executor. For each clip: skip it if its sidecar exists (a
+ * retried task or a rerun), otherwise render into a local work folder, publish the MP4, then the
+ * sidecar last. A clip that fails alone is reported and the partition goes on. Input and output
+ * elements are JSON strings, so nothing but strings crosses Kryo.
+ */
+final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
+    private static final long serialVersionUID = 1L;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final RendererSettings settings;
+    private final String outRoot;
+    private final Map<String, String> hadoopConf;
+    private final String runId;
+
+    RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId) {
+        this.settings = settings;
+        this.outRoot = outRoot;
+        this.hadoopConf = Map.copyOf(hadoopConf);
+        this.runId = runId;
+    }
+
+    @Override
+    public Iterator<String> call(Iterator<String> partition) throws Exception {
+        Configuration conf = new Configuration(false);
+        hadoopConf.forEach(conf::set);
+        OutputStore store = new OutputStore(new OutputLayout(new org.apache.hadoop.fs.Path(outRoot)), conf);
+        ClipRenderer renderer = ExecutorEngine.get(settings, assignedGpu());
+        List<String> results = new ArrayList<>();
+        while (partition.hasNext()) {
+            for (JsonNode spec : JSON.readTree(partition.next())) {
+                results.add(renderOne(ClipSpec.fromCanonicalJson(spec.toString()), store, renderer));
+            }
+        }
+        return results.iterator();
+    }
+
+    private String renderOne(ClipSpec spec, OutputStore store, ClipRenderer renderer) {
+        String id = spec.clipId();
+        ObjectNode r = JSON.createObjectNode().put("clip_id", id).put("device", renderer.device());
+        if (store.exists(store.layout().sidecar(id))) {
+            return r.put("status", "skipped").toString();
+        }
+        long t0 = System.nanoTime();
+        Path work = null;
+        try {
+            work = Files.createTempDirectory("sparse-render-" + id);
+            RenderResult result = renderer.render(spec, work, io.sparserender.engine.pipeline.RenderListener.NONE);
+            byte[] video = Files.readAllBytes(result.video());
+            store.writeAtomically(store.layout().video(id), video);
+            store.writeAtomically(store.layout().sidecar(id), ClipSidecar.toJson(spec, result, runId,
+                    "clips/" + id + ".mp4", video.length, renderer.device(), Instant.now()));
+            return r.put("status", "rendered").put("seconds", (System.nanoTime() - t0) / 1e9)
+                    .put("tile_sparsity", result.tileSparsity()).toString();
+        } catch (RuntimeException | IOException e) {
+            if (isFatal(e)) {
+                throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
+            }
+            return r.put("status", "failed").put("error", String.valueOf(e.getMessage()))
+                    .put("seconds", (System.nanoTime() - t0) / 1e9).toString();
+        } finally {
+            deleteQuietly(work);
+        }
+    }
+
+    /** Storage failures fail the task (Spark retries it); a clip's own failure does not. */
+    private static boolean isFatal(Exception e) {
+        return e instanceof UncheckedIOException || e instanceof IOException;
+    }
+
+    private static int assignedGpu() {
+        TaskContext tc = TaskContext.get();
+        if (tc == null) {
+            return -1;
+        }
+        scala.Option<ResourceInformation> gpu = tc.resources().get("gpu");
+        return gpu.isDefined() && gpu.get().addresses().length > 0 ? Integer.parseInt(gpu.get().addresses()[0]) : -1;
+    }
+
+    private static void deleteQuietly(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (var files = Files.walk(dir)) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a leftover temp folder is harmless
+        }
+    }
+}

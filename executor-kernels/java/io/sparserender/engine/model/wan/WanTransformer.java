@@ -1,0 +1,244 @@
+package io.sparserender.engine.model.wan;
+
+import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
+import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The Wan DiT forward pass (Wan 2.1 and 2.2 shapes), written once over {@link Ops}.
+ *
+ * <p>Per block, with (shift1, scale1, gate1, shift2, scale2, gate2) = block table + time projection:
+ * {@code x += gate1·SelfAttn(LN(x)(1+scale1)+shift1)}; {@code x += CrossAttn(LN_affine(x), ctx)};
+ * {@code x += gate2·FFN(LN(x)(1+scale2)+shift2)}. q and k are RMS-normalised over the whole width
+ * before the heads are split; self-attention q, k get 3D RoPE. The head modulates with the time
+ * embedding itself (not its projection) and unpatchifies with channel order [pt][ph][pw][c].
+ *
+ * <p>The prompt's cross-attention keys and values depend only on the prompt and this expert's weights:
+ * {@link #encodePrompt} computes them once, and every {@link #forward} step reuses them.
+ */
+public final class WanTransformer<T> {
+    private final Ops<T> ops;
+    private final WanConfig config;
+    private final WanWeights<T> weights;
+    private final SelfAttention<T> selfAttention;
+    private final Rope3d rope;
+    private boolean collapseConstantTimesteps = true;
+
+    public WanTransformer(Ops<T> ops, WanWeights<T> weights, SelfAttention<T> selfAttention) {
+        this.ops = Objects.requireNonNull(ops, "ops is null");
+        this.weights = Objects.requireNonNull(weights, "weights is null");
+        this.selfAttention = Objects.requireNonNull(selfAttention, "selfAttention is null");
+        this.config = weights.config();
+        this.rope = new Rope3d(config.headDim(), config.ropeMaxSeqLen());
+    }
+
+    public WanConfig config() {
+        return config;
+    }
+
+    /** For tests: run per-token timesteps through the per-token path even when they are constant per sample. */
+    void collapseConstantTimesteps(boolean collapse) {
+        this.collapseConstantTimesteps = collapse;
+    }
+
+    /**
+     * A prompt prepared for one expert: the embedded text and every layer's cross-attention keys and values.
+     *
+     * @param keys       per layer, [B, textLen, H, D] after the k RMSNorm
+     * @param values     per layer, [B, textLen, H, D]
+     * @param realTokens rows the caller gave
+     * @param rows       rows attended to: textLen after zero padding, or realTokens without
+     * @param owner      the weights the keys and values were projected with; {@link #forward} refuses a prompt
+     *                   of another expert
+     */
+    public record Prompt<T>(List<T> keys, List<T> values, int batch, int realTokens, int rows, Object owner) {
+        public boolean padded() {
+            return realTokens < rows;
+        }
+    }
+
+    /**
+     * Embeds a prompt [B, T, textDim] (T ≤ textLen; zero rows are appended up to textLen, as both the
+     * original model and the diffusers pipelines do, and take part in attention unmasked) and projects the
+     * cross-attention keys and values of every layer.
+     */
+    public Prompt<T> encodePrompt(T encoderHiddenStates) {
+        return encodePrompt(encoderHiddenStates, true);
+    }
+
+    /**
+     * As {@link #encodePrompt(Object)}; with {@code padToTextLen} false the T rows are used as given, which
+     * is what diffusers' transformer module computes when called directly with unpadded rows (the shared
+     * fixtures were made that way). Real pipelines always pad.
+     */
+    public Prompt<T> encodePrompt(T encoderHiddenStates, boolean padToTextLen) {
+        int[] s = ops.shape(encoderHiddenStates);
+        if (s.length != 3 || s[2] != config.textDim()) {
+            throw new IllegalArgumentException("Invalid encoder_hidden_states " + Arrays.toString(s)
+                    + ": expected [B, T, " + config.textDim() + "]");
+        }
+        if (s[1] > config.textLen() || s[1] == 0) {
+            throw new IllegalArgumentException("Invalid encoder_hidden_states " + Arrays.toString(s)
+                    + ": T = " + s[1] + " must be in [1, " + config.textLen() + "]");
+        }
+        T text = encoderHiddenStates;
+        if (padToTextLen && s[1] < config.textLen()) {
+            text = OpsSupport.concat(ops, 1, text, ops.fromHost(Tensor.zeros(s[0], config.textLen() - s[1], config.textDim())));
+        }
+        T ctx = linear(ops.geluTanh(linear(text, weights.text1)), weights.text2);
+        List<T> keys = new ArrayList<>();
+        List<T> values = new ArrayList<>();
+        for (WanWeights.Block<T> b : weights.blocks()) {
+            WanWeights.Attention<T> a = b.cross();
+            keys.add(heads(ops.rmsNorm(linear(ctx, a.k()), a.normK(), config.eps())));
+            values.add(heads(linear(ctx, a.v())));
+        }
+        ops.release(ctx);
+        return new Prompt<>(List.copyOf(keys), List.copyOf(values), s[0], s[1], padToTextLen ? config.textLen() : s[1], weights);
+    }
+
+    /**
+     * One forward: latents [B, C_in, F, H, W], timesteps [B] or [B, L] with L the token count, a prompt from
+     * {@link #encodePrompt} with the same B. Returns the prediction [B, C_out, F, H, W].
+     */
+    public T forward(T latents, Timesteps timesteps, Prompt<T> prompt) {
+        return forward(latents, timesteps, prompt, -1);
+    }
+
+    /** As {@link #forward(Object, Timesteps, Prompt)}, telling the attention policy which denoising step this is. */
+    public T forward(T latents, Timesteps timesteps, Prompt<T> prompt, int step) {
+        int[] s = ops.shape(latents);
+        if (s.length != 5) {
+            throw new IllegalArgumentException("Invalid hidden_states " + Arrays.toString(s) + ": expected [B, C, F, H, W]");
+        }
+        int b = s[0];
+        if (s[1] != config.inChannels()) {
+            throw new IllegalArgumentException("Invalid hidden_states " + Arrays.toString(s) + ": " + s[1]
+                    + " channels, the model takes " + config.inChannels());
+        }
+        if (s[2] % config.patchT() != 0 || s[3] % config.patchH() != 0 || s[4] % config.patchW() != 0) {
+            throw new IllegalArgumentException("Invalid hidden_states " + Arrays.toString(s) + ": F, H, W must be multiples of the patch "
+                    + config.patchT() + "×" + config.patchH() + "×" + config.patchW());
+        }
+        int gf = s[2] / config.patchT();
+        int gh = s[3] / config.patchH();
+        int gw = s[4] / config.patchW();
+        int tokens = gf * gh * gw;
+        if (timesteps.batch() != b || timesteps.perSample() != 1 && timesteps.perSample() != tokens) {
+            throw new IllegalArgumentException("Invalid timestep [" + timesteps.batch()
+                    + (timesteps.perSample() == 1 ? "" : ", " + timesteps.perSample()) + "]: expected [" + b + "] or ["
+                    + b + ", " + tokens + "] for " + tokens + " tokens");
+        }
+        if (prompt.owner() != weights) {
+            throw new IllegalArgumentException("Invalid prompt: it was encoded by another transformer (expert); encode the"
+                    + " prompt once per expert");
+        }
+        if (prompt.batch() != b) {
+            throw new IllegalArgumentException("Invalid prompt: batch " + prompt.batch() + ", latents have batch " + b);
+        }
+        if (collapseConstantTimesteps && timesteps.perSample() > 1 && timesteps.constantPerSample()) {
+            timesteps = timesteps.collapsed();
+        }
+        int d = config.dim();
+        int lm = timesteps.perSample(); // 1 or tokens: modulation rows per sample
+
+        // time: e [B, lm, dim], e0 [B, lm, 6·dim]
+        T sin = ops.fromHost(TimestepEmbedding.sinusoid(timesteps.values(), config.freqDim()));
+        T e = linear(ops.silu(linear(sin, weights.time1)), weights.time2);
+        T e0 = ops.reshape(linear(ops.silu(e), weights.timeProj), b, lm, 6 * d);
+        e = ops.reshape(e, b, lm, d);
+
+        T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
+        Rope3d.Tables<T> rot = rope.tables(ops, gf, gh, gw);
+        for (int i = 0; i < weights.blocks().size(); i++) {
+            x = block(i, step, x, e0, prompt, rot);
+        }
+
+        T hm = weights.headModulation; // [2·dim]
+        T shift = ops.add(ops.slice(hm, 0, 0, d), e);
+        T scale = ops.add(ops.slice(hm, 0, d, 2 * d), e);
+        T out = linear(modulate(ops.layerNorm(x, null, null, config.eps()), shift, scale), weights.projOut);
+        return unpatchify(out, b, gf, gh, gw);
+    }
+
+    private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot) {
+        WanWeights.Block<T> w = weights.blocks().get(layer);
+        int d = config.dim();
+        T mod = ops.add(e0, w.modulation()); // [B, lm, 6·dim]
+        T shift1 = ops.slice(mod, 2, 0, d);
+        T scale1 = ops.slice(mod, 2, d, 2 * d);
+        T gate1 = ops.slice(mod, 2, 2 * d, 3 * d);
+        T shift2 = ops.slice(mod, 2, 3 * d, 4 * d);
+        T scale2 = ops.slice(mod, 2, 4 * d, 5 * d);
+        T gate2 = ops.slice(mod, 2, 5 * d, 6 * d);
+
+        // self-attention
+        T h = modulate(ops.layerNorm(x, null, null, config.eps()), shift1, scale1);
+        WanWeights.Attention<T> a = w.self();
+        T q = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot);
+        T k = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot);
+        T v = heads(linear(h, a.v()));
+        T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
+        x = ops.add(x, ops.mul(linear(merge(att), a.o()), gate1));
+
+        // cross-attention: dense, keys and values from the prepared prompt
+        WanWeights.Attention<T> c = w.cross();
+        h = config.crossAttnNorm() ? ops.layerNorm(x, w.norm2Weight(), w.norm2Bias(), config.eps()) : x;
+        T cq = heads(ops.rmsNorm(linear(h, c.q()), c.normQ(), config.eps()));
+        T catt = ops.attention(cq, prompt.keys().get(layer), prompt.values().get(layer),
+                (float) (1.0 / Math.sqrt(config.headDim())), null, null);
+        x = ops.add(x, linear(merge(catt), c.o()));
+
+        // feed-forward
+        h = modulate(ops.layerNorm(x, null, null, config.eps()), shift2, scale2);
+        T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
+        return ops.add(x, ops.mul(ff, gate2));
+    }
+
+    /** x·(1 + scale) + shift, with scale and shift [B, 1 or L, dim] broadcast over tokens. */
+    private T modulate(T x, T shift, T scale) {
+        return ops.add(ops.add(x, ops.mul(x, scale)), shift);
+    }
+
+    private T linear(T x, WanWeights.Linear<T> l) {
+        return ops.linear(x, l.weight(), l.bias());
+    }
+
+    /** [B, L, dim] → [B, L, H, D] */
+    private T heads(T x) {
+        int[] s = ops.shape(x);
+        return ops.reshape(x, s[0], s[1], config.numHeads(), config.headDim());
+    }
+
+    /** [B, L, H, D] → [B, L, dim] */
+    private T merge(T x) {
+        int[] s = ops.shape(x);
+        return ops.reshape(x, s[0], s[1], s[2] * s[3]);
+    }
+
+    /** [B, C, F, H, W] → [B, L, C·pt·ph·pw], each patch vector read in order [c][pt][ph][pw]. */
+    private T patchify(T latents, int gf, int gh, int gw) {
+        int[] s = ops.shape(latents);
+        int pt = config.patchT();
+        int ph = config.patchH();
+        int pw = config.patchW();
+        T r = ops.reshape(latents, s[0], s[1], gf, pt, gh, ph, gw, pw);
+        T p = ops.permute(r, 0, 2, 4, 6, 1, 3, 5, 7); // B, gf, gh, gw, C, pt, ph, pw
+        return ops.reshape(p, s[0], gf * gh * gw, s[1] * pt * ph * pw);
+    }
+
+    /** [B, L, pt·ph·pw·C] (c fastest) → [B, C, F, H, W]. */
+    private T unpatchify(T x, int b, int gf, int gh, int gw) {
+        int pt = config.patchT();
+        int ph = config.patchH();
+        int pw = config.patchW();
+        int c = config.outChannels();
+        T r = ops.reshape(x, b, gf, gh, gw, pt, ph, pw, c);
+        T p = ops.permute(r, 0, 7, 1, 4, 2, 5, 3, 6); // B, C, gf, pt, gh, ph, gw, pw
+        return ops.reshape(p, b, c, gf * pt, gh * ph, gw * pw);
+    }
+}

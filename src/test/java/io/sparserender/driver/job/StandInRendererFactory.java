@@ -1,0 +1,62 @@
+package io.sparserender.driver.job;
+
+import io.sparserender.driver.executor.ClipRendererFactory;
+import io.sparserender.driver.executor.RendererSettings;
+import io.sparserender.engine.pipeline.ClipFailedException;
+import io.sparserender.engine.pipeline.ClipRenderer;
+import io.sparserender.engine.pipeline.ClipSpec;
+import io.sparserender.engine.pipeline.LayerStepStats;
+import io.sparserender.engine.pipeline.RenderListener;
+import io.sparserender.engine.pipeline.RenderResult;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A stand-in for the model in tests of the pipeline's own rules (planning, exactly-once outputs,
+ * resume, rejected rows, statistics tables): it writes a small deterministic file per clip instead of
+ * running a model, counts its renders, and fails clips whose prompt contains "FAIL".
+ */
+public final class StandInRendererFactory implements ClipRendererFactory {
+    static final AtomicInteger RENDERS = new AtomicInteger();
+
+    @Override
+    public ClipRenderer create(RendererSettings settings, int deviceIndex) {
+        return new ClipRenderer() {
+            @Override
+            public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+                if (spec.prompt().contains("FAIL")) {
+                    throw new ClipFailedException("NaN in latents at step 1, layer 0 (stand-in failure)");
+                }
+                RENDERS.incrementAndGet();
+                Path video = workDir.resolve(spec.clipId() + ".mp4");
+                try {
+                    Files.write(video, ("frames of " + spec.canonicalJson()).getBytes(StandardCharsets.UTF_8));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                List<LayerStepStats> att = new ArrayList<>();
+                for (int step = 0; step < spec.steps(); step++) {
+                    for (int layer = 0; layer < 2; layer++) {
+                        att.add(new LayerStepStats(step, layer, 0.5, 0.4, Double.NaN, Double.NaN, Double.NaN));
+                    }
+                }
+                return new RenderResult(video, Map.of("dit", 0.01), att, 0);
+            }
+
+            @Override
+            public String device() {
+                return "stand-in";
+            }
+
+            @Override
+            public void close() {}
+        };
+    }
+}

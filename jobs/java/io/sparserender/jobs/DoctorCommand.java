@@ -1,5 +1,6 @@
 package io.sparserender.jobs;
 
+import io.sparserender.engine.gpu.CublasLtShim;
 import io.sparserender.engine.gpu.FatbinImage;
 import io.sparserender.engine.gpu.GpuEnvironment;
 import java.io.PrintWriter;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
  * packed kernels, cuBLASLt, Spark and Hadoop. Never fails on a machine without a GPU.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = "Report Java, NVIDIA driver and devices, packed kernel architectures, cuBLASLt, Spark and Hadoop.")
+        description = "Report Java, NVIDIA driver and devices, packed kernel architectures, cuBLASLt and the GEMM it picks, Spark and Hadoop.")
 final class DoctorCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -43,8 +44,14 @@ final class DoctorCommand implements Callable<Integer> {
             line(out, "nvidia driver", gpu.driverProblem().orElse("unavailable"));
             line(out, "devices", "none (the CPU backend still works)");
         }
-        line(out, "cublasLt", GpuEnvironment.findCublasLt().map(p -> "found " + p)
-                .orElse("not found (the project's own GEMM kernel is used)"));
+        CublasLtShim.Status lt = CublasLtShim.probe();
+        line(out, "cublasLt", lt.usable() ? "cuBLASLt " + lt.versionString() + " loaded from " + lt.library() + " through the JNI shim"
+                : "not usable: " + lt.problem());
+        String forced = System.getProperty("sparserender.gemm", System.getenv().getOrDefault("SPARSE_RENDER_GEMM", "auto"));
+        boolean own = !lt.usable() || forced.equalsIgnoreCase("own");
+        line(out, "gemm", (own ? "own bf16 tensor-core kernel" : "cuBLASLt " + lt.versionString())
+                + " would be picked (SPARSE_RENDER_GEMM=" + forced + (own && !lt.usable() ? "; cuBLASLt not usable" : "")
+                + (gpu.devices().isEmpty() ? "; no CUDA device here" : "") + ")");
         line(out, "spark", sparkVersion());
         line(out, "hadoop", hadoopVersion());
         out.flush();

@@ -17,6 +17,7 @@ import java.util.Set;
 import jcuda.CudaException;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -62,30 +63,39 @@ public final class GpuEnvironment {
 
     private static GpuEnvironment doProbe() {
         try {
-            JCudaDriver.setExceptionsEnabled(true);
-            cuInit(0);
+            JCudaDriver.setExceptionsEnabled(false); // every result is checked by CudaCheck instead
+            int init = cuInit(0);
+            if (init == CUresult.CUDA_ERROR_NO_DEVICE) {
+                int[] version = {0};
+                cuDriverGetVersion(version);
+                return new GpuEnvironment(Optional.empty(), version[0], List.of());
+            }
+            CudaCheck.check(init, "cuInit", "driver start");
             int[] version = {0};
-            cuDriverGetVersion(version);
+            CudaCheck.check(cuDriverGetVersion(version), "cuDriverGetVersion", "driver start");
             int[] count = {0};
-            cuDeviceGetCount(count);
+            CudaCheck.check(cuDeviceGetCount(count), "cuDeviceGetCount", "driver start");
             List<Device> devices = new ArrayList<>();
             for (int i = 0; i < count[0]; i++) {
+                String what = "device " + i;
                 CUdevice dev = new CUdevice();
-                cuDeviceGet(dev, i);
+                CudaCheck.check(cuDeviceGet(dev, i), "cuDeviceGet", what);
                 byte[] name = new byte[256];
-                cuDeviceGetName(name, name.length, dev);
+                CudaCheck.check(cuDeviceGetName(name, name.length, dev), "cuDeviceGetName", what);
                 int[] major = {0};
                 int[] minor = {0};
-                cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev);
-                cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev);
+                CudaCheck.check(cuDeviceGetAttribute(major, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, dev),
+                        "cuDeviceGetAttribute", what);
+                CudaCheck.check(cuDeviceGetAttribute(minor, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, dev),
+                        "cuDeviceGetAttribute", what);
                 long[] mem = {0};
-                cuDeviceTotalMem(mem, dev);
+                CudaCheck.check(cuDeviceTotalMem(mem, dev), "cuDeviceTotalMem", what);
                 devices.add(new Device(i, cString(name), major[0], minor[0], mem[0]));
             }
             return new GpuEnvironment(Optional.empty(), version[0], devices);
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
             return new GpuEnvironment(Optional.of("NVIDIA driver not found (libcuda.so.1 cannot be loaded)"), 0, List.of());
-        } catch (CudaException e) {
+        } catch (GpuException | CudaException e) {
             return new GpuEnvironment(Optional.of("CUDA driver refused to start: " + e.getMessage()), 0, List.of());
         }
     }
@@ -110,6 +120,21 @@ public final class GpuEnvironment {
 
     /** The first cuBLASLt shared library found on the loader's search path, if any. */
     public static Optional<String> findCublasLt() {
+        List<String> c = cublasLtCandidates();
+        return c.isEmpty() || !c.get(0).startsWith("/") ? Optional.empty() : Optional.of(c.get(0));
+    }
+
+    /**
+     * Where cuBLASLt may be, best first: {@code SPARSE_RENDER_CUBLASLT} if set, then every
+     * {@code libcublasLt.so.N} in LD_LIBRARY_PATH, CUDA_HOME and the usual library folders (newest major
+     * first), then the bare sonames 13, 12, 11 for the dynamic loader's own search (ldconfig cache).
+     */
+    public static List<String> cublasLtCandidates() {
+        List<String> out = new ArrayList<>();
+        String explicit = System.getenv("SPARSE_RENDER_CUBLASLT");
+        if (explicit != null && !explicit.isBlank()) {
+            out.add(explicit);
+        }
         Set<String> dirs = new LinkedHashSet<>();
         String ld = System.getenv("LD_LIBRARY_PATH");
         if (ld != null) {
@@ -119,19 +144,26 @@ public final class GpuEnvironment {
                 }
             }
         }
-        dirs.addAll(List.of("/usr/local/cuda/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"));
         String cudaHome = System.getenv("CUDA_HOME");
         if (cudaHome != null) {
             dirs.add(cudaHome + "/lib64");
         }
+        dirs.addAll(List.of("/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib",
+                "/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"));
         for (String d : dirs) {
             File[] found = new File(d).listFiles((dir, n) -> n.matches("libcublasLt\\.so\\.\\d+"));
             if (found != null && found.length > 0) {
-                java.util.Arrays.sort(found);
-                return Optional.of(found[found.length - 1].getAbsolutePath());
+                java.util.Arrays.sort(found, java.util.Comparator.comparingInt(
+                        (File f) -> Integer.parseInt(f.getName().substring(f.getName().lastIndexOf('.') + 1))).reversed());
+                for (File f : found) {
+                    out.add(f.getAbsolutePath());
+                }
             }
         }
-        return Optional.empty();
+        for (String major : new String[] {"13", "12", "11"}) {
+            out.add("libcublasLt.so." + major);
+        }
+        return out;
     }
 
     private static String cString(byte[] b) {

@@ -24,7 +24,7 @@ class CliTest {
     void doctorReportsEverySectionAndSucceedsWithoutAGpu() {
         Result r = run("doctor");
         assertThat(r.code()).isZero();
-        assertThat(r.out()).contains("java", "kernels", "nvidia driver", "cublasLt", "spark           4.2.0", "hadoop          3.5.0");
+        assertThat(r.out()).contains("java", "kernels", "nvidia driver", "cublasLt", "gemm            ", "spark           4.2.0", "hadoop          3.5.0");
     }
 
     @Test

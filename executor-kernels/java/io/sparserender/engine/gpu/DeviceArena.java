@@ -1,0 +1,119 @@
+package io.sparserender.engine.gpu;
+
+import io.sparserender.engine.tensor.DType;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * One device allocation made at start and reused for the life of the executor: buffers are carved
+ * from it in stack order and given back when the scope that made them closes, so a clip's working
+ * set costs no cuMemAlloc/cuMemFree. The high-water mark is kept for the statistics.
+ *
+ * <pre>
+ *   try (DeviceArena.Scope s = arena.scope()) {
+ *       DeviceBuffer x = arena.allocate(DType.BF16, rows, cols);
+ *       ...
+ *   }   // x is released here; using it afterwards throws
+ * </pre>
+ * Allocations outside any scope live until the arena is closed (weights, workspaces).
+ */
+public final class DeviceArena {
+    /** Every buffer starts on a 256-byte boundary (cuBLASLt, vector loads and cp.async want 16). */
+    public static final int ALIGNMENT = 256;
+
+    private final CudaDevice device;
+    private final CUdeviceptr base;
+    private final long baseAddress;
+    private final long capacity;
+    private long top;
+    private long peak;
+    private final Deque<Scope> scopes = new ArrayDeque<>();
+
+    DeviceArena(CudaDevice device, CUdeviceptr base, long baseAddress, long capacity) {
+        this.device = device;
+        this.base = base;
+        this.baseAddress = baseAddress;
+        this.capacity = capacity;
+    }
+
+    /** Carves a buffer; throws {@link GpuException.OutOfDeviceMemory} when the arena is too small. */
+    public synchronized DeviceBuffer allocate(DType dtype, int... shape) {
+        if (dtype != DType.BF16 && dtype != DType.F16 && dtype != DType.F32 && dtype != DType.I32) {
+            throw new IllegalArgumentException("Device buffers hold BF16, F16, F32 or I32, not " + dtype);
+        }
+        long bytes = DeviceBuffer.numelOf(shape) * dtype.byteSize();
+        long offset = align(top);
+        if (offset + bytes > capacity) {
+            throw new GpuException.OutOfDeviceMemory("the arena of device " + device.info().index() + " ("
+                    + GpuException.mib(capacity) + ") for a " + dtype + java.util.Arrays.toString(shape) + " buffer",
+                    bytes, Math.max(0, capacity - offset));
+        }
+        top = offset + bytes;
+        peak = Math.max(peak, top);
+        DeviceBuffer b = new DeviceBuffer(device, dtype, shape, baseAddress + offset, base.withByteOffset(offset));
+        Scope s = scopes.peek();
+        if (s != null) {
+            s.buffers.add(b);
+        }
+        return b;
+    }
+
+    /** Opens a scope: every buffer allocated until it closes is released when it closes. */
+    public synchronized Scope scope() {
+        Scope s = new Scope(top);
+        scopes.push(s);
+        return s;
+    }
+
+    public synchronized long usedBytes() {
+        return top;
+    }
+
+    public synchronized long peakBytes() {
+        return peak;
+    }
+
+    public long capacityBytes() {
+        return capacity;
+    }
+
+    CUdeviceptr base() {
+        return base;
+    }
+
+    private static long align(long v) {
+        return (v + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+    }
+
+    /** A stack frame of the arena. Scopes close in reverse order of opening. */
+    public final class Scope implements AutoCloseable {
+        private final long mark;
+        private final List<DeviceBuffer> buffers = new ArrayList<>();
+        private boolean closed;
+
+        private Scope(long mark) {
+            this.mark = mark;
+        }
+
+        @Override
+        public void close() {
+            synchronized (DeviceArena.this) {
+                if (closed) {
+                    return;
+                }
+                if (scopes.peek() != this) {
+                    throw new IllegalStateException("Arena scopes must close in reverse order of opening");
+                }
+                scopes.pop();
+                closed = true;
+                top = mark;
+                for (DeviceBuffer b : buffers) {
+                    b.release();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+package io.sparserender.engine.gpu;
+
+import io.sparserender.engine.tensor.DType;
+import java.util.Arrays;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
+
+/**
+ * A typed, shaped region of device memory carved from the device's {@link DeviceArena}: bf16, f16,
+ * f32 or i32, row-major. Copies check the host array's type and length against the buffer on every
+ * call and run on the device's GPU worker thread. A buffer dies with the arena scope that made it.
+ */
+public final class DeviceBuffer {
+    private final CudaDevice device;
+    private final DType dtype;
+    private final int[] shape;
+    private final long numel;
+    private final long address;
+    private final CUdeviceptr pointer;
+    private volatile boolean released;
+
+    DeviceBuffer(CudaDevice device, DType dtype, int[] shape, long address, CUdeviceptr pointer) {
+        this.device = device;
+        this.dtype = dtype;
+        this.shape = shape.clone();
+        this.numel = numelOf(shape);
+        this.address = address;
+        this.pointer = pointer;
+    }
+
+    static long numelOf(int[] shape) {
+        long n = 1;
+        for (int d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("Invalid shape " + Arrays.toString(shape) + ": negative dimension");
+            }
+            n *= d;
+        }
+        return n;
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public int[] shape() {
+        return shape.clone();
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Dimension i; negative counts from the end. */
+    public int dim(int i) {
+        return shape[i < 0 ? shape.length + i : i];
+    }
+
+    public long numel() {
+        return numel;
+    }
+
+    public long byteSize() {
+        return numel * dtype.byteSize();
+    }
+
+    /** The device address, for kernel arguments. */
+    public long address() {
+        checkLive();
+        return address;
+    }
+
+    public CudaDevice device() {
+        return device;
+    }
+
+    CUdeviceptr pointer() {
+        checkLive();
+        return pointer;
+    }
+
+    void release() {
+        released = true;
+    }
+
+    public boolean isReleased() {
+        return released;
+    }
+
+    private void checkLive() {
+        if (released) {
+            throw new IllegalStateException("Device buffer " + this + " was used after its arena scope closed");
+        }
+    }
+
+    // ---- host -> device
+
+    public void copyFrom(float[] host) {
+        requireType(DType.F32, "float[]");
+        requireLength(host.length);
+        copyIn(Pointer.to(host));
+    }
+
+    /** bf16 or f16 bit patterns. */
+    public void copyFrom(short[] host) {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            throw new IllegalArgumentException("Cannot copy short[] into " + this + ": needs a BF16 or F16 buffer");
+        }
+        requireLength(host.length);
+        copyIn(Pointer.to(host));
+    }
+
+    public void copyFrom(int[] host) {
+        requireType(DType.I32, "int[]");
+        requireLength(host.length);
+        copyIn(Pointer.to(host));
+    }
+
+    // ---- device -> host
+
+    public float[] toFloatArray() {
+        requireType(DType.F32, "float[]");
+        float[] out = new float[hostLength()];
+        copyOut(Pointer.to(out));
+        return out;
+    }
+
+    /** bf16 or f16 bit patterns. */
+    public short[] toShortArray() {
+        if (dtype != DType.BF16 && dtype != DType.F16) {
+            throw new IllegalArgumentException("Cannot copy " + this + " into short[]: needs a BF16 or F16 buffer");
+        }
+        short[] out = new short[hostLength()];
+        copyOut(Pointer.to(out));
+        return out;
+    }
+
+    public int[] toIntArray() {
+        requireType(DType.I32, "int[]");
+        int[] out = new int[hostLength()];
+        copyOut(Pointer.to(out));
+        return out;
+    }
+
+    /** Any float dtype, widened to float32 on the host. */
+    public float[] toFloats() {
+        switch (dtype) {
+            case F32:
+                return toFloatArray();
+            case BF16: {
+                short[] s = toShortArray();
+                float[] f = new float[s.length];
+                for (int i = 0; i < s.length; i++) {
+                    f[i] = io.sparserender.engine.tensor.HalfFloats.bf16ToFloat(s[i]);
+                }
+                return f;
+            }
+            case F16: {
+                short[] s = toShortArray();
+                float[] f = new float[s.length];
+                for (int i = 0; i < s.length; i++) {
+                    f[i] = io.sparserender.engine.tensor.HalfFloats.f16ToFloat(s[i]);
+                }
+                return f;
+            }
+            default:
+                throw new IllegalArgumentException("Cannot read " + this + " as floats");
+        }
+    }
+
+    private int hostLength() {
+        if (numel > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("Cannot copy " + this + " into one Java array: " + numel + " elements");
+        }
+        return (int) numel;
+    }
+
+    private void requireType(DType want, String host) {
+        if (dtype != want) {
+            throw new IllegalArgumentException("Cannot copy between " + host + " and " + this + ": needs a " + want + " buffer");
+        }
+    }
+
+    private void requireLength(int length) {
+        if (length != numel) {
+            throw new IllegalArgumentException("Cannot copy " + length + " host elements into " + this
+                    + ", which holds " + numel);
+        }
+    }
+
+    private void copyIn(Pointer host) {
+        CUdeviceptr dst = pointer();
+        long bytes = byteSize();
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyHtoD(dst, host, bytes), "cuMemcpyHtoD", "buffer " + this));
+    }
+
+    private void copyOut(Pointer host) {
+        CUdeviceptr src = pointer();
+        long bytes = byteSize();
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "buffer " + this));
+    }
+
+    @Override
+    public String toString() {
+        return dtype + Arrays.toString(shape) + "@0x" + Long.toHexString(address);
+    }
+}

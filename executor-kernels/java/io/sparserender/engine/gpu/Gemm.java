@@ -1,0 +1,42 @@
+package io.sparserender.engine.gpu;
+
+import io.sparserender.engine.tensor.DType;
+
+/**
+ * Matrix product on the device, bf16 in, fp32 accumulation:
+ * {@code C[M, N] = alpha * A[M, K] . B[N, K]^T} (B as torch.nn.Linear stores its weight), C float32 or
+ * bf16. Any M, N, K >= 1. Two implementations, chosen at start by {@link CudaDevice}: cuBLASLt through
+ * a JNI shim when the host has it, the project's own tensor-core kernel otherwise.
+ */
+public interface Gemm {
+    /** For doctor and the statistics, e.g. "cublasLt 13.0.2 (libcublasLt.so.13)". */
+    String name();
+
+    void matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, float alpha);
+
+    default void matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c) {
+        matmul(a, b, c, 1f);
+    }
+
+    /** M, N, K of a valid call, or an IllegalArgumentException naming the mismatch. */
+    static int[] shapes(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c) {
+        if (a.rank() != 2 || b.rank() != 2 || c.rank() != 2) {
+            throw new IllegalArgumentException("GEMM wants 2-D A[M,K], B[N,K], C[M,N]; got " + a + ", " + b + ", " + c);
+        }
+        if (a.dtype() != DType.BF16 || b.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("GEMM wants bf16 A and B; got " + a + ", " + b);
+        }
+        if (c.dtype() != DType.F32 && c.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("GEMM writes F32 or BF16 C; got " + c);
+        }
+        int m = a.dim(0), k = a.dim(1), n = b.dim(0);
+        if (b.dim(1) != k || c.dim(0) != m || c.dim(1) != n) {
+            throw new IllegalArgumentException("GEMM shapes disagree: A " + a + ", B " + b + ", C " + c
+                    + " (want A[M,K], B[N,K], C[M,N])");
+        }
+        if (m == 0 || n == 0 || k == 0) {
+            throw new IllegalArgumentException("GEMM wants M, N, K >= 1; got " + m + ", " + n + ", " + k);
+        }
+        return new int[] {m, n, k};
+    }
+}

@@ -1,0 +1,73 @@
+package io.sparserender.engine.gpu;
+
+import static jcuda.driver.JCudaDriver.cuFuncSetAttribute;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUfunction_attribute;
+import jcuda.driver.CUmodule;
+
+/**
+ * The packed fatbin loaded once with {@code cuModuleLoadData} (cuModuleLoadFatBinary fails with the
+ * same bytes under JCuda, REFERENCE.md) and every kernel looked up once. Must be made on the thread
+ * that holds the context (the GPU worker).
+ */
+final class KernelModule {
+    /** Every kernel the engine launches; a name missing from the fatbin fails the start, not a clip. */
+    static final List<String> KERNELS = List.of(
+            "fill_u32", "fill_u16", "fill_uniform_bf16",
+            "elementwise_add_f32", "elementwise_add_bf16", "elementwise_scale_f32", "elementwise_scale_bf16",
+            "elementwise_silu_f32", "elementwise_silu_bf16", "elementwise_gelu_tanh_f32", "elementwise_gelu_tanh_bf16",
+            "convert_f32_to_bf16", "convert_bf16_to_f32",
+            "layer_norm_f32", "layer_norm_bf16", "rms_norm_f32", "rms_norm_bf16",
+            "softmax_rows_f32", "softmax_rows_bf16",
+            OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED,
+            OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16);
+
+    private final CUmodule module;
+    private final Map<String, CUfunction> functions = new HashMap<>();
+
+    /** @param hopper the device is compute 9.0: the sm_90a kernels get their 193 KiB of shared memory */
+    KernelModule(FatbinImage image, boolean hopper) {
+        module = new CUmodule();
+        CudaCheck.check(cuModuleLoadData(module, image.bytes()), "cuModuleLoadData", "the packed fatbin " + image);
+        for (String name : KERNELS) {
+            CUfunction f = new CUfunction();
+            int r = cuModuleGetFunction(f, module, name);
+            if (r != 0) {
+                throw new GpuException("Kernel " + name + " is missing from the packed fatbin ("
+                        + CudaCheck.message(r, "cuModuleGetFunction", "kernel " + name) + ")");
+            }
+            functions.put(name, f);
+        }
+        for (String name : List.of(OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED)) {
+            CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
+        if (hopper) {
+            for (String name : List.of(OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16)) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SM90_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
+        }
+    }
+
+    CUfunction function(String name) {
+        CUfunction f = functions.get(name);
+        if (f == null) {
+            throw new IllegalArgumentException("Unknown kernel " + name + " (not in KernelModule.KERNELS)");
+        }
+        return f;
+    }
+
+    void unload() {
+        cuModuleUnload(module);
+    }
+}

@@ -1,0 +1,183 @@
+/*
+ * cublaslt_shim.c: the JNI shim between io.sparserender.engine.gpu.CublasLtShim and cuBLASLt.
+ *
+ * Why a shim: JCuda's own cuBLAS binding is linked against libcublas.so.12 and cannot load on hosts
+ * that have only CUDA 13 (or 11) libraries; Java 17 has no final foreign-function API. This file
+ * needs no CUDA headers: it declares the few cuBLASLt types, enums and prototypes it uses (stable
+ * across cuBLASLt 11, 12 and 13) and resolves them with dlopen/dlsym at run time from whichever
+ * libcublasLt.so.N the Java side finds, so any major version present works and a host without
+ * cuBLASLt still loads this library (the Java side then picks the project's own GEMM kernel).
+ *
+ * Build: executor-kernels/native/build-shim.sh (gcc, JNI headers of the building JDK).
+ * Matrix product computed: C[M,N] (row-major) = alpha * A[M,K] (row-major bf16) . B[N,K]^T (row-major
+ * bf16), fp32 accumulation, as cuBLASLt's column-major C^T = op_T(B) . A with TRANSA = T, TRANSB = N.
+ */
+#include <dlfcn.h>
+#include <jni.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef int cublasStatus_t;
+typedef struct cublasLtContext* cublasLtHandle_t;
+typedef struct cublasLtMatmulDescOpaque* cublasLtMatmulDesc_t;
+typedef struct cublasLtMatrixLayoutOpaque* cublasLtMatrixLayout_t;
+typedef struct cublasLtMatmulPreferenceOpaque* cublasLtMatmulPreference_t;
+typedef struct { uint64_t data[8]; } cublasLtMatmulAlgo_t;
+typedef struct {
+    cublasLtMatmulAlgo_t algo;
+    size_t workspaceSize;
+    cublasStatus_t state;
+    float wavesCount;
+    int reserved[4];
+} cublasLtMatmulHeuristicResult_t;
+
+enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 };
+enum { CUBLAS_COMPUTE_32F = 68 };
+enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
+enum { CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4 };
+enum { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 };
+
+static size_t (*p_GetVersion)(void);
+static cublasStatus_t (*p_Create)(cublasLtHandle_t*);
+static cublasStatus_t (*p_Destroy)(cublasLtHandle_t);
+static cublasStatus_t (*p_DescCreate)(cublasLtMatmulDesc_t*, int, int);
+static cublasStatus_t (*p_DescDestroy)(cublasLtMatmulDesc_t);
+static cublasStatus_t (*p_DescSetAttribute)(cublasLtMatmulDesc_t, int, const void*, size_t);
+static cublasStatus_t (*p_LayoutCreate)(cublasLtMatrixLayout_t*, int, uint64_t, uint64_t, int64_t);
+static cublasStatus_t (*p_LayoutDestroy)(cublasLtMatrixLayout_t);
+static cublasStatus_t (*p_PrefCreate)(cublasLtMatmulPreference_t*);
+static cublasStatus_t (*p_PrefDestroy)(cublasLtMatmulPreference_t);
+static cublasStatus_t (*p_PrefSetAttribute)(cublasLtMatmulPreference_t, int, const void*, size_t);
+static cublasStatus_t (*p_Heuristic)(cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t,
+                                     cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+                                     cublasLtMatmulPreference_t, int, cublasLtMatmulHeuristicResult_t*, int*);
+static cublasStatus_t (*p_Matmul)(cublasLtHandle_t, cublasLtMatmulDesc_t, const void*, const void*,
+                                  cublasLtMatrixLayout_t, const void*, cublasLtMatrixLayout_t, const void*,
+                                  const void*, cublasLtMatrixLayout_t, void*, cublasLtMatrixLayout_t,
+                                  const cublasLtMatmulAlgo_t*, void*, size_t, void*);
+
+static void* lib;
+
+#define RESOLVE(ptr, name)                                                               \
+    do {                                                                                 \
+        *(void**)(&ptr) = dlsym(h, name);                                                \
+        if (!ptr) {                                                                      \
+            snprintf(err, sizeof err, "%s lacks symbol %s", path, name);                 \
+            dlclose(h);                                                                  \
+            return (*env)->NewStringUTF(env, err);                                       \
+        }                                                                                \
+    } while (0)
+
+/* Opens the library; returns null on success, else why not. */
+JNIEXPORT jstring JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeOpen(JNIEnv* env, jclass cls, jstring jpath) {
+    (void)cls;
+    char err[1024];
+    if (lib) return NULL;
+    const char* path = (*env)->GetStringUTFChars(env, jpath, NULL);
+    void* h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char* e = dlerror();
+        snprintf(err, sizeof err, "%s", e ? e : "dlopen failed");
+        (*env)->ReleaseStringUTFChars(env, jpath, path);
+        return (*env)->NewStringUTF(env, err);
+    }
+    RESOLVE(p_GetVersion, "cublasLtGetVersion");
+    RESOLVE(p_Create, "cublasLtCreate");
+    RESOLVE(p_Destroy, "cublasLtDestroy");
+    RESOLVE(p_DescCreate, "cublasLtMatmulDescCreate");
+    RESOLVE(p_DescDestroy, "cublasLtMatmulDescDestroy");
+    RESOLVE(p_DescSetAttribute, "cublasLtMatmulDescSetAttribute");
+    RESOLVE(p_LayoutCreate, "cublasLtMatrixLayoutCreate");
+    RESOLVE(p_LayoutDestroy, "cublasLtMatrixLayoutDestroy");
+    RESOLVE(p_PrefCreate, "cublasLtMatmulPreferenceCreate");
+    RESOLVE(p_PrefDestroy, "cublasLtMatmulPreferenceDestroy");
+    RESOLVE(p_PrefSetAttribute, "cublasLtMatmulPreferenceSetAttribute");
+    RESOLVE(p_Heuristic, "cublasLtMatmulAlgoGetHeuristic");
+    RESOLVE(p_Matmul, "cublasLtMatmul");
+    (*env)->ReleaseStringUTFChars(env, jpath, path);
+    lib = h;
+    return NULL;
+}
+
+JNIEXPORT jlong JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeVersion(JNIEnv* env, jclass cls) {
+    (void)env; (void)cls;
+    return lib ? (jlong)p_GetVersion() : -1;
+}
+
+/* Creates a handle (needs a current CUDA context); out[0] = handle. Returns the cublasStatus. */
+JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeCreate(JNIEnv* env, jclass cls, jlongArray out) {
+    (void)cls;
+    cublasLtHandle_t h = NULL;
+    cublasStatus_t s = p_Create(&h);
+    jlong v = (jlong)(intptr_t)h;
+    (*env)->SetLongArrayRegion(env, out, 0, 1, &v);
+    return s;
+}
+
+JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeDestroy(JNIEnv* env, jclass cls, jlong handle) {
+    (void)env; (void)cls;
+    return p_Destroy((cublasLtHandle_t)(intptr_t)handle);
+}
+
+/* The algorithm chosen per shape is cached (small, direct-mapped: shapes repeat every layer). */
+typedef struct { long long key[5]; int valid; cublasLtMatmulAlgo_t algo; size_t ws; } algo_slot;
+static algo_slot cache[64];
+
+/*
+ * Returns 0 on success, a cublasStatus_t (> 0) from the failing call, or -1 when no algorithm fits.
+ * stage[0] names the failing step (0 desc, 1 layouts, 2 preference, 3 heuristic, 4 matmul).
+ */
+JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul(
+        JNIEnv* env, jclass cls, jlong handle, jlong a, jlong b, jlong c, jint m, jint n, jint k,
+        jboolean outBf16, jfloat alpha, jlong workspace, jlong workspaceBytes, jlong stream, jintArray stage) {
+    (void)cls;
+    cublasLtHandle_t h = (cublasLtHandle_t)(intptr_t)handle;
+    cublasLtMatmulDesc_t desc = NULL;
+    cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    int st = 0;
+    cublasStatus_t s;
+    int ctype = outBf16 ? CUDA_R_16BF : CUDA_R_32F;
+    int opT = CUBLAS_OP_T, opN = CUBLAS_OP_N;
+    float beta = 0.f;
+    if ((s = p_DescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F))) goto done;
+    if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT))) goto done;
+    if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN))) goto done;
+    st = 1;
+    /* column-major views: "A" = B as K x N (ld K, transposed), "B" = A as K x M (ld K), C as N x M (ld N) */
+    if ((s = p_LayoutCreate(&la, CUDA_R_16BF, (uint64_t)k, (uint64_t)n, k))) goto done;
+    if ((s = p_LayoutCreate(&lb, CUDA_R_16BF, (uint64_t)k, (uint64_t)m, k))) goto done;
+    if ((s = p_LayoutCreate(&lc, ctype, (uint64_t)n, (uint64_t)m, n))) goto done;
+    long long key[5] = {m, n, k, ctype, workspaceBytes};
+    unsigned slot = (unsigned)((m * 31u + n * 17u + k * 7u + (unsigned)ctype) & 63u);
+    algo_slot* cs = &cache[slot];
+    if (!(cs->valid && memcmp(cs->key, key, sizeof key) == 0)) {
+        st = 2;
+        uint64_t ws = (uint64_t)workspaceBytes;
+        if ((s = p_PrefCreate(&pref))) goto done;
+        if ((s = p_PrefSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws))) goto done;
+        st = 3;
+        cublasLtMatmulHeuristicResult_t res;
+        int found = 0;
+        memset(&res, 0, sizeof res);
+        if ((s = p_Heuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found))) goto done;
+        if (found < 1) { s = -1; goto done; }
+        memcpy(cs->key, key, sizeof key);
+        cs->algo = res.algo;
+        cs->ws = res.workspaceSize;
+        cs->valid = 1;
+    }
+    st = 4;
+    s = p_Matmul(h, desc, &alpha, (const void*)(intptr_t)b, la, (const void*)(intptr_t)a, lb, &beta,
+                 (const void*)(intptr_t)c, lc, (void*)(intptr_t)c, lc, &cs->algo,
+                 (void*)(intptr_t)workspace, (size_t)workspaceBytes, (void*)(intptr_t)stream);
+done:
+    if (pref) p_PrefDestroy(pref);
+    if (lc) p_LayoutDestroy(lc);
+    if (lb) p_LayoutDestroy(lb);
+    if (la) p_LayoutDestroy(la);
+    if (desc) p_DescDestroy(desc);
+    (*env)->SetIntArrayRegion(env, stage, 0, 1, &st);
+    return s;
+}

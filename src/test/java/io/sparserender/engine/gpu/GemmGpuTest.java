@@ -1,0 +1,96 @@
+package io.sparserender.engine.gpu;
+
+import static io.sparserender.testing.GpuTestDevice.ops;
+import static io.sparserender.testing.GpuTestDevice.poisoned;
+import static io.sparserender.testing.GpuTestDevice.random;
+import static io.sparserender.testing.GpuTestDevice.roundBf16;
+import static io.sparserender.testing.GpuTestDevice.uniform;
+import static io.sparserender.testing.GpuTestDevice.POISON16;
+import static io.sparserender.testing.GpuTestDevice.POISON32;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.sparserender.engine.ops.reference.GemmBf16;
+import io.sparserender.engine.tensor.DType;
+import io.sparserender.testing.RequiresGpu;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Both GEMM implementations against the Java twin (double accumulation of the same bf16 inputs), for
+ * shapes that are not tile multiples, K not a multiple of 8 (the unaligned path) and both outputs.
+ * Tolerance: fp32 accumulation error at most 1e-5 of sum |a||b| per element, plus half a bf16 ulp of
+ * the result when C is bf16.
+ */
+@RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
+class GemmGpuTest {
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @CsvSource({
+        "own, 1, 1, 1", "own, 3, 5, 7", "own, 130, 260, 40", "own, 257, 129, 1000", "own, 300, 520, 777",
+        "own, 129, 3072, 3072", "own, 1000, 1000, 1024", "own, 17, 33, 8", "own, 1, 300, 64", "own, 200, 1, 136",
+        "own-mma-sync, 3, 5, 8", "own-mma-sync, 257, 129, 1000", "own-mma-sync, 129, 3072, 3072", "own-mma-sync, 1000, 1000, 1024",
+        "cublaslt, 1, 1, 1", "cublaslt, 3, 5, 7", "cublaslt, 257, 129, 1000", "cublaslt, 300, 520, 776",
+        "cublaslt, 129, 3072, 3072",
+    })
+    void matchesTheTwin(String impl, int m, int n, int k) {
+        CudaOps ops = ops();
+        Gemm gemm;
+        if (impl.equals("own")) {
+            gemm = ops.device().ownGemm();
+        } else if (impl.equals("own-mma-sync")) {
+            gemm = ops.device().ownGemmMmaSync();
+        } else {
+            assumeTrue(ops.device().cublasLtGemm().isPresent(), "cuBLASLt not usable here: " + ops.device().cublasLtProblem());
+            gemm = ops.device().cublasLtGemm().get();
+        }
+        SplittableRandom r = random("gemm " + impl + " " + m + "x" + n + "x" + k);
+        float[] a = roundBf16(uniform(r, m * k, -1, 1));
+        float[] b = roundBf16(uniform(r, n * k, -1, 1));
+        float alpha = 0.75f;
+        float[] want = GemmBf16.apply(a, b, m, n, k, alpha);
+        float[] absSum = absSum(a, b, m, n, k, alpha);
+        try (DeviceArena.Scope scope = ops.device().arena().scope()) {
+            DeviceBuffer da = ops.uploadBf16(a, m, k);
+            DeviceBuffer db = ops.uploadBf16(b, n, k);
+            DeviceBuffer c32 = poisoned(DType.F32, m, n);
+            gemm.matmul(da, db, c32, alpha);
+            check(c32, want, absSum, false, gemm.name() + " f32 out");
+            DeviceBuffer c16 = poisoned(DType.BF16, m, n);
+            gemm.matmul(da, db, c16, alpha);
+            check(c16, want, absSum, true, gemm.name() + " bf16 out");
+        }
+    }
+
+    private static float[] absSum(float[] a, float[] b, int m, int n, int k, float alpha) {
+        float[] s = new float[m * n];
+        float[] aa = new float[a.length];
+        float[] bb = new float[b.length];
+        for (int i = 0; i < a.length; i++) {
+            aa[i] = Math.abs(a[i]);
+        }
+        for (int i = 0; i < b.length; i++) {
+            bb[i] = Math.abs(b[i]);
+        }
+        float[] t = GemmBf16.apply(aa, bb, m, n, k, Math.abs(alpha));
+        System.arraycopy(t, 0, s, 0, s.length);
+        return s;
+    }
+
+    private static void check(DeviceBuffer c, float[] want, float[] absSum, boolean bf16, String what) {
+        float[] got = c.toFloats();
+        short[] bits = bf16 ? c.toShortArray() : null;
+        for (int i = 0; i < want.length; i++) {
+            boolean unwritten = bf16 ? bits[i] == POISON16 : Float.floatToRawIntBits(got[i]) == POISON32;
+            if (unwritten) {
+                throw new AssertionError(what + ": element " + i + " of " + c + " never written");
+            }
+            double tol = 1e-5 * absSum[i] + 1e-7 + (bf16 ? Math.abs(want[i]) / 256.0 : 0);
+            double err = Math.abs((double) got[i] - want[i]);
+            if (!(err <= tol)) {
+                throw new AssertionError(String.format("%s: element %d (row %d, col %d) = %s, expected %s (tolerance %.3g)",
+                        what, i, i / c.dim(1), i % c.dim(1), got[i], want[i], tol));
+            }
+        }
+    }
+}

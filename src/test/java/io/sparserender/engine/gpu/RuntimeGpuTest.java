@@ -1,0 +1,129 @@
+package io.sparserender.engine.gpu;
+
+import static io.sparserender.testing.GpuTestDevice.ops;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.sparserender.engine.tensor.DType;
+import io.sparserender.testing.RequiresGpu;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.Test;
+
+/** The runtime on a real device: worker thread, arena, copies, refusals and named errors. */
+@RequiresGpu
+@SuppressWarnings("try") // arena scopes are opened for their close()
+class RuntimeGpuTest {
+    @Test
+    void gpuWorkRunsOnTheWorkerThreadWhoeverSubmitsIt() throws Exception {
+        CudaOps ops = ops();
+        assertThat(ops.device().call(() -> Thread.currentThread().getName())).startsWith("sparse-render-gpu-");
+        ExecutorService pool = Executors.newFixedThreadPool(6);
+        try (DeviceArena.Scope scope = ops.device().arena().scope()) {
+            List<Future<float[]>> results = new ArrayList<>();
+            for (int t = 0; t < 12; t++) {
+                int seed = t;
+                DeviceBuffer a = ops.allocate(DType.F32, 1001);
+                DeviceBuffer out = ops.allocate(DType.F32, 1001);
+                results.add(pool.submit(() -> {
+                    float[] x = new float[1001];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = seed * 1000 + i;
+                    }
+                    a.copyFrom(x);
+                    ops.scale(a, 2f, out);
+                    return out.toFloatArray();
+                }));
+            }
+            for (int t = 0; t < 12; t++) {
+                float[] got = results.get(t).get();
+                for (int i = 0; i < got.length; i++) {
+                    assertThat(got[i]).isEqualTo(2f * (t * 1000 + i));
+                }
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
+    void arenaReusesMemoryAcrossScopesAndReportsItsPeak() {
+        DeviceArena arena = ops().device().arena();
+        long before = arena.usedBytes();
+        DeviceBuffer kept;
+        try (DeviceArena.Scope s = arena.scope()) {
+            kept = arena.allocate(DType.BF16, 1000, 1000);
+            assertThat(arena.usedBytes()).isGreaterThanOrEqualTo(before + 2_000_000);
+        }
+        assertThat(arena.usedBytes()).isEqualTo(before);
+        assertThat(arena.peakBytes()).isGreaterThanOrEqualTo(before + 2_000_000);
+        assertThatThrownBy(kept::address).isInstanceOf(IllegalStateException.class).hasMessageContaining("after its arena scope closed");
+        assertThat(ops().device().statistics()).containsKeys("gemm", "arena_peak_bytes");
+    }
+
+    @Test
+    void outOfArenaMemorySaysHowMuchWasAskedAndFree() {
+        DeviceArena arena = ops().device().arena();
+        assertThatThrownBy(() -> arena.allocate(DType.F32, 1 << 30, 8))
+                .isInstanceOf(GpuException.OutOfDeviceMemory.class)
+                .hasMessageContaining("Out of device memory")
+                .hasMessageContaining("asked 34,359,738,368 bytes")
+                .hasMessageContaining("free");
+    }
+
+    @Test
+    void copiesCheckTypeAndLength() {
+        try (DeviceArena.Scope s = ops().device().arena().scope()) {
+            DeviceBuffer b = ops().allocate(DType.F32, 3, 5);
+            assertThatThrownBy(() -> b.copyFrom(new float[14])).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("14 host elements").hasMessageContaining("holds 15");
+            assertThatThrownBy(() -> b.copyFrom(new short[15])).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("BF16 or F16");
+            assertThatThrownBy(b::toIntArray).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("I32");
+            DeviceBuffer i = ops().allocate(DType.I32, 4);
+            i.copyFrom(new int[] {1, -2, 3, Integer.MIN_VALUE});
+            assertThat(i.toIntArray()).containsExactly(1, -2, 3, Integer.MIN_VALUE);
+        }
+    }
+
+    @Test
+    void aFailedLaunchNamesTheCallAndTheKernel() {
+        try (DeviceArena.Scope s = ops().device().arena().scope()) {
+            DeviceBuffer b = ops().allocate(DType.F32, 16);
+            assertThatThrownBy(() -> ops().device().launch("fill_u32", 1, 4096, 0, new KernelArgs().ptr(b).i32(0).i64(16)))
+                    .isInstanceOf(GpuException.class)
+                    .hasMessageContaining("cuLaunchKernel")
+                    .hasMessageContaining("fill_u32")
+                    .hasMessageContaining("CUDA_ERROR_INVALID_VALUE");
+        }
+        // the device still works afterwards
+        try (DeviceArena.Scope s = ops().device().arena().scope()) {
+            DeviceBuffer b = ops().upload(new float[] {1, 2}, 2);
+            ops().scale(b, 3f, b);
+            assertThat(b.toFloatArray()).containsExactly(3f, 6f);
+        }
+    }
+
+    @Test
+    void theSameDeviceIsSharedAndIndexOutOfRangeIsRefused() {
+        assertThat(CudaDevice.open(CudaDevice.Options.defaults().withDevice("0"))).isSameAs(ops().device());
+        int count = GpuEnvironment.probe().devices().size();
+        assertThatThrownBy(() -> CudaDevice.open(CudaDevice.Options.defaults().withDevice(String.valueOf(count))))
+                .isInstanceOf(GpuException.class).hasMessageContaining("out of range");
+    }
+
+    @Test
+    void eventsTimeWorkOnTheStream() {
+        try (DeviceArena.Scope s = ops().device().arena().scope(); CudaEvent start = ops().device().newEvent();
+                CudaEvent stop = ops().device().newEvent()) {
+            DeviceBuffer b = ops().allocate(DType.F32, 1 << 24);
+            start.record();
+            ops().fill(b, 0);
+            stop.record();
+            assertThat(stop.elapsedMsSince(start)).isGreaterThan(0f).isLessThan(1000f);
+        }
+    }
+}

@@ -74,4 +74,12 @@ public interface Ops<T> {
 
     /** Frees a tensor's storage early where the backend holds device memory; a no-op on the CPU. */
     default void release(T t) {}
+
+    // ---- text encoder ----
+
+    /**
+     * Row gather: {@code table} [V, D] and host ids (each in [0, V)) give [ids.length, D], row r being
+     * {@code table[ids[r]]} (token embeddings; relative-position bias tables).
+     */
+    T embedding(T table, int[] ids);
 }

@@ -13,6 +13,11 @@ public enum CoefficientPrecision {
         double round(double v) {
             return (float) v;
         }
+
+        @Override
+        double fms(double a, double b, double c) {
+            return Math.fma((float) -b, (float) c, (float) a);
+        }
     },
     /** Plain float64. */
     FLOAT64 {
@@ -20,7 +25,15 @@ public enum CoefficientPrecision {
         double round(double v) {
             return v;
         }
+
+        @Override
+        double fms(double a, double b, double c) {
+            return Math.fma(-b, c, a);
+        }
     };
 
     abstract double round(double v);
+
+    /** a − b·c with one rounding (a fused multiply-add) in this precision. */
+    abstract double fms(double a, double b, double c);
 }

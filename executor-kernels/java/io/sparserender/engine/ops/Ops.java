@@ -79,7 +79,10 @@ public interface Ops<T> {
 
     /**
      * Row gather: {@code table} [V, D] and host ids (each in [0, V)) give [ids.length, D], row r being
-     * {@code table[ids[r]]} (token embeddings; relative-position bias tables).
+     * {@code table[ids[r]]} (relative-position bias tables; small embedding tables). The default goes
+     * through the host ({@link #toHost}, gather, {@link #fromHost}); device backends may override it.
      */
-    T embedding(T table, int[] ids);
+    default T embedding(T table, int[] ids) {
+        return fromHost(Gather.rows(toHost(table), ids));
+    }
 }

@@ -19,6 +19,17 @@ class CpuOpsEmbeddingTest {
     }
 
     @Test
+    @SuppressWarnings("unchecked")
+    void defaultImplementationGathersThroughTheHost() {
+        // a backend that does not override embedding: every other method delegates to CpuOps
+        Ops<Tensor> backend = (Ops<Tensor>) java.lang.reflect.Proxy.newProxyInstance(Ops.class.getClassLoader(),
+                new Class<?>[] {Ops.class}, (proxy, m, args) -> m.isDefault()
+                        ? java.lang.reflect.InvocationHandler.invokeDefault(proxy, m, args) : m.invoke(ops, args));
+        Tensor table = new Tensor(new float[] {0, 1, 10, 11, 20, 21}, 3, 2);
+        assertThat(backend.embedding(table, new int[] {1, 1, 0}).data()).containsExactly(10, 11, 10, 11, 0, 1);
+    }
+
+    @Test
     void rejectsIdsOutsideTheTable() {
         Tensor table = new Tensor(new float[6], 3, 2);
         assertThatThrownBy(() -> ops.embedding(table, new int[] {0, 3}))

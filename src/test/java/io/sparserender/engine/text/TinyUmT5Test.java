@@ -38,6 +38,45 @@ class TinyUmT5Test {
     }
 
     @Test
+    void promptEncoderEqualsTokenizerPlusEncoderAndReadsShardedWeights() throws Exception {
+        TinyUmT5.defaults(3L).write(dir);
+        List<Tensor> direct;
+        try (PromptEncoder<Tensor> pe = PromptEncoder.open(dir, new CpuOps())) {
+            direct = pe.encode(List.of("a cat on the beach", "night city"));
+            assertThat(direct.get(0).shape()).containsExactly(6, 32);
+            assertThat(direct.get(1).shape()).containsExactly(3, 32);
+        }
+        // the same tensors split over two shards with an index, as real repos store them
+        Path te = dir.resolve("text_encoder");
+        Path sharded = dir.resolve("sharded").resolve("text_encoder");
+        Files.createDirectories(sharded);
+        Files.copy(te.resolve("config.json"), sharded.resolve("config.json"));
+        StringBuilder index = new StringBuilder("{\"metadata\": {}, \"weight_map\": {");
+        io.sparserender.engine.weights.SafetensorsWriter[] shards = {
+            new io.sparserender.engine.weights.SafetensorsWriter(), new io.sparserender.engine.weights.SafetensorsWriter()};
+        try (io.sparserender.engine.weights.SafetensorsFile f =
+                io.sparserender.engine.weights.SafetensorsFile.open(te.resolve("model.safetensors"))) {
+            int i = 0;
+            for (String name : f.tensors().keySet()) {
+                int s = name.startsWith("encoder.block.1") || name.startsWith("encoder.final") ? 1 : 0;
+                shards[s].add(name, f.readTensor(name), io.sparserender.engine.tensor.DType.F32);
+                index.append(i++ == 0 ? "" : ", ").append('"').append(name).append("\": \"model-0000")
+                        .append(s + 1).append("-of-00002.safetensors\"");
+            }
+        }
+        shards[0].write(sharded.resolve("model-00001-of-00002.safetensors"));
+        shards[1].write(sharded.resolve("model-00002-of-00002.safetensors"));
+        Files.writeString(sharded.resolve("model.safetensors.index.json"), index.append("}}").toString());
+        Files.createDirectories(dir.resolve("sharded/tokenizer"));
+        Files.copy(dir.resolve("tokenizer/tokenizer.json"), dir.resolve("sharded/tokenizer/tokenizer.json"));
+        try (PromptEncoder<Tensor> pe = PromptEncoder.open(dir.resolve("sharded"), new CpuOps())) {
+            List<Tensor> again = pe.encode(List.of("a cat on the beach", "night city"));
+            assertThat(again.get(0).data()).containsExactly(direct.get(0).data());
+            assertThat(again.get(1).data()).containsExactly(direct.get(1).data());
+        }
+    }
+
+    @Test
     void sameSeedSameBytesOtherSeedOtherWeights() throws Exception {
         TinyUmT5.defaults(7L).write(dir.resolve("a"));
         TinyUmT5.defaults(7L).write(dir.resolve("b"));

@@ -1,7 +1,6 @@
 package io.sparserender.engine.text;
 
 import java.nio.ByteBuffer;
-import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
 import java.nio.charset.CodingErrorAction;
@@ -20,9 +19,9 @@ import java.util.regex.Pattern;
  *   <li>HTML references unescaped once when the text has no '&lt;' (ftfy's {@code unescape_html="auto"});
  *   <li>ANSI terminal escapes ({@code ESC [ … letter}) removed;
  *   <li>mojibake: every maximal run of characters that Windows-1252 (sloppy, see {@link Cp1252}) can encode
- *       and that holds a non-ASCII character is re-encoded to bytes; when the bytes are valid UTF-8 and
- *       decode to something else, the run is replaced (repeated up to 3 times for text mis-decoded
- *       twice). Covers UTF-8 read as Windows-1252 or Latin-1 ("cafÃ©" → "café", "â€™" → "’");
+ *       and that holds a non-ASCII character is re-encoded to bytes, and each complete, valid multi-byte
+ *       UTF-8 sequence among them is replaced by the character it encodes (repeated up to 3 times for text
+ *       mis-decoded twice). Covers UTF-8 read as Windows-1252 or Latin-1 ("cafÃ©" → "café", "â€™" → "’");
  *       ftfy's other heuristics (partial sequences, lossy "�" repairs, other code pages) are not covered;
  *   <li>Latin ligatures expanded (ﬀ ﬁ ﬂ ﬃ ﬄ ﬅ ﬆ Ĳ ĳ);
  *   <li>full-width and half-width forms (U+3000, U+FF01–U+FFEE) normalised by NFKC;
@@ -95,18 +94,41 @@ public final class TextCleaner {
         return out.toString();
     }
 
+    /**
+     * Replaces, inside one Windows-1252-encodable run, every byte sequence that is one complete, valid
+     * multi-byte UTF-8 character by that character; other characters stay as they are.
+     */
     private static String redecode(String run) {
         byte[] bytes = new byte[run.length()];
         for (int k = 0; k < bytes.length; k++) {
             bytes[k] = (byte) Cp1252.encode(run.charAt(k));
         }
+        StringBuilder out = new StringBuilder(run.length());
+        int k = 0;
+        while (k < bytes.length) {
+            int lead = bytes[k] & 0xFF;
+            int len = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+            if (len > 0 && k + len <= bytes.length) {
+                String decoded = decodeStrict(bytes, k, len);
+                if (decoded != null) {
+                    out.append(decoded);
+                    k += len;
+                    continue;
+                }
+            }
+            out.append(run.charAt(k));
+            k++;
+        }
+        return out.toString();
+    }
+
+    private static String decodeStrict(byte[] bytes, int off, int len) {
         CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
         try {
-            CharBuffer cb = dec.decode(ByteBuffer.wrap(bytes));
-            return cb.toString();
+            return dec.decode(ByteBuffer.wrap(bytes, off, len)).toString();
         } catch (CharacterCodingException e) {
-            return run;
+            return null;
         }
     }
 

@@ -23,6 +23,8 @@ class TextCleanerTest {
         assertThat(TextCleaner.fixText("Itâ€™s")).isEqualTo("It's"); // fixed to ’, then uncurled
         assertThat(TextCleaner.fixText("â€œquotedâ€\u009d")).isEqualTo("\"quoted\"");
         assertThat(TextCleaner.fixText("Ã¼ber ÐŸÑ€Ð¸Ð²ÐµÑ‚")).isEqualTo("über Привет");
+        // a genuine Latin-1 letter beside mojibake: only the valid UTF-8 sequence is repaired
+        assertThat(TextCleaner.fixText("naïve cafÃ©")).isEqualTo("naïve café");
         // mis-decoded twice
         assertThat(TextCleaner.fixText("cafÃƒÂ©")).isEqualTo("café");
         // already fine text is left alone, including Latin-1 letters that do not form UTF-8

@@ -37,6 +37,15 @@ class UmT5EncoderTest {
     }
 
     @Test
+    void forwardCheckEntryReportsTheSameError() {
+        UmT5ForwardCheck.Result r = UmT5ForwardCheck.run(SharedFixtures.path("umt5/text_encoder"),
+                SharedFixtures.path("umt5/case-encode.safetensors"), new CpuOps());
+        assertThat(r.output().shape()).containsExactly(2, 40, 64);
+        assertThat(r.relativeL2()).isLessThanOrEqualTo(1e-4);
+        assertThat(r.maxAbsError()).isLessThan(1e-4);
+    }
+
+    @Test
     void maskChangesTheRealRowsOnlyThroughExcludedKeys() {
         // The same ids with row 0's padding unmasked must give different real-token outputs:
         // a check that the mask reaches the attention at all.

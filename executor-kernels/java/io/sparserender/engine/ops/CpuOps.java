@@ -674,4 +674,11 @@ public final class CpuOps implements Ops<Tensor> {
         }
         return new Tensor(out, x.shape());
     }
+
+    // ---- text encoder ----
+
+    @Override
+    public Tensor embedding(Tensor table, int[] ids) {
+        return Gather.rows(table, ids);
+    }
 }

@@ -118,4 +118,15 @@ public interface Ops<T> {
     default T clamp(T x, float lo, float hi) {
         return fromHost(HostFallback.CPU.clamp(toHost(x), lo, hi));
     }
+
+    // ---- text encoder ----
+
+    /**
+     * Row gather: {@code table} [V, D] and host ids (each in [0, V)) give [ids.length, D], row r being
+     * {@code table[ids[r]]} (relative-position bias tables; small embedding tables). The default goes
+     * through the host ({@link #toHost}, gather, {@link #fromHost}); device backends may override it.
+     */
+    default T embedding(T table, int[] ids) {
+        return fromHost(Gather.rows(toHost(table), ids));
+    }
 }

@@ -1,0 +1,122 @@
+package io.sparserender.engine.sampler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.weights.SafetensorsFile;
+import io.sparserender.testing.SharedFixtures;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/** diffusers' UniPCMultistepScheduler (flow, shift 5, order 2, bh2, x0, lower_order_final), 20 steps. */
+class FlowUniPcSamplerTest {
+    private static final String FIXTURE = "unipc-shift5-20.safetensors";
+
+    @Test
+    void matchesDiffusersStepByStepInFloat64() {
+        // With the reference's float32 coefficient arithmetic every step is reproduced (0 difference here);
+        // the bound is the brief's 1e-9 so that a 1-ulp difference of a JVM's Math.log cannot fail it.
+        double worst = replay(CoefficientPrecision.REFERENCE_FLOAT32, 1e-9);
+        System.out.printf("UniPC vs diffusers fixture: worst relative max error %.3e over 20 steps%n", worst);
+    }
+
+    @Test
+    void float64CoefficientsStayCloseToTheReference() {
+        double worst = replay(CoefficientPrecision.FLOAT64, 1e-6);
+        System.out.printf("UniPC with float64 coefficients vs fixture: worst relative max error %.3e%n", worst);
+        assertThat(worst).as("float64 coefficients differ from the float32 reference").isGreaterThan(1e-12);
+    }
+
+    private static double replay(CoefficientPrecision precision, double tolerance) {
+        try (SafetensorsFile f = SafetensorsFile.open(SharedFixtures.path(FIXTURE))) {
+            double[] sigmas = f.readDoubles("sigmas");
+            long[] timesteps = f.readLongs("timesteps");
+            double[] outputs = f.readDoubles("model_outputs");
+            double[] samples = f.readDoubles("samples");
+            double[] x = f.readDoubles("initial");
+            int n = x.length;
+            FlowUniPcSampler sampler = new FlowUniPcSampler(new SigmaSchedule(sigmas, timesteps), 2, precision);
+            double worst = 0;
+            for (int i = 0; i < timesteps.length; i++) {
+                assertThat(sampler.nextTimestep()).isEqualTo(timesteps[i]);
+                double[] v = Arrays.copyOfRange(outputs, i * n, (i + 1) * n);
+                x = sampler.step(v, x);
+                double[] expected = Arrays.copyOfRange(samples, i * n, (i + 1) * n);
+                double err = maxAbsDiff(x, expected) / Math.max(1e-30, maxAbs(expected));
+                worst = Math.max(worst, err);
+                assertThat(err).as("relative max error after step %d", i).isLessThanOrEqualTo(tolerance);
+            }
+            assertThat(sampler.done()).isTrue();
+            return worst;
+        }
+    }
+
+    @Test
+    void diffusersGridReproducesTheFixtureSchedule() {
+        try (SafetensorsFile f = SafetensorsFile.open(SharedFixtures.path(FIXTURE))) {
+            SigmaSchedule s = SigmaSchedule.diffusersFlow(20, 5.0);
+            assertThat(s.timesteps()).containsExactly(f.readLongs("timesteps"));
+            assertThat(s.sigmas()).containsExactly(f.readDoubles("sigmas"));
+        }
+    }
+
+    @Test
+    void lastStepReturnsTheDataPrediction() {
+        SigmaSchedule s = SigmaSchedule.wanOfficial(3, 5.0);
+        FlowUniPcSampler sampler = new FlowUniPcSampler(s);
+        double[] x = {0.3, -1.2};
+        x = sampler.step(new double[] {0.1, 0.2}, x);
+        x = sampler.step(new double[] {-0.4, 0.5}, x);
+        double sigma = s.sigma(2);
+        double[] v = {0.7, -0.9};
+        double[] last = sampler.step(v, x);
+        // order 1 on the last step towards σ = 0 (lower_order_final): the result is exactly the data
+        // prediction x0 = x − σ·v of the incoming sample, whatever the corrector did to x.
+        assertThat(last).containsExactly(x[0] - sigma * v[0], x[1] - sigma * v[1]);
+        assertThat(sampler.done()).isTrue();
+        assertThatThrownBy(() -> sampler.step(v, last)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("all 3 steps");
+    }
+
+    @Test
+    void floatTensorStepFollowsTheDoublePath() {
+        SigmaSchedule s = SigmaSchedule.wanOfficial(4, 5.0);
+        FlowUniPcSampler a = new FlowUniPcSampler(s);
+        FlowUniPcSampler b = new FlowUniPcSampler(s);
+        Tensor x = new Tensor(new float[] {0.5f, -0.25f, 1.5f}, 3);
+        double[] xd = {0.5, -0.25, 1.5};
+        for (int i = 0; i < 4; i++) {
+            float[] v = {0.1f * i, -0.3f, 0.2f + i};
+            x = a.step(new Tensor(v, 3), x);
+            double[] vd = {v[0], v[1], v[2]};
+            xd = b.step(vd, xd);
+            for (int e = 0; e < 3; e++) {
+                assertThat((double) x.data()[e]).isCloseTo(xd[e], org.assertj.core.data.Offset.offset(1e-5));
+            }
+        }
+    }
+
+    @Test
+    void rejectsMismatchedSizes() {
+        FlowUniPcSampler sampler = new FlowUniPcSampler(SigmaSchedule.wanOfficial(2, 5.0));
+        assertThatThrownBy(() -> sampler.step(new double[3], new double[2]))
+                .hasMessageContaining("model output has 3 elements, sample 2");
+    }
+
+    static double maxAbsDiff(double[] a, double[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            m = Math.max(m, Math.abs(a[i] - b[i]));
+        }
+        return m;
+    }
+
+    static double maxAbs(double[] a) {
+        double m = 0;
+        for (double v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
+}

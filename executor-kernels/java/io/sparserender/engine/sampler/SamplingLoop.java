@@ -7,15 +7,18 @@ import java.util.Objects;
  * The denoising loop of Wan's text-to-video pipelines, backend-neutral: for each timestep t of the
  * schedule, pick the expert and guidance scale for t, run the model on the conditional and the
  * unconditional context, combine v = v_u + g·(v_c − v_u) in float32, and take one UniPC step
- * ({@code wan/text2video.py}'s loop). The model is called through {@link FlowModel}; latents are host
- * float32 tensors between steps.
+ * ({@code wan/text2video.py}'s loop). The model is called once per step for both contexts (the caller
+ * batches them as B = 2 through the DiT); latents are host float32 tensors between steps.
  */
 public final class SamplingLoop {
-    /** One DiT forward: the flow prediction for {@code latent} at integer {@code timestep}. */
+    /** The flow predictions for {@code latent} at integer {@code timestep}, with and without the prompt. */
     @FunctionalInterface
     public interface FlowModel {
-        Tensor flow(ExpertSchedule.Expert expert, Tensor latent, long timestep, boolean conditional);
+        Flows flow(ExpertSchedule.Expert expert, Tensor latent, long timestep);
     }
+
+    /** The conditional and unconditional predictions of one step, each shaped like the latent. */
+    public record Flows(Tensor conditional, Tensor unconditional) {}
 
     /** Called after every step (progress, statistics); may be a no-op. */
     @FunctionalInterface
@@ -35,9 +38,9 @@ public final class SamplingLoop {
             long t = sampler.nextTimestep();
             ExpertSchedule.Expert expert = experts.expertFor(t);
             float g = experts.guidanceFor(t);
-            Tensor cond = model.flow(expert, x, t, true);
-            Tensor uncond = model.flow(expert, x, t, false);
-            Tensor v = new Tensor(Guidance.combine(uncond.data(), cond.data(), g), cond.shape());
+            Flows f = model.flow(expert, x, t);
+            Tensor v = new Tensor(Guidance.combine(f.unconditional().data(), f.conditional().data(), g),
+                    f.conditional().shape());
             x = sampler.step(v, x);
             if (listener != null) {
                 listener.afterStep(i, t, expert, g);

@@ -65,9 +65,32 @@ public record WanPreset(String name, String description, WanConfig transformer, 
         return read(file);
     }
 
+    /** The presets packed in the jar (from {@code conf/models/}): wan-tiny and the released models. */
+    public static final List<String> BUILT_IN = List.of("wan-tiny", "wan2.2-ti2v-5b", "wan2.2-t2v-a14b", "wan2.1-t2v-1.3b");
+
+    /** A preset packed in the jar, found by name on every executor without a conf/ folder. */
+    public static WanPreset builtIn(String name) {
+        try (var in = WanPreset.class.getResourceAsStream("/io/sparserender/models/" + name + ".json")) {
+            if (in == null || !BUILT_IN.contains(name)) {
+                throw new WeightsException("Cannot find model preset '" + name + "': known presets are " + BUILT_IN);
+            }
+            return parse(in.readAllBytes(), "preset " + name);
+        } catch (IOException e) {
+            throw new WeightsException("Cannot read model preset '" + name + "': " + e.getMessage(), e);
+        }
+    }
+
     public static WanPreset read(Path file) {
         try {
-            JsonNode r = JSON.readTree(Files.readAllBytes(file));
+            return parse(Files.readAllBytes(file), file.toString());
+        } catch (IOException e) {
+            throw new WeightsException("Cannot read model preset " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static WanPreset parse(byte[] json, String source) {
+        try {
+            JsonNode r = JSON.readTree(json);
             List<String> experts = new ArrayList<>();
             r.path("experts").forEach(e -> experts.add(e.asText()));
             JsonNode d = r.path("defaults");
@@ -84,7 +107,7 @@ public record WanPreset(String name, String description, WanConfig transformer, 
                     new Defaults(d.path("steps").asInt(), d.path("shift").asDouble(), guidance, d.path("width").asInt(),
                             d.path("height").asInt(), d.path("frames").asInt(), d.path("fps").asInt()), gen);
         } catch (IOException | RuntimeException e) {
-            throw new WeightsException("Invalid model preset " + file + ": " + e.getMessage(), e);
+            throw new WeightsException("Invalid model preset " + source + ": " + e.getMessage(), e);
         }
     }
 }

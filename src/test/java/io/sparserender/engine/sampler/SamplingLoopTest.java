@@ -22,15 +22,17 @@ class SamplingLoopTest {
             sigmaAt[(int) schedule.timestep(i)] = schedule.sigma(i);
         }
         List<String> log = new ArrayList<>();
-        SamplingLoop.FlowModel model = (expert, x, t, conditional) -> {
+        SamplingLoop.FlowModel model = (expert, x, t) -> {
             double sigma = sigmaAt[(int) t];
-            float[] v = new float[data.length];
-            for (int e = 0; e < v.length; e++) {
+            float[] c = new float[data.length];
+            float[] u = new float[data.length];
+            for (int e = 0; e < c.length; e++) {
                 // with g = 2: u + 2·(c − u) = exact for c = exact + 1, u = exact + 2
                 double exact = (x.data()[e] - data[e]) / sigma;
-                v[e] = (float) (conditional ? exact + 1.0 : exact + 2.0);
+                c[e] = (float) (exact + 1.0);
+                u[e] = (float) (exact + 2.0);
             }
-            return new Tensor(v, x.shape());
+            return new SamplingLoop.Flows(new Tensor(c, x.shape()), new Tensor(u, x.shape()));
         };
         Tensor out = SamplingLoop.run(noise, schedule, ExpertSchedule.single(2.0f), model,
                 (step, t, expert, g) -> log.add(step + ":" + t + ":" + expert));
@@ -45,15 +47,15 @@ class SamplingLoopTest {
         SigmaSchedule schedule = SigmaSchedule.wanOfficial(40, 12.0);
         List<ExpertSchedule.Expert> calls = new ArrayList<>();
         List<Float> scales = new ArrayList<>();
-        SamplingLoop.FlowModel model = (expert, x, t, conditional) -> {
+        SamplingLoop.FlowModel model = (expert, x, t) -> {
             calls.add(expert);
-            return new Tensor(new float[x.numel()], x.shape());
+            return new SamplingLoop.Flows(new Tensor(new float[x.numel()], x.shape()), new Tensor(new float[x.numel()], x.shape()));
         };
         SamplingLoop.run(NoiseGenerator.normal(1L, 4), schedule, ExpertSchedule.a14b(), model,
                 (step, t, expert, g) -> scales.add(g));
-        assertThat(calls).hasSize(80);
-        assertThat(calls.subList(0, 52)).containsOnly(ExpertSchedule.Expert.HIGH_NOISE);
-        assertThat(calls.subList(52, 80)).containsOnly(ExpertSchedule.Expert.LOW_NOISE);
+        assertThat(calls).hasSize(40);
+        assertThat(calls.subList(0, 26)).containsOnly(ExpertSchedule.Expert.HIGH_NOISE);
+        assertThat(calls.subList(26, 40)).containsOnly(ExpertSchedule.Expert.LOW_NOISE);
         assertThat(scales.subList(0, 26)).containsOnly(4.0f);
         assertThat(scales.subList(26, 40)).containsOnly(3.0f);
     }

@@ -1,0 +1,55 @@
+package io.sparserender.engine.pipeline;
+
+import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.ops.Ops;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Wraps the DiT's self-attention policy and keeps, per (step, layer), the statistics the policy
+ * reports, averaged over the calls of that step and layer (the batched conditional and unconditional
+ * passes are one call). A policy that reports nothing (dense) counts as no tile skipped.
+ */
+final class AttentionRecorder<T> implements SelfAttention<T> {
+    /** A policy that also says what it skipped in its last call. */
+    interface Measured<T> extends SelfAttention<T> {
+        /** Tile sparsity, compute saved and (NaN when not measured) recall mean, p05 and error of the last call. */
+        double[] lastStatistics();
+    }
+
+    private final SelfAttention<T> policy;
+    private final Map<Long, double[]> sums = new TreeMap<>();
+    private double attentionSeconds;
+
+    AttentionRecorder(SelfAttention<T> policy) {
+        this.policy = policy;
+    }
+
+    @Override
+    public T attend(Ops<T> ops, T q, T k, T v, Site site) {
+        long t0 = System.nanoTime();
+        T out = policy.attend(ops, q, k, v, site);
+        attentionSeconds += (System.nanoTime() - t0) / 1e9;
+        double[] s = policy instanceof Measured<T> m ? m.lastStatistics()
+                : new double[] {0, 0, Double.NaN, Double.NaN, Double.NaN};
+        double[] acc = sums.computeIfAbsent(((long) site.step() << 32) | site.layer(), key -> new double[6]);
+        for (int i = 0; i < 5; i++) {
+            acc[i] += s[i];
+        }
+        acc[5]++;
+        return out;
+    }
+
+    double attentionSeconds() {
+        return attentionSeconds;
+    }
+
+    List<LayerStepStats> statistics() {
+        List<LayerStepStats> out = new ArrayList<>();
+        sums.forEach((key, a) -> out.add(new LayerStepStats((int) (key >>> 32), (int) (long) key, a[0] / a[5],
+                a[1] / a[5], a[2] / a[5], a[3] / a[5], a[4] / a[5])));
+        return out;
+    }
+}

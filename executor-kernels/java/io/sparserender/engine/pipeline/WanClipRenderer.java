@@ -1,0 +1,171 @@
+package io.sparserender.engine.pipeline;
+
+import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
+import io.sparserender.engine.model.wan.WanModelDir;
+import io.sparserender.engine.model.wan.WanPreset;
+import io.sparserender.engine.model.wan.WanTransformer;
+import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.sampler.ExpertSchedule;
+import io.sparserender.engine.sampler.NoiseGenerator;
+import io.sparserender.engine.sampler.SamplingLoop;
+import io.sparserender.engine.sampler.SigmaSchedule;
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.text.PromptEncoder;
+import io.sparserender.engine.vae.WanVaeDecoder;
+import io.sparserender.engine.video.LatentsToMp4;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Prompt to MP4 with a Wan 2.x model on one backend: umT5 encodes the prompt and the negative prompt,
+ * the DiT (one or two experts) predicts the flow for both as one batch of 2 at every UniPC step on
+ * the official sigma grid, classifier-free guidance combines them in float32, and the VAE decodes the
+ * latents chunk by chunk straight into the H.264 writer. Initial noise is Philox keyed by the clip
+ * seed, so a clip is bit-identical on any machine and any retry.
+ */
+public final class WanClipRenderer<T> implements ClipRenderer {
+    private static final Logger LOG = LoggerFactory.getLogger(WanClipRenderer.class);
+
+    private final Ops<T> ops;
+    private final ModelRepo repo;
+    private final PromptEncoder<T> text;
+    private final List<WanModelDir.Expert> expertDirs;
+    private final List<io.sparserender.engine.model.wan.WanWeights<T>> experts = new ArrayList<>();
+    private final WanVaeDecoder<T> vae;
+    private final Function<String, SelfAttention<T>> policies;
+    private final String device;
+
+    /**
+     * @param policies builds the self-attention for a canonical policy spec ("dense" at least)
+     */
+    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device) {
+        this.ops = ops;
+        this.repo = repo;
+        this.policies = policies;
+        this.device = device;
+        long t0 = System.nanoTime();
+        WanModelDir dir = WanModelDir.resolve(repo.root());
+        this.expertDirs = dir.experts();
+        for (WanModelDir.Expert e : expertDirs) {
+            experts.add(e.load(ops));
+        }
+        this.vae = WanVaeDecoder.load(ops, repo.root().resolve("vae"));
+        this.text = PromptEncoder.open(repo.root(), ops);
+        LOG.info("Loaded {} ({} expert(s), revision {}) on {} in {} ms", repo.preset().name(), experts.size(),
+                repo.revision(), device, (System.nanoTime() - t0) / 1_000_000);
+    }
+
+    public ModelRepo repo() {
+        return repo;
+    }
+
+    @Override
+    public String device() {
+        return device;
+    }
+
+    @Override
+    public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+        WanPreset preset = repo.preset();
+        String id = spec.clipId();
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        long t0 = System.nanoTime();
+
+        listener.progress(id, "text", 0, 1);
+        List<T> encoded = text.encode(List.of(spec.prompt(), spec.negativePrompt()));
+        T context = ops.concat(0, List.of(padded(encoded.get(0)), padded(encoded.get(1)))); // [2, textLen, D]
+        encoded.forEach(ops::release);
+        AttentionRecorder<T> attention = new AttentionRecorder<>(policies.apply(spec.policy()));
+        List<WanTransformer<T>> models = new ArrayList<>();
+        List<WanTransformer.Prompt<T>> prompts = new ArrayList<>();
+        for (var w : experts) {
+            WanTransformer<T> m = new WanTransformer<>(ops, w, attention);
+            models.add(m);
+            prompts.add(m.encodePrompt(context));
+        }
+        ops.release(context);
+        seconds.put("text", lap(t0));
+
+        long t1 = System.nanoTime();
+        int vaeStride = vae.config().spatialFactor();
+        int latentFrames = (spec.frames() - 1) / vae.config().temporalFactor() + 1;
+        int channels = preset.transformer().inChannels();
+        int[] latentShape = {channels, latentFrames, spec.height() / vaeStride, spec.width() / vaeStride};
+        Tensor noise = NoiseGenerator.normal(spec.seed(), latentShape);
+        SigmaSchedule schedule = SigmaSchedule.wanOfficial(spec.steps(), spec.shift());
+        ExpertSchedule expertSchedule = experts.size() == 1 ? ExpertSchedule.single((float) spec.guidance())
+                : new ExpertSchedule(preset.boundaryRatio() * SigmaSchedule.NUM_TRAIN_TIMESTEPS, (float) spec.guidance(),
+                        (float) (Double.isNaN(spec.guidanceLow()) ? spec.guidance() : spec.guidanceLow()));
+        int[] step = {0};
+        SamplingLoop.FlowModel flow = (expert, x, t) -> {
+            int e = expert == ExpertSchedule.Expert.HIGH_NOISE ? 0 : 1;
+            T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
+            T batch = ops.concat(0, List.of(latent, latent));
+            T v = models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
+            Tensor host = ops.toHost(v);
+            ops.release(v);
+            ops.release(batch);
+            int n = x.numel();
+            float[] cond = java.util.Arrays.copyOfRange(host.data(), 0, n);
+            float[] uncond = java.util.Arrays.copyOfRange(host.data(), n, 2 * n);
+            checkFinite(cond, id, step[0], t);
+            return new SamplingLoop.Flows(new Tensor(cond, latentShape), new Tensor(uncond, latentShape));
+        };
+        Tensor latents = SamplingLoop.run(noise, schedule, expertSchedule, flow, (i, t, expert, g) -> {
+            step[0] = i + 1;
+            listener.progress(id, "dit", i + 1, spec.steps());
+        });
+        seconds.put("dit", lap(t1));
+        seconds.put("attention", attention.attentionSeconds());
+
+        long t2 = System.nanoTime();
+        listener.progress(id, "vae", 0, 1);
+        Path video = workDir.resolve(id + ".mp4");
+        LatentsToMp4.write(ops, vae, ops.fromHost(latents), video, preset.defaults().fps());
+        seconds.put("vae_encode", lap(t2));
+        seconds.put("total", lap(t0));
+        return new RenderResult(video, seconds, attention.statistics(), 0);
+    }
+
+    private T padded(T rows) {
+        int[] s = ops.shape(rows); // [real tokens, D]
+        int len = repo.preset().transformer().textLen();
+        T one = ops.reshape(rows, 1, s[0], s[1]);
+        if (s[0] == len) {
+            return one;
+        }
+        return ops.concat(1, List.of(one, ops.fromHost(Tensor.zeros(1, len - s[0], s[1]))));
+    }
+
+    private static void checkFinite(float[] v, String clipId, int step, long t) {
+        for (float f : v) {
+            if (!Float.isFinite(f)) {
+                throw new ClipFailedException("Cannot render clip " + clipId + ": the DiT produced NaN/Inf at step "
+                        + step + " (timestep " + t + ")");
+            }
+        }
+    }
+
+    private static int[] prepend(int d, int[] shape) {
+        int[] s = new int[shape.length + 1];
+        s[0] = d;
+        System.arraycopy(shape, 0, s, 1, shape.length);
+        return s;
+    }
+
+    private static double lap(long since) {
+        return (System.nanoTime() - since) / 1e9;
+    }
+
+    @Override
+    public void close() {
+        text.close();
+    }
+}

@@ -1,0 +1,45 @@
+package io.sparserender.engine.pipeline;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.video.Mp4Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The whole prompt-to-MP4 path with the generated tiny model on the CPU. */
+class WanClipRendererTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void rendersAPlayableDeterministicClip() throws Exception {
+        ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        assertThat(repo.revision()).startsWith("generated-seed-");
+        assertThat(ModelRepo.resolve("wan-tiny", dir.resolve("cache")).root()).isEqualTo(repo.root());
+        ClipSpec spec = new ClipSpec("a red fox running in the snow", "blurry, low quality", 7, 64, 32, 5, 3, 5.0,
+                Double.NaN, 5.0, "dense", "wan-tiny", repo.revision());
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), repo, p -> SelfAttention.dense(), "cpu")) {
+            Path a = Files.createDirectories(dir.resolve("a"));
+            Path b = Files.createDirectories(dir.resolve("b"));
+            java.util.List<String> progress = new java.util.ArrayList<>();
+            RenderResult first = r.render(spec, a, (id, stage, done, total) -> progress.add(stage + done + "/" + total));
+            RenderResult second = r.render(spec, b, RenderListener.NONE);
+
+            Mp4Reader.Video v = Mp4Reader.read(first.video());
+            assertThat(v.codec()).isEqualTo("h264");
+            assertThat(v.width()).isEqualTo(64);
+            assertThat(v.height()).isEqualTo(32);
+            assertThat(v.frames()).hasSize(5);
+            assertThat(Mp4Reader.read(second.video()).frames()).usingRecursiveComparison().isEqualTo(v.frames());
+            assertThat(progress).contains("dit1/3", "dit3/3");
+            assertThat(first.attention()).hasSize(3 * 2); // 3 steps × 2 layers, dense: nothing skipped
+            assertThat(first.tileSparsity()).isZero();
+            assertThat(first.stageSeconds()).containsKeys("text", "dit", "vae_encode", "total");
+        }
+    }
+}

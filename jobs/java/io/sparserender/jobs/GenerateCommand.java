@@ -1,14 +1,205 @@
 package io.sparserender.jobs;
 
+import io.sparserender.driver.executor.RenderPlugin;
+import io.sparserender.driver.executor.RendererSettings;
+import io.sparserender.driver.executor.WanRendererFactory;
+import io.sparserender.driver.job.GenerateOptions;
+import io.sparserender.driver.job.GenerateRun;
+import io.sparserender.driver.plan.DitCostModel;
+import io.sparserender.driver.prompts.ClipDefaults;
+import io.sparserender.driver.prompts.PolicyCanonicalizer;
+import io.sparserender.driver.prompts.PromptFormat;
+import io.sparserender.driver.spark.SparkSettings;
+import io.sparserender.engine.model.wan.WanPreset;
+import io.sparserender.engine.pipeline.ModelRepo;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import org.apache.spark.sql.SparkSession;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-/** Reserved: filled by a later issue. */
-@Command(name = "generate", mixinStandardHelpOptions = true,
-        description = {"Render prompts into MP4 videos and statistics (Spark job).", "Not available in this build yet."})
+/**
+ * Renders prompts into MP4 files and statistics as a Spark job: under spark-submit on a cluster, or in
+ * local mode from bin/sparse-render (the quickstart). Clip fields a row leaves out come from these flags,
+ * and flags left out come from the model preset.
+ */
+@Command(name = "generate", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Render prompts into MP4 videos plus sparsity statistics (a Spark job; local mode unless "
+                + "run by spark-submit).",
+            "Outputs under --out: clips/<clip_id>.mp4 and .json (sidecar, written last), stats/, rejected/, runs/."})
 final class GenerateCommand implements Callable<Integer> {
+    @CommandLine.ArgGroup(multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompts", paramLabel = "PATH", description = "Prompt dataset: JSONL, CSV or Parquet on any Hadoop path.")
+        String prompts;
+
+        @Option(names = "--prompt", paramLabel = "TEXT", description = "One prompt (instead of --prompts).")
+        String prompt;
+    }
+
+    @Option(names = "--prompts-format", paramLabel = "jsonl|csv|parquet", description = "Format of --prompts (default: from the extension).")
+    String format;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR|PRESET",
+            description = "A diffusers-layout Wan repo folder, or a generated preset (wan-tiny).")
+    String model;
+
+    @Option(names = "--out", required = true, paramLabel = "URI", description = "Output location (file://, s3a://, hdfs://, or a local path).")
+    String out;
+
+    @Option(names = "--negative-prompt", paramLabel = "TEXT", description = "Default negative prompt (default: empty).")
+    String negativePrompt = "";
+
+    @Option(names = "--seed", description = "Default seed (default: ${DEFAULT-VALUE}).")
+    long seed = 0;
+
+    @Option(names = "--frames", description = "Default frame count, 4k+1 (default: the preset's).")
+    Integer frames;
+
+    @Option(names = "--size", paramLabel = "WxH", description = "Default size, e.g. 1280x704 (default: the preset's).")
+    String size;
+
+    @Option(names = "--steps", description = "Default denoising steps (default: the preset's).")
+    Integer steps;
+
+    @Option(names = "--guidance", description = "Default guidance scale (default: the preset's).")
+    Double guidance;
+
+    @Option(names = "--guidance-low", description = "Guidance of the low-noise expert (two-expert models).")
+    Double guidanceLow;
+
+    @Option(names = "--shift", description = "Default sigma shift (default: the preset's).")
+    Double shift;
+
+    @Option(names = "--policy", paramLabel = "SPEC", description = "Default self-attention policy (default: ${DEFAULT-VALUE}).")
+    String policy = "dense";
+
+    @Option(names = "--backend", paramLabel = "cpu|cuda", description = "Where executors render (default: ${DEFAULT-VALUE}).")
+    String backend = "cpu";
+
+    @Option(names = "--limit", description = "Render at most N clips (default: all).")
+    int limit = 0;
+
+    @Option(names = "--run-id", paramLabel = "ID", description = "Run id (default: date + hash of the inputs, so the same command resumes).")
+    String runId;
+
+    @Option(names = "--master", paramLabel = "URL", description = "Spark master when not under spark-submit (default: ${DEFAULT-VALUE}).")
+    String master = "local[2]";
+
+    @Option(names = "--model-cache", paramLabel = "DIR", description = "Where generated models are written (default: ~/.cache/sparse-render/models or $SPARSE_RENDER_MODEL_CACHE).")
+    Path modelCache;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
-    public Integer call() {
-        throw new IllegalStateException("'generate' is not available in this build yet");
+    public Integer call() throws Exception {
+        if (!backend.equals("cpu") && !backend.equals("cuda")) {
+            throw new UsageException("Invalid --backend '" + backend + "': use cpu or cuda");
+        }
+        PromptFormat promptFormat = null;
+        if (format != null) {
+            try {
+                promptFormat = PromptFormat.valueOf(format.toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("Invalid --prompts-format '" + format + "': use jsonl, csv or parquet");
+            }
+        }
+        if (model.contains("://")) {
+            throw new UsageException("Invalid --model " + model + ": give a local folder or a preset; staging models "
+                    + "from object storage is not in this build yet");
+        }
+        Path cache = modelCache != null ? modelCache : WanRendererFactory.defaultCache();
+        ModelRepo repo = ModelRepo.resolve(model, cache);
+        WanPreset preset = repo.preset();
+        WanPreset.Defaults d = preset.defaults();
+        int[] wh = size != null ? parseSize(size) : new int[] {d.width(), d.height()};
+        int stride = (preset.vae().equals("wan2.2") ? 16 : 8) * preset.transformer().patchH();
+        double gLow = preset.experts().size() > 1
+                ? (guidanceLow != null ? guidanceLow : d.guidance().get(d.guidance().size() - 1)) : Double.NaN;
+        if (guidanceLow != null && preset.experts().size() == 1) {
+            throw new UsageException("Invalid --guidance-low: " + preset.name() + " has one expert");
+        }
+        ClipDefaults defaults = new ClipDefaults(preset.name(), repo.revision(), stride, negativePrompt, seed, wh[0],
+                wh[1], frames != null ? frames : d.frames(), steps != null ? steps : d.steps(),
+                guidance != null ? guidance : d.guidance().get(0), gLow, shift != null ? shift : d.shift(), policy);
+        Map<String, String> options = new HashMap<>();
+        options.put("model_cache", cache.toAbsolutePath().toString());
+        RendererSettings renderer = new RendererSettings(WanRendererFactory.class.getName(), backend,
+                WanPreset.BUILT_IN.contains(model) ? model : repo.root().toAbsolutePath().toString(), options);
+
+        String prompts = input.prompts;
+        Path tmp = null;
+        if (input.prompt != null) {
+            tmp = Files.createTempFile("sparse-render-prompt", ".jsonl");
+            Files.writeString(tmp, new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode()
+                    .put("prompt", input.prompt).toString() + "\n", StandardCharsets.UTF_8);
+            prompts = tmp.toString();
+        }
+        String outUri = out.contains("://") ? out : Path.of(out).toAbsolutePath().toUri().toString();
+        DitCostModel cost = new DitCostModel(Math.max(1, preset.transformer().parameterCount()),
+                preset.transformer().numLayers(), preset.transformer().dim(), stride, 4,
+                backend.equals("cuda") ? 300e12 : 20e9);
+        GenerateOptions opts = new GenerateOptions(prompts, promptFormat, outUri, runId, limit, defaults,
+                GenerateCommand::canonicalPolicy, renderer, cost, 300);
+
+        SparkSession spark = session(renderer);
+        try {
+            GenerateRun.Summary s = new GenerateRun(spark, opts).run();
+            PrintWriter o = spec.commandLine().getOut();
+            o.printf("run %s: %d rows, %d rejected, %d clips (%d already done), %d rendered, %d failed%n", s.runId(),
+                    s.rows(), s.rejected(), s.clips(), s.alreadyDone(), s.rendered(), s.failed());
+            s.failures().forEach(f -> o.println("  failed " + f));
+            o.println("outputs: " + outUri + " (clips/, stats/, rejected/, runs/" + s.runId() + ".json)");
+            o.flush();
+            return s.failed() == 0 ? Main.EXIT_OK : Main.EXIT_FAILURE;
+        } finally {
+            spark.stop();
+            if (tmp != null) {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    static String canonicalPolicy(String specText) {
+        String s = specText.trim();
+        if (!s.equals("dense")) {
+            throw new IllegalArgumentException("only 'dense' is available in this build");
+        }
+        return s;
+    }
+
+    private SparkSession session(RendererSettings renderer) {
+        boolean submitted = System.getProperty("spark.master") != null;
+        SparkSession.Builder b = SparkSession.builder().appName("sparse-render generate");
+        Map<String, String> conf = submitted ? SparkSettings.common() : SparkSettings.local(1);
+        if (!submitted) {
+            conf.put("spark.master", master);
+            conf.put("spark.ui.enabled", "false");
+        }
+        conf.putAll(RenderPlugin.toConf(renderer));
+        conf.forEach(b::config);
+        return b.getOrCreate();
+    }
+
+    private static int[] parseSize(String s) {
+        String[] p = s.toLowerCase(Locale.ROOT).split("x");
+        try {
+            if (p.length == 2) {
+                return new int[] {Integer.parseInt(p[0].trim()), Integer.parseInt(p[1].trim())};
+            }
+        } catch (NumberFormatException e) {
+            // fall through to the usage error
+        }
+        throw new UsageException("Invalid --size '" + s + "': use WIDTHxHEIGHT, e.g. 1280x704");
     }
 }

@@ -34,6 +34,7 @@ import org.apache.spark.resource.ResourceInformation;
 final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     private static final long serialVersionUID = 1L;
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RenderTask.class);
 
     private final RendererSettings settings;
     private final String outRoot;
@@ -72,7 +73,7 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         Path work = null;
         try {
             work = Files.createTempDirectory("sparse-render-" + id);
-            RenderResult result = renderer.render(spec, work, io.sparserender.engine.pipeline.RenderListener.NONE);
+            RenderResult result = renderer.render(spec, work, RenderTask::logProgress);
             byte[] video = Files.readAllBytes(result.video());
             store.writeAtomically(store.layout().video(id), video);
             store.writeAtomically(store.layout().sidecar(id), ClipSidecar.toJson(spec, result, runId,
@@ -93,6 +94,13 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     /** Storage failures fail the task (Spark retries it); a clip's own failure does not. */
     private static boolean isFatal(Exception e) {
         return e instanceof UncheckedIOException || e instanceof IOException;
+    }
+
+    /** One line per denoising step: the progress line of a clip in executor logs and the local console. */
+    private static void logProgress(String clipId, String stage, int done, int total) {
+        if (stage.equals("dit")) {
+            LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
+        }
     }
 
     private static int assignedGpu() {

@@ -30,6 +30,7 @@ public final class OutputStore {
         this.layout = layout;
         try {
             this.fs = layout.root().getFileSystem(conf);
+            fs.setWriteChecksum(false); // no .crc side files next to the outputs on local filesystems
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot open output location " + layout.root() + ": " + e.getMessage(), e);
         }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * the DiT (one or two experts) predicts the flow for both as one batch of 2 at every UniPC step on
  * the official sigma grid, classifier-free guidance combines them in float32, and the VAE decodes the
  * latents chunk by chunk straight into the H.264 writer. Initial noise is Philox keyed by the clip
- * seed, so a clip is bit-identical on any machine and any retry.
+ * seed, so a clip is bit-identical on any machine and any retry. One clip at a time per renderer, as
+ * on a GPU: concurrent task threads queue.
  */
 public final class WanClipRenderer<T> implements ClipRenderer {
     private static final Logger LOG = LoggerFactory.getLogger(WanClipRenderer.class);
@@ -72,7 +73,7 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     }
 
     @Override
-    public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+    public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
         WanPreset preset = repo.preset();
         String id = spec.clipId();
         Map<String, Double> seconds = new LinkedHashMap<>();

@@ -1,0 +1,38 @@
+package io.sparserender.driver.executor;
+
+import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.pipeline.ModelRepo;
+import io.sparserender.engine.pipeline.WanClipRenderer;
+import io.sparserender.engine.tensor.Tensor;
+import java.nio.file.Path;
+
+/**
+ * The production renderer: a Wan model on this executor's backend. Options: {@code model_cache}
+ * (where generated models are written; default {@link #defaultCache()}).
+ */
+public final class WanRendererFactory implements ClipRendererFactory {
+    public static Path defaultCache() {
+        String env = System.getenv("SPARSE_RENDER_MODEL_CACHE");
+        return env != null ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "sparse-render", "models");
+    }
+
+    @Override
+    public WanClipRenderer<Tensor> create(RendererSettings settings, int deviceIndex) {
+        String cache = settings.options().get("model_cache");
+        ModelRepo repo = ModelRepo.resolve(settings.model(), cache != null ? Path.of(cache) : defaultCache());
+        return switch (settings.backend()) {
+            case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, WanRendererFactory::cpuPolicy, "cpu");
+            case "cuda" -> throw new IllegalStateException("Cannot render on cuda: the DiT's CUDA backend is not in "
+                    + "this build yet (the GPU runtime and GEMM are; the model still runs on --backend cpu)");
+            default -> throw new IllegalArgumentException("Invalid backend '" + settings.backend() + "': use cpu or cuda");
+        };
+    }
+
+    static SelfAttention<Tensor> cpuPolicy(String spec) {
+        if (!spec.equals("dense")) {
+            throw new IllegalArgumentException("Cannot render with policy '" + spec + "': not available on the CPU yet");
+        }
+        return SelfAttention.dense();
+    }
+}

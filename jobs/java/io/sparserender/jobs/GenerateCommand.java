@@ -1,15 +1,14 @@
 package io.sparserender.jobs;
 
-import io.sparserender.driver.executor.RenderPlugin;
 import io.sparserender.driver.executor.RendererSettings;
 import io.sparserender.driver.executor.WanRendererFactory;
+import io.sparserender.driver.job.GenerateJob;
 import io.sparserender.driver.job.GenerateOptions;
 import io.sparserender.driver.job.GenerateRun;
 import io.sparserender.driver.plan.DitCostModel;
 import io.sparserender.driver.prompts.ClipDefaults;
 import io.sparserender.driver.prompts.PolicyCanonicalizer;
 import io.sparserender.driver.prompts.PromptFormat;
-import io.sparserender.driver.spark.SparkSettings;
 import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.pipeline.ModelRepo;
 import java.io.PrintWriter;
@@ -20,7 +19,6 @@ import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -152,9 +150,8 @@ final class GenerateCommand implements Callable<Integer> {
         GenerateOptions opts = new GenerateOptions(prompts, promptFormat, outUri, runId, limit, defaults,
                 GenerateCommand::canonicalPolicy, renderer, cost, 300);
 
-        SparkSession spark = session(renderer);
         try {
-            GenerateRun.Summary s = new GenerateRun(spark, opts).run();
+            GenerateRun.Summary s = GenerateJob.run(opts, master);
             PrintWriter o = spec.commandLine().getOut();
             o.printf("run %s: %d rows, %d rejected, %d clips (%d already done), %d rendered, %d failed%n", s.runId(),
                     s.rows(), s.rejected(), s.clips(), s.alreadyDone(), s.rendered(), s.failed());
@@ -163,7 +160,6 @@ final class GenerateCommand implements Callable<Integer> {
             o.flush();
             return s.failed() == 0 ? Main.EXIT_OK : Main.EXIT_FAILURE;
         } finally {
-            spark.stop();
             if (tmp != null) {
                 Files.deleteIfExists(tmp);
             }
@@ -176,19 +172,6 @@ final class GenerateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("only 'dense' is available in this build");
         }
         return s;
-    }
-
-    private SparkSession session(RendererSettings renderer) {
-        boolean submitted = System.getProperty("spark.master") != null;
-        SparkSession.Builder b = SparkSession.builder().appName("sparse-render generate");
-        Map<String, String> conf = submitted ? SparkSettings.common() : SparkSettings.local(1);
-        if (!submitted) {
-            conf.put("spark.master", master);
-            conf.put("spark.ui.enabled", "false");
-        }
-        conf.putAll(RenderPlugin.toConf(renderer));
-        conf.forEach(b::config);
-        return b.getOrCreate();
     }
 
     private static int[] parseSize(String s) {

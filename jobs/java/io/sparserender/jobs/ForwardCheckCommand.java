@@ -9,6 +9,9 @@ import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.model.wan.WanWeights;
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.engine.text.UmT5Encoder;
+import io.sparserender.engine.vae.WanVaeConfig;
+import io.sparserender.engine.vae.WanVaeDecoder;
 import io.sparserender.engine.weights.SafetensorsFile;
 import io.sparserender.engine.weights.SafetensorsWriter;
 import io.sparserender.engine.weights.TensorInfo;
@@ -22,10 +25,18 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** One DiT forward on given inputs: checks that a checkpoint loads and runs, and compares backends with references. */
+/**
+ * One forward of one checkpoint component on given inputs: checks that a downloaded part loads and runs,
+ * and compares backends with references. The component is recognised from its folder: a Wan transformer,
+ * a Wan VAE ({@code AutoencoderKLWan} config) or a umT5 text encoder ({@code model_type} umt5).
+ */
 @Command(name = "forward-check", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-            "Run one forward pass of a Wan transformer on given inputs and write its output.",
+            "Run one forward pass of a model component on given inputs and write its output.",
+            "Wan VAE folder (diffusers AutoencoderKLWan config): reads z [B, z_dim, T, h, w] (already de-normalised),"
+                + " writes the decoded sample [B, 3, 1 + 4(T-1), H, W].",
+            "umT5 text-encoder folder (transformers UMT5 config): reads input_ids and attention_mask [B, N] (I32 or I64),"
+                + " writes last_hidden_state [B, N, d_model].",
             "Inputs (safetensors): hidden_states [B, C, F, H, W], timestep [B] or [B, L] (one per token, the Wan 2.2"
                 + " TI2V form), encoder_hidden_states [B, T, text_dim] with T <= 512 (zero rows are appended up to 512"
                 + " as the pipelines do). Output: sample [B, C, F, H, W] as F32.",
@@ -78,6 +89,12 @@ final class ForwardCheckCommand implements Callable<Integer> {
                     + " use --policy dense");
         }
         PrintWriter o = spec.commandLine().getOut();
+        if (java.nio.file.Files.isDirectory(model) && WanVaeConfig.isWanVaeFolder(model)) {
+            return forwardVae(o);
+        }
+        if (isTextEncoderFolder(model)) {
+            return forwardTextEncoder(o);
+        }
         WanModelDir dir = WanModelDir.resolve(model);
         WanModelDir.Expert ex = expert == null ? dir.experts().get(0) : dir.expert(expert);
         WanConfig c = ex.config();
@@ -131,6 +148,103 @@ final class ForwardCheckCommand implements Callable<Integer> {
         if (bad > 0) {
             throw new IllegalStateException("the forward produced " + bad + " non-finite values in 'sample' (written to "
                     + out + " for inspection)");
+        }
+        return Main.EXIT_OK;
+    }
+
+    private int forwardVae(PrintWriter o) {
+        CpuOps ops = new CpuOps();
+        long t0 = System.nanoTime();
+        WanVaeDecoder<Tensor> vae = WanVaeDecoder.load(ops, model);
+        Tensor z;
+        try (SafetensorsFile in = SafetensorsFile.open(inputs)) {
+            requireTensors(in, "z");
+            z = in.readTensor("z");
+        }
+        if (z.rank() != 5 || z.dim(1) != vae.config().zDim()) {
+            throw new IllegalArgumentException("Invalid inputs " + inputs + ": z " + Arrays.toString(z.shape())
+                    + " must be [B, " + vae.config().zDim() + ", T, h, w]");
+        }
+        long t1 = System.nanoTime();
+        Tensor sample = vae.decode(z);
+        long t2 = System.nanoTime();
+        new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("sample", sample).write(out);
+        o.printf("model            %s (Wan VAE, z_dim %d, x%d space, x%d time)%n", model, vae.config().zDim(),
+                vae.config().spatialFactor(), vae.config().temporalFactor());
+        o.printf("z                %s%n", Arrays.toString(z.shape()));
+        o.printf("time             load %.2f s, decode %.2f s%n", (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+        o.printf("sample           %s, rms %.6g -> %s%n", Arrays.toString(sample.shape()), rms(sample), out);
+        return checkFinite(sample);
+    }
+
+    private int forwardTextEncoder(PrintWriter o) {
+        CpuOps ops = new CpuOps();
+        int[][] ids;
+        int[][] mask;
+        try (SafetensorsFile in = SafetensorsFile.open(inputs)) {
+            requireTensors(in, "input_ids", "attention_mask");
+            ids = rows(in, "input_ids");
+            mask = rows(in, "attention_mask");
+        }
+        if (ids.length != mask.length || ids.length > 0 && ids[0].length != mask[0].length) {
+            throw new IllegalArgumentException("Invalid inputs " + inputs + ": input_ids and attention_mask shapes differ");
+        }
+        long t0 = System.nanoTime();
+        try (UmT5Encoder<Tensor> enc = UmT5Encoder.open(model, ops)) {
+            long t1 = System.nanoTime();
+            Tensor hidden = enc.forward(ids, mask);
+            long t2 = System.nanoTime();
+            new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("last_hidden_state", hidden).write(out);
+            o.printf("model            %s (umT5 encoder, d_model %d, %d layers)%n", model, enc.config().dModel(),
+                    enc.config().numLayers());
+            o.printf("input_ids        [%d, %d]%n", ids.length, ids.length == 0 ? 0 : ids[0].length);
+            o.printf("time             load %.2f s, forward %.2f s%n", (t1 - t0) / 1e9, (t2 - t1) / 1e9);
+            o.printf("last_hidden      %s, rms %.6g -> %s%n", Arrays.toString(hidden.shape()), rms(hidden), out);
+            return checkFinite(hidden);
+        }
+    }
+
+    private static boolean isTextEncoderFolder(Path dir) {
+        Path cfg = dir.resolve("config.json");
+        if (!java.nio.file.Files.isRegularFile(cfg)) {
+            return false;
+        }
+        try {
+            String type = new com.fasterxml.jackson.databind.ObjectMapper().readTree(cfg.toFile()).path("model_type").asText("");
+            return type.equals("umt5") || type.equals("t5");
+        } catch (java.io.IOException e) {
+            throw new WeightsException("Cannot read " + cfg + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void requireTensors(SafetensorsFile in, String... names) {
+        for (String name : names) {
+            if (!in.contains(name)) {
+                throw new WeightsException("Invalid inputs " + inputs + ": tensor '" + name + "' is missing (it has "
+                        + in.tensors().keySet() + ")");
+            }
+        }
+    }
+
+    private int[][] rows(SafetensorsFile in, String name) {
+        TensorInfo t = in.info(name);
+        if (t.shape().length != 2) {
+            throw new IllegalArgumentException("Invalid inputs " + inputs + ": " + name + " " + Arrays.toString(t.shape())
+                    + " must be [B, N]");
+        }
+        long[] v = in.readLongs(name);
+        int[][] out = new int[t.shape()[0]][t.shape()[1]];
+        for (int i = 0; i < v.length; i++) {
+            out[i / t.shape()[1]][i % t.shape()[1]] = Math.toIntExact(v[i]);
+        }
+        return out;
+    }
+
+    private int checkFinite(Tensor t) {
+        long bad = nonFinite(t);
+        if (bad > 0) {
+            throw new IllegalStateException("the forward produced " + bad + " non-finite values (written to " + out
+                    + " for inspection)");
         }
         return Main.EXIT_OK;
     }

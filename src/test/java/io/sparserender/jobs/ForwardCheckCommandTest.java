@@ -45,6 +45,39 @@ class ForwardCheckCommandTest {
     }
 
     @Test
+    void decodesLatentsWithAVaeFolderLikeDiffusers() throws IOException {
+        for (String vae : new String[] {"wan-vae21", "wan-vae22"}) {
+            Path out = tmp.resolve(vae + ".safetensors");
+            Path in = SharedFixtures.path(vae + "/case-decode.safetensors");
+            CliTest.Result r = CliTest.run("forward-check", "--model", SharedFixtures.path(vae + "/vae").toString(),
+                    "--inputs", in.toString(), "--out", out.toString());
+            assertThat(r.code()).as(r.err()).isZero();
+            assertThat(r.out()).contains("(Wan VAE, z_dim");
+            try (SafetensorsFile o = SafetensorsFile.open(out); SafetensorsFile f = SafetensorsFile.open(in)) {
+                assertThat(o.info("sample").shape()).containsExactly(1, 3, 9, 32, 48);
+                assertThat(relL2(o.readTensor("sample"), f.readTensor("expected"))).as(vae).isLessThan(1e-4);
+            }
+        }
+    }
+
+    @Test
+    void encodesTokensWithATextEncoderFolderLikeTransformers() throws IOException {
+        Path out = tmp.resolve("umt5.safetensors");
+        Path in = SharedFixtures.path("umt5/case-encode.safetensors");
+        CliTest.Result r = CliTest.run("forward-check", "--model", SharedFixtures.path("umt5/text_encoder").toString(),
+                "--inputs", in.toString(), "--out", out.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("umT5 encoder, d_model 64", "input_ids        [2, 40]");
+        try (SafetensorsFile o = SafetensorsFile.open(out); SafetensorsFile f = SafetensorsFile.open(in)) {
+            assertThat(relL2(o.readTensor("last_hidden_state"), f.readTensor("expected"))).isLessThan(1e-4);
+        }
+        CliTest.Result missing = CliTest.run("forward-check", "--model", SharedFixtures.path("umt5/text_encoder").toString(),
+                "--inputs", SharedFixtures.path("attn-d128.safetensors").toString(), "--out", out.toString());
+        assertThat(missing.code()).isEqualTo(Main.EXIT_FAILURE);
+        assertThat(missing.err()).contains("tensor 'input_ids' is missing");
+    }
+
+    @Test
     void padsTheTextToFiveHundredTwelveRowsByDefaultAndSaysSo() {
         Path out = tmp.resolve("out.safetensors");
         CliTest.Result r = CliTest.run("forward-check", "--model", SharedFixtures.path("wan-dit-ti2v").toString(),

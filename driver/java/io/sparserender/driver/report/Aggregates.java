@@ -22,12 +22,21 @@ import org.apache.spark.sql.Row;
 
 /**
  * The report's aggregate tables, each a pure function of the statistics tables (and run manifests).
- * Means are plain means over rows; sampled-only fields (recall, attention error, reference quality) are
+ * Tables are unordered here; {@link #SORT} gives the order each is written in. Means are plain means over rows; sampled-only fields (recall, attention error, reference quality) are
  * means over the rows that have them, null when none do.
  */
 final class Aggregates {
     /** Recall histogram bins over [0, 1]. */
     static final int RECALL_BINS = 20;
+
+    /** Sort columns of each table: files are written as one sorted Parquet file per table. */
+    static final java.util.Map<String, String[]> SORT = java.util.Map.of(
+            "layer_steps", new String[] {"policy", "model", "layer", "step"},
+            "clips", new String[] {"dt", "run_id", "clip_id"},
+            "runs", new String[] {"dt", "started", "run_id"},
+            "stages", new String[] {"dt", "run_id", "stage"},
+            "recall_histogram", new String[] {"policy", "bin"},
+            "trends", new String[] {"dt"});
 
     private Aggregates() {}
 
@@ -42,8 +51,7 @@ final class Aggregates {
                         avg("recall_p05").as("recall_p05"),
                         min("recall_p05").as("recall_p05_min"),
                         avg("rel_l2_vs_dense").as("rel_l2_mean"),
-                        max("rel_l2_vs_dense").as("rel_l2_max"))
-                .orderBy("policy", "model", "layer", "step");
+                        max("rel_l2_vs_dense").as("rel_l2_max"));
     }
 
     /** Per clip: the clip row, its stage total, and its sampled attention quality. */
@@ -63,16 +71,14 @@ final class Aggregates {
                         col("stage_seconds"), col("device"), col("video"), col("video_bytes"), col("finished"),
                         coalesce(col("sampled_layer_steps"), lit(0L)).as("sampled_layer_steps"),
                         col("recall_mean"), col("recall_p05"), col("rel_l2_mean"), col("rel_l2_max"),
-                        col("psnr"), col("ssim"), col("latent_rel_l2"))
-                .orderBy("dt", "run_id", "clip_id");
+                        col("psnr"), col("ssim"), col("latent_rel_l2"));
     }
 
     /** Per run × stage: clips and seconds (from the per-clip aggregate). */
     static Dataset<Row> stages(Dataset<Row> clipAgg) {
         return clipAgg.select(col("dt"), col("run_id"), explode(col("stage_seconds")).as(new String[] {"stage", "s"}))
                 .groupBy("dt", "run_id", "stage")
-                .agg(count(lit(1)).as("clips"), sum("s").as("seconds"), avg("s").as("mean_seconds"))
-                .orderBy("dt", "run_id", "stage");
+                .agg(count(lit(1)).as("clips"), sum("s").as("seconds"), avg("s").as("mean_seconds"));
     }
 
     /** Per policy: how many sampled layer × step rows fall in each recall bin. */
@@ -83,8 +89,7 @@ final class Aggregates {
                 .agg(count(lit(1)).as("count"))
                 .select(col("policy"), col("bin").cast("int").as("bin"),
                         col("bin").divide(RECALL_BINS).as("bin_lo"), col("bin").plus(1).divide(RECALL_BINS).as("bin_hi"),
-                        col("count"))
-                .orderBy("policy", "bin");
+                        col("count"));
     }
 
     /**
@@ -113,8 +118,7 @@ final class Aggregates {
                         coalesce(col("stats_clips"), lit(0L)).as("stats_clips"),
                         coalesce(col("gpu_hours"), lit(0.0)).as("gpu_hours"),
                         col("tile_sparsity"), col("compute_saved"), col("recall_mean"),
-                        when(wall.gt(0), col("rendered").divide(wall).multiply(3600.0)).as("clips_per_hour"))
-                .orderBy("dt", "started", "run_id");
+                        when(wall.gt(0), col("rendered").divide(wall).multiply(3600.0)).as("clips_per_hour"));
     }
 
     /** Per night (dt): the runs of that day together. */
@@ -130,7 +134,6 @@ final class Aggregates {
                 .select(col("dt"), col("runs"), col("rendered"), col("failed"), col("stats_clips"), col("gpu_hours"),
                         when(col("wall_seconds").gt(0), col("rendered").divide(col("wall_seconds")).multiply(3600.0))
                                 .as("clips_per_hour"),
-                        col("tile_sparsity"), col("compute_saved"), col("recall_mean"))
-                .orderBy("dt");
+                        col("tile_sparsity"), col("compute_saved"), col("recall_mean"));
     }
 }

@@ -41,8 +41,8 @@ public final class ReportRun {
     public Summary run() {
         StatsReader reader = new StatsReader(spark, options);
         List<Path> clipParts = reader.partitions("clips");
-        Dataset<Row> clips = reader.read("clips", StatsReader.CLIPS);
-        Dataset<Row> ls = reader.read("layer_steps", StatsReader.LAYER_STEPS);
+        Dataset<Row> clips = reader.read("clips", StatsReader.CLIPS).cache();
+        Dataset<Row> ls = reader.read("layer_steps", StatsReader.LAYER_STEPS).cache();
         Dataset<Row> manifests = reader.manifests(StatsReader.runIds(clipParts));
 
         Map<String, Dataset<Row>> aggs = new LinkedHashMap<>();
@@ -61,7 +61,9 @@ public final class ReportRun {
             for (Map.Entry<String, Dataset<Row>> en : aggs.entrySet()) {
                 String path = new Path(new Path(out.root(), "aggregates"), en.getKey()).toString();
                 spark.sparkContext().setJobDescription("report: aggregate " + en.getKey());
-                en.getValue().coalesce(1).write().mode(SaveMode.Overwrite).parquet(path);
+                String[] sort = Aggregates.SORT.get(en.getKey());
+                en.getValue().coalesce(1).sortWithinPartitions(sort[0], java.util.Arrays.copyOfRange(sort, 1, sort.length))
+                        .write().mode(SaveMode.Overwrite).parquet(path);
                 written.put(en.getKey(), path);
             }
             // Read back what was written: the HTML shows exactly the Parquet aggregates.
@@ -74,6 +76,8 @@ public final class ReportRun {
                     written, html.toString());
         } finally {
             clipAgg.unpersist();
+            clips.unpersist();
+            ls.unpersist();
             runs.unpersist();
         }
     }

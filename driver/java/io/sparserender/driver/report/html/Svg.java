@@ -32,9 +32,9 @@ public final class Svg {
     public static String heatmap(String name, double[][] v, String xLabel, String yLabel, String cellTitlePrefix) {
         int rows = v.length;
         int cols = rows == 0 ? 0 : v[0].length;
-        int cell = Math.max(4, Math.min(22, 560 / Math.max(1, Math.max(cols, rows))));
+        int cell = Math.max(4, Math.min(28, 560 / Math.max(1, Math.max(cols, rows))));
         int w = L + cols * cell + R + 60;
-        int h = T + rows * cell + B;
+        int h = Math.max(T + rows * cell + B, T + 110 + B);
         StringBuilder s = open(name, w, h);
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < cols; c++) {
@@ -45,7 +45,7 @@ public final class Svg {
                         Html.escape(cellTitlePrefix + " " + yLabel + " " + r + ", " + xLabel + " " + c + ": " + fmt(x))));
             }
         }
-        axisLabels(s, w, h, xLabel, yLabel);
+        axisLabels(s, L + cols * cell + R, h, xLabel, yLabel);
         tick(s, L, T + rows * cell + 14, "0", "start");
         tick(s, L + cols * cell, T + rows * cell + 14, String.valueOf(cols - 1), "end");
         tick(s, L - 4, T + 10, "0", "end");
@@ -130,6 +130,12 @@ public final class Svg {
             y0 -= 0.5;
             y1 += 0.5;
         }
+        double padX = (x1 - x0) * 0.05;
+        double padY = (y1 - y0) * 0.05;
+        x0 -= padX;
+        x1 += padX;
+        y0 -= padY;
+        y1 += padY;
         StringBuilder s = open(name, w, h);
         frame(s, pw, ph);
         for (int k = 0; k < series.size(); k++) {

@@ -29,6 +29,13 @@ final class Aggregates {
     /** Recall histogram bins over [0, 1]. */
     static final int RECALL_BINS = 20;
 
+    /**
+     * A clip's render time: its "total" stage when the renderer recorded one, else the sum of its stages
+     * ("attention" is time inside "dit", so it is not added again).
+     */
+    static final String TOTAL_SECONDS = "coalesce(stage_seconds['total'], aggregate(map_values(map_filter("
+            + "stage_seconds, (k, v) -> k NOT IN ('total', 'attention'))), 0D, (a, b) -> a + b))";
+
     /** Sort columns of each table: files are written as one sorted Parquet file per table. */
     static final java.util.Map<String, String[]> SORT = java.util.Map.of(
             "layer_steps", new String[] {"policy", "model", "layer", "step"},
@@ -63,7 +70,7 @@ final class Aggregates {
                 avg("rel_l2_vs_dense").as("rel_l2_mean"),
                 max("rel_l2_vs_dense").as("rel_l2_max"));
         return clips
-                .withColumn("total_seconds", expr("aggregate(map_values(stage_seconds), 0D, (a, b) -> a + b)"))
+                .withColumn("total_seconds", expr(TOTAL_SECONDS))
                 .join(quality, clips.col("clip_id").equalTo(quality.col("clip_id")), "left")
                 .select(clips.col("dt"), clips.col("run_id"), clips.col("clip_id"), col("prompt"), col("model"),
                         col("policy"), col("seed"), col("width"), col("height"), col("frames"), col("steps"),

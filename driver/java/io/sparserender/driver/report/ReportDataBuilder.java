@@ -59,9 +59,11 @@ final class ReportDataBuilder {
                 .orderBy(col("recall_mean").asc(), col("clip_id")), stats);
         List<ReportData.WorstClip> highError = worst(clips.where(col("rel_l2_mean").isNotNull())
                 .orderBy(col("rel_l2_mean").desc(), col("clip_id")), stats);
+        List<ReportData.WorstClip> slowest = worst(clips.where(col("total_seconds").isNotNull())
+                .orderBy(col("total_seconds").desc(), col("clip_id")), stats);
         return new ReportData("sparse-render sparsity report", options.stats(), options.rangeText(),
                 Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(), totals, heat, recall, points, (int) l(t, "n"),
-                stages, nights, runs, lowRecall, highError);
+                stages, nights, runs, lowRecall, highError, slowest);
     }
 
     private static List<ReportData.WorstClip> worst(Dataset<Row> ordered, OutputLayout stats) {
@@ -70,7 +72,7 @@ final class ReportDataBuilder {
             String id = s(r, "clip_id");
             out.add(new ReportData.WorstClip(id, s(r, "run_id"), s(r, "prompt"), s(r, "policy"), s(r, "model"),
                     d(r, "tile_sparsity"), d(r, "recall_mean"), d(r, "recall_p05"), d(r, "rel_l2_mean"),
-                    href(stats, id, ".mp4"), href(stats, id, ".json")));
+                    d(r, "total_seconds"), href(stats, id, ".mp4"), href(stats, id, ".json")));
         }
         return out;
     }

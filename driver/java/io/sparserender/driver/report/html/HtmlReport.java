@@ -2,6 +2,7 @@ package io.sparserender.driver.report.html;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -142,16 +143,34 @@ public final class HtmlReport {
 
     private static void stages(StringBuilder h, ReportData d) {
         section(h, "chart-stages", "Time per clip by stage, per run (mean seconds)");
-        Map<String, Integer> order = ReportData.stageOrder(d.stages());
-        List<String> runs = d.stages().stream().map(ReportData.StageBar::runId).distinct().toList();
-        if (runs.isEmpty()) {
+        // "total" is the sum of the others, and "attention" is time inside "dit": bars show dit without it.
+        Map<String, Map<String, Double>> perRun = new LinkedHashMap<>();
+        TreeSet<String> names = new TreeSet<>();
+        for (ReportData.StageBar b : d.stages()) {
+            if (!b.stage().equals("total")) {
+                perRun.computeIfAbsent(b.runId(), k -> new TreeMap<>()).put(b.stage(), b.meanSeconds());
+                names.add(b.stage());
+            }
+        }
+        if (perRun.isEmpty()) {
             empty(h, "No stage timings in range.");
         } else {
-            double[][] v = new double[runs.size()][order.size()];
-            for (ReportData.StageBar b : d.stages()) {
-                v[runs.indexOf(b.runId())][order.get(b.stage())] = b.meanSeconds();
+            List<String> stageNames = new ArrayList<>(names);
+            List<String> runs = new ArrayList<>(perRun.keySet());
+            double[][] v = new double[runs.size()][stageNames.size()];
+            for (int r = 0; r < runs.size(); r++) {
+                Map<String, Double> m = perRun.get(runs.get(r));
+                for (int k = 0; k < stageNames.size(); k++) {
+                    double x = m.getOrDefault(stageNames.get(k), 0.0);
+                    if (stageNames.get(k).equals("dit")) {
+                        x -= m.getOrDefault("attention", 0.0);
+                    }
+                    v[r][k] = x;
+                }
             }
-            h.append(Svg.stackedBars("stages", runs, new ArrayList<>(order.keySet()), v, "seconds per clip"));
+            List<String> labels = stageNames.stream()
+                    .map(n -> n.equals("dit") && names.contains("attention") ? "dit excl. attention" : n).toList();
+            h.append(Svg.stackedBars("stages", runs, labels, v, "seconds per clip"));
         }
         h.append("</section>\n");
     }
@@ -168,12 +187,13 @@ public final class HtmlReport {
                 tput.add(new Svg.Point(i, n.clipsPerHour(), n.dt()));
                 sparsity.add(new Svg.Point(i, n.tileSparsity(), n.dt()));
             }
-            String span = "night (" + d.nights().get(0).dt() + " .. " + d.nights().get(d.nights().size() - 1).dt() + ")";
+            String span = "night";
+            List<String> days = d.nights().stream().map(ReportData.Night::dt).toList();
             h.append("<div class=\"grid\"><figure><figcaption>clips per hour</figcaption>")
-                    .append(Svg.scatter("throughput", List.of(new Svg.Series("clips/h", tput)), span, "clips per hour", true))
+                    .append(Svg.scatter("throughput", List.of(new Svg.Series("clips/h", tput)), span, "clips per hour", true, days))
                     .append("</figure><figure><figcaption>mean tile sparsity</figcaption>")
                     .append(Svg.scatter("sparsity-trend", List.of(new Svg.Series("tile sparsity", sparsity)), span,
-                            "tile sparsity", true))
+                            "tile sparsity", true, days))
                     .append("</figure></div>");
         }
         h.append("</section>\n");
@@ -198,6 +218,8 @@ public final class HtmlReport {
         worstTable(h, d.lowestRecall(), "No clip has sampled recall in range.");
         h.append("<h3>Highest attention error</h3>");
         worstTable(h, d.highestError(), "No clip has sampled attention error in range.");
+        h.append("<h3>Slowest</h3>");
+        worstTable(h, d.slowest(), "No clip timings in range.");
         h.append("</section>\n");
     }
 
@@ -207,13 +229,14 @@ public final class HtmlReport {
             return;
         }
         h.append("<table><thead><tr><th>clip</th><th>run</th><th>prompt</th><th>policy</th><th>model</th>")
-                .append("<th>tile sparsity</th><th>recall mean</th><th>recall p05</th><th>rel. L2</th><th>files</th></tr></thead><tbody>");
+                .append("<th>tile sparsity</th><th>recall mean</th><th>recall p05</th><th>rel. L2</th><th>seconds</th><th>files</th></tr></thead><tbody>");
         for (ReportData.WorstClip c : rows) {
             h.append("<tr><td><code>").append(e(c.clipId())).append("</code></td><td>").append(e(c.runId()))
                     .append("</td><td class=\"prompt\">").append(e(c.prompt())).append("</td><td>").append(e(c.policy()))
                     .append("</td><td>").append(e(c.model())).append("</td><td>").append(Svg.fmt(c.tileSparsity()))
                     .append("</td><td>").append(Svg.fmt(c.recallMean())).append("</td><td>").append(Svg.fmt(c.recallP05()))
-                    .append("</td><td>").append(Svg.fmt(c.relL2())).append("</td><td><a href=\"").append(e(c.videoHref()))
+                    .append("</td><td>").append(Svg.fmt(c.relL2())).append("</td><td>").append(Svg.fmt(c.totalSeconds()))
+                    .append("</td><td><a href=\"").append(e(c.videoHref()))
                     .append("\">video</a> · <a href=\"").append(e(c.sidecarHref())).append("\">sidecar</a></td></tr>");
         }
         h.append("</tbody></table>");

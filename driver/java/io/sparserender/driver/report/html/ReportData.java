@@ -1,7 +1,6 @@
 package io.sparserender.driver.report.html;
 
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -11,7 +10,7 @@ import java.util.Objects;
 public record ReportData(String title, String statsUri, String range, String generated, Totals totals,
                          List<HeatCell> heat, List<HistBin> recall, List<ClipPoint> clips, int clipsTotal,
                          List<StageBar> stages, List<Night> nights, List<RunRow> runs, List<WorstClip> lowestRecall,
-                         List<WorstClip> highestError) {
+                         List<WorstClip> highestError, List<WorstClip> slowest) {
     public ReportData {
         Objects.requireNonNull(title, "title is null");
         heat = List.copyOf(heat);
@@ -22,6 +21,7 @@ public record ReportData(String title, String statsUri, String range, String gen
         runs = List.copyOf(runs);
         lowestRecall = List.copyOf(lowestRecall);
         highestError = List.copyOf(highestError);
+        slowest = List.copyOf(slowest);
     }
 
     public record Totals(long runs, long clips, long failed, double gpuHours, double tileSparsity, double computeSaved,
@@ -50,12 +50,6 @@ public record ReportData(String title, String statsUri, String range, String gen
     /** A clip in a worst-clips table; hrefs point at its video and sidecar. */
     public record WorstClip(String clipId, String runId, String prompt, String policy, String model,
                             double tileSparsity, double recallMean, double recallP05, double relL2,
-                            String videoHref, String sidecarHref) {}
+                            double totalSeconds, String videoHref, String sidecarHref) {}
 
-    /** Stage names in a stable order for stacked bars (insertion order of first appearance). */
-    public static Map<String, Integer> stageOrder(List<StageBar> bars) {
-        Map<String, Integer> m = new java.util.LinkedHashMap<>();
-        bars.stream().map(StageBar::stage).sorted().forEach(s -> m.putIfAbsent(s, m.size()));
-        return m;
-    }
 }

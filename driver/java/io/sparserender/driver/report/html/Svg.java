@@ -98,6 +98,12 @@ public final class Svg {
 
     /** Points per series on linear axes fitted to the data (and to [xMin, xMax] at least). */
     public static String scatter(String name, List<Series> series, String xLabel, String yLabel, boolean lines) {
+        return scatter(name, series, xLabel, yLabel, lines, null);
+    }
+
+    /** As above; with {@code xNames}, x is an index into them and the axis ends show names, not numbers. */
+    public static String scatter(String name, List<Series> series, String xLabel, String yLabel, boolean lines,
+                                 List<String> xNames) {
         int w = 640;
         int h = 300;
         int pw = w - L - R;
@@ -150,16 +156,21 @@ public final class Svg {
                 path.append(path.length() == 0 ? "M" : " L").append(String.format(Locale.ROOT, "%.1f %.1f", px, py));
                 s.append(String.format(Locale.ROOT, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\" "
                         + "fill-opacity=\"0.75\"><title>%s</title></circle>", px, py, colour,
-                        Html.escape(series.get(k).name() + " " + p.label() + ": " + xLabel + " " + fmt(p.x()) + ", "
-                                + yLabel + " " + fmt(p.y()))));
+                        Html.escape(series.get(k).name() + " " + p.label() + ": "
+                                + (xNames == null ? xLabel + " " + fmt(p.x()) + ", " : "") + yLabel + " " + fmt(p.y()))));
             }
             if (lines && path.length() > 0) {
                 s.append("<path d=\"").append(path).append("\" fill=\"none\" stroke=\"").append(colour)
                         .append("\" stroke-width=\"1.5\"/>");
             }
         }
-        tick(s, L, T + ph + 14, fmt(x0), "start");
-        tick(s, L + pw, T + ph + 14, fmt(x1), "end");
+        if (xNames != null && !xNames.isEmpty()) {
+            tick(s, L, T + ph + 14, xNames.get(0), "start");
+            tick(s, L + pw, T + ph + 14, xNames.get(xNames.size() - 1), "end");
+        } else {
+            tick(s, L, T + ph + 14, fmt(x0), "start");
+            tick(s, L + pw, T + ph + 14, fmt(x1), "end");
+        }
         tick(s, L - 4, T + 10, fmt(y1), "end");
         tick(s, L - 4, T + ph, fmt(y0), "end");
         axisLabels(s, w, h, xLabel, yLabel);

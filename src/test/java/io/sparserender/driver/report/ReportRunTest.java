@@ -74,7 +74,8 @@ class ReportRunTest {
         Map<String, Row> clips = byKey("clips", dir, r -> r.getAs("clip_id"));
         assertThat(clips).containsOnlyKeys(StatsFixture.CLIP_A, StatsFixture.CLIP_B, StatsFixture.CLIP_C);
         Row a = clips.get(StatsFixture.CLIP_A);
-        assertThat(d(a, "total_seconds")).isEqualTo(7.0);
+        assertThat(d(a, "total_seconds")).isEqualTo(7.25); // its "total" stage
+
         assertThat(l(a, "sampled_layer_steps")).isEqualTo(3);
         assertThat(d(a, "recall_mean")).isEqualTo(0.875);
         assertThat(d(a, "recall_p05")).isEqualTo(0.6875);
@@ -83,7 +84,7 @@ class ReportRunTest {
         assertThat(d(a, "psnr")).isEqualTo(30.0);
         Row c = clips.get(StatsFixture.CLIP_C);
         assertThat(c.<String>getAs("prompt")).isEqualTo(StatsFixture.EVIL_PROMPT);
-        assertThat(d(c, "total_seconds")).isEqualTo(3.5);
+        assertThat(d(c, "total_seconds")).isEqualTo(3.5); // dit + vae: attention is inside dit
         assertThat(d(c, "recall_mean")).isEqualTo(0.625);
         assertThat(d(c, "rel_l2_mean")).isEqualTo(0.375);
         Row b = clips.get(StatsFixture.CLIP_B);
@@ -98,7 +99,7 @@ class ReportRunTest {
         assertThat(l(n1, "failed")).isEqualTo(1);
         assertThat(l(n1, "failure_count")).isEqualTo(1);
         assertThat(l(n1, "stats_clips")).isEqualTo(2);
-        assertThat(d(n1, "gpu_hours") * 3600).isCloseTo(18.0, within(1e-12));
+        assertThat(d(n1, "gpu_hours") * 3600).isCloseTo(18.25, within(1e-12)); // 7.25 + 11
         assertThat(d(n1, "tile_sparsity")).isEqualTo(0.3125);
         assertThat(d(n1, "compute_saved")).isEqualTo(0.25);
         assertThat(d(n1, "recall_mean")).isEqualTo(0.875);
@@ -113,7 +114,8 @@ class ReportRunTest {
         assertThat(n3.getList(n3.fieldIndex("failures"))).containsExactly("e1: out of memory", "e2: out of memory");
 
         Map<String, Row> stages = byKey("stages", dir, r -> r.getAs("run_id") + "/" + r.getAs("stage"));
-        assertThat(stages).containsOnlyKeys("n1/text", "n1/dit", "n1/vae", "n2/dit", "n2/vae");
+        assertThat(stages).containsOnlyKeys("n1/text", "n1/dit", "n1/vae", "n1/total", "n2/dit", "n2/attention",
+                "n2/vae");
         assertThat(l(stages.get("n1/dit"), "clips")).isEqualTo(2);
         assertThat(d(stages.get("n1/dit"), "seconds")).isEqualTo(12.0);
         assertThat(d(stages.get("n1/dit"), "mean_seconds")).isEqualTo(6.0);

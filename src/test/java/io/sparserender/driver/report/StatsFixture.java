@@ -26,11 +26,11 @@ final class StatsFixture {
 
     static Path write(SparkSession spark, Path root) throws Exception {
         List<Row> clips = new ArrayList<>();
-        clips.add(clip(CLIP_A, "a red kite", "sparse", 0.625, 0.5, Map.of("text", 1.0, "dit", 4.0, "vae", 2.0), 30.0,
+        clips.add(clip(CLIP_A, "a red kite", "sparse", 0.625, 0.5, Map.of("text", 1.0, "dit", 4.0, "vae", 2.0, "total", 7.25), 30.0,
                 0.9, "2026-11-01", "n1"));
         clips.add(clip(CLIP_B, "a red kite", "dense", 0.0, 0.0, Map.of("text", 1.0, "dit", 8.0, "vae", 2.0), null,
                 null, "2026-11-01", "n1"));
-        clips.add(clip(CLIP_C, EVIL_PROMPT, "sparse", 0.875, 0.75, Map.of("dit", 3.0, "vae", 0.5), null, null,
+        clips.add(clip(CLIP_C, EVIL_PROMPT, "sparse", 0.875, 0.75, Map.of("dit", 3.0, "attention", 1.0, "vae", 0.5), null, null,
                 "2026-11-02", "n2"));
         List<Row> ls = new ArrayList<>();
         // clip A: step, layer, tile sparsity, compute saved, recall mean, recall p05, rel L2

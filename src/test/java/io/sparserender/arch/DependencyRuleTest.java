@@ -32,4 +32,22 @@ class DependencyRuleTest {
                 .allowEmptyShould(true)
                 .check(CLASSES);
     }
+
+    @Test
+    void reportHtmlIsPlainJava() {
+        // The HTML report renders from plain values, so it is testable and reusable without a Spark session.
+        noClasses().that().resideInAPackage("io.sparserender.driver.report.html..")
+                .should().dependOnClassesThat().resideInAnyPackage("org.apache.spark..", "org.apache.hadoop..", "scala..")
+                .check(CLASSES);
+    }
+
+    @Test
+    void commandsDoNotTouchSpark() {
+        // The GPU-host bundle loads the CLI classes without Spark: Spark work lives in the driver's *Job classes.
+        // (doctor reads Spark's version on purpose, guarded; GpuBundleIT runs it without Spark.)
+        noClasses().that().resideInAPackage("io.sparserender.jobs..").and().haveSimpleNameEndingWith("Command")
+                .and().doNotHaveSimpleName("DoctorCommand")
+                .should().dependOnClassesThat().resideInAnyPackage("org.apache.spark..")
+                .check(CLASSES);
+    }
 }

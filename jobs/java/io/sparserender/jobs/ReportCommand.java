@@ -61,7 +61,7 @@ final class ReportCommand implements Callable<Integer> {
         ReportOptions options = new ReportOptions(uri(stats), f, t, ids, uri(out));
         ReportRun.Summary s = ReportJob.run(options, master);
         PrintWriter o = spec.commandLine().getOut();
-        o.printf("report: %d clips, %d layer×step rows, %d runs from %d partitions%n", s.clips(), s.layerSteps(), s.runs(),
+        o.printf("report: %d clips, %d policy×model×layer×step cells, %d runs from %d partitions%n", s.clips(), s.layerSteps(), s.runs(),
                 s.partitions());
         s.tables().forEach((k, v) -> o.println("  aggregate " + k + ": " + v));
         o.println("  html: " + s.html());
@@ -81,6 +81,6 @@ final class ReportCommand implements Callable<Integer> {
     }
 
     private static String uri(String s) {
-        return s.contains("://") ? s : Path.of(s).toAbsolutePath().toUri().toString();
+        return s.contains("://") ? s : Path.of(s).toAbsolutePath().normalize().toUri().toString();
     }
 }

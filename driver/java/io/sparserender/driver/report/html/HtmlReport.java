@@ -117,8 +117,11 @@ public final class HtmlReport {
         } else {
             h.append(Svg.scatter("scatter", psnr, "clip tile sparsity", "PSNR vs dense (dB)", false));
         }
-        h.append("<p class=\"note\">").append(d.clips().size()).append(" of ").append(d.clipsTotal())
-                .append(" clips plotted.</p></section>\n");
+        if (d.clips().size() < d.clipsTotal()) {
+            h.append("<p class=\"note\">The first ").append(d.clips().size()).append(" of ").append(d.clipsTotal())
+                    .append(" clips (by day and id) are plotted.</p>");
+        }
+        h.append("</section>\n");
         section(h, "chart-error", "Sparsity versus attention error (sampled heads)");
         List<Svg.Series> err = series(d.clips(), false);
         if (err.isEmpty()) {

@@ -181,7 +181,7 @@ public final class Svg {
     /** One bar per category, stacked by series; {@code v[category][series]}, NaN counted as 0. */
     public static String stackedBars(String name, List<String> categories, List<String> series, double[][] v,
                                      String yLabel) {
-        int w = Math.max(360, Math.min(1100, L + R + categories.size() * 36 + 120));
+        int w = Math.max(420, Math.min(1100, L + R + categories.size() * 36 + 120));
         int h = 280;
         int pw = w - L - R - 120;
         int ph = h - T - B;
@@ -212,9 +212,16 @@ public final class Svg {
         frame(s, pw, ph);
         tick(s, L - 4, T + 10, fmt(max), "end");
         tick(s, L - 4, T + ph, "0", "end");
-        if (!categories.isEmpty()) {
+        int longest = categories.stream().mapToInt(String::length).max().orElse(0);
+        if (longest * 6.5 <= bw) {
+            for (int c = 0; c < categories.size(); c++) {
+                tick(s, L + (c + 0.5) * bw, T + ph + 14, categories.get(c), "middle");
+            }
+        } else if (!categories.isEmpty()) {
             tick(s, L, T + ph + 14, categories.get(0), "start");
-            tick(s, L + pw, T + ph + 14, categories.get(categories.size() - 1), "end");
+            if (categories.size() > 1) {
+                tick(s, L + pw, T + ph + 28, categories.get(categories.size() - 1), "end");
+            }
         }
         axisLabels(s, w - 120, h, "", yLabel);
         legend(s, series, w);

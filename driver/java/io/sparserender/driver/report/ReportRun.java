@@ -41,9 +41,12 @@ public final class ReportRun {
     public Summary run() {
         StatsReader reader = new StatsReader(spark, options);
         List<Path> clipParts = reader.partitions("clips");
-        Dataset<Row> clips = reader.read("clips", StatsReader.CLIPS).cache();
-        Dataset<Row> ls = reader.read("layer_steps", StatsReader.LAYER_STEPS).cache();
-        Dataset<Row> manifests = reader.manifests(StatsReader.runIds(clipParts));
+        Dataset<Row> manifests = reader.manifests(StatsReader.runIds(clipParts)).cache();
+        if (clipParts.isEmpty() && manifests.isEmpty()) {
+            throw reader.nothingInRange();
+        }
+        Dataset<Row> clips = reader.read("clips", clipParts, StatsReader.CLIPS).cache();
+        Dataset<Row> ls = reader.read("layer_steps", reader.partitions("layer_steps"), StatsReader.LAYER_STEPS).cache();
 
         Map<String, Dataset<Row>> aggs = new LinkedHashMap<>();
         Dataset<Row> clipAgg = Aggregates.clips(clips, ls).cache();
@@ -77,6 +80,7 @@ public final class ReportRun {
         } finally {
             clipAgg.unpersist();
             clips.unpersist();
+            manifests.unpersist();
             ls.unpersist();
             runs.unpersist();
         }

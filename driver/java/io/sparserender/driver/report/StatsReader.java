@@ -84,14 +84,20 @@ final class StatsReader {
         return layout;
     }
 
-    /** The partition folders of a statistics table in range, sorted; fails when there are none. */
+    /**
+     * The partition folders of a statistics table in range, sorted (possibly none: a run whose clips all
+     * failed writes no partition). A missing clips table means --stats is not a generate output.
+     */
     List<Path> partitions(String table) {
         Path root = layout.statsTable(table);
         List<Path> found = new ArrayList<>();
         try {
             if (!fs.exists(root)) {
-                throw new IllegalArgumentException("Cannot report: no statistics table at " + root
-                        + " (--stats must be the --out of generate runs)");
+                if (table.equals("clips")) {
+                    throw new IllegalArgumentException("Cannot report: no statistics table at " + root
+                            + " (--stats must be the --out of generate runs)");
+                }
+                return found;
             }
             for (FileStatus day : sorted(fs.listStatus(root))) {
                 String n = day.getPath().getName();
@@ -118,15 +124,21 @@ final class StatsReader {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot list " + root + ": " + e.getMessage(), e);
         }
-        if (found.isEmpty()) {
-            throw new IllegalArgumentException("Cannot report: " + root + " has no partitions in range ("
-                    + options.rangeText() + ")");
-        }
         return found;
     }
 
-    Dataset<Row> read(String table, StructType schema) {
-        String[] paths = partitions(table).stream().map(Path::toString).toArray(String[]::new);
+    /** The error for a range holding neither statistics nor run manifests. */
+    IllegalArgumentException nothingInRange() {
+        return new IllegalArgumentException("Cannot report: " + layout.statsTable("clips")
+                + " has no partitions in range (" + options.rangeText() + ") and no run manifest is in it either");
+    }
+
+    /** The given partition folders of a table, or an empty table with its schema when there are none. */
+    Dataset<Row> read(String table, List<Path> partitions, StructType schema) {
+        if (partitions.isEmpty()) {
+            return spark.createDataFrame(List.of(), schema);
+        }
+        String[] paths = partitions.stream().map(Path::toString).toArray(String[]::new);
         return spark.read().schema(schema).option("basePath", layout.statsTable(table).toString()).parquet(paths);
     }
 
@@ -154,7 +166,13 @@ final class StatsReader {
                         continue;
                     }
                     JsonNode m = readManifest(f.getPath());
-                    LocalDate day = LocalDate.parse(m.path("dt").asText());
+                    LocalDate day;
+                    try {
+                        day = LocalDate.parse(m.path("dt").asText());
+                    } catch (DateTimeParseException e) {
+                        throw new IllegalArgumentException("Invalid run manifest " + f.getPath() + ": dt '"
+                                + m.path("dt").asText() + "' is not a date");
+                    }
                     if (options.inRange(day) || runsWithStats.contains(runId)) {
                         rows.add(manifestRow(runId, day, m));
                     }

@@ -161,6 +161,18 @@ class ReportRunTest {
     }
 
     @Test
+    void aRunWhoseClipsAllFailedIsReportedFromItsManifest() throws Exception {
+        ReportRun.Summary s = report(null, null, List.of("n3"));
+        assertThat(s.partitions()).isZero();
+        assertThat(s.clips()).isZero();
+        Row n3 = byKey("runs", dir, r -> r.getAs("run_id")).get("n3");
+        assertThat(l(n3, "failed")).isEqualTo(2);
+        assertThat(l(n3, "stats_clips")).isZero();
+        assertThat(Files.readString(dir.resolve("report/report.html"))).contains("e1: out of memory",
+                "No layer × step statistics in range.");
+    }
+
+    @Test
     void emptyRangeAndMissingTablesNameThePath() throws Exception {
         assertThatThrownBy(() -> report(LocalDate.parse("2027-01-01"), null, List.of()))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -153,6 +153,44 @@ class ReportRunTest {
     }
 
     @Test
+    void readsAMonthOutOfMonthsOfNightlyPartitions() throws Exception {
+        SparkSession spark = LocalSpark.get();
+        Path root = dir.resolve("nightly");
+        java.util.List<Row> clips = new java.util.ArrayList<>();
+        java.util.List<Row> ls = new java.util.ArrayList<>();
+        LocalDate first = LocalDate.parse("2026-06-01");
+        for (int n = 0; n < 120; n++) {
+            String day = first.plusDays(n).toString();
+            String id = String.format("%032x", n);
+            double sparsity = (n % 4) / 4.0;
+            clips.add(org.apache.spark.sql.RowFactory.create(id, "night " + n, "wan-tiny", "sparse", 1L, 64, 32, 5, 1,
+                    sparsity, sparsity, 0L, Map.of("total", 2.0), "cpu", id + ".mp4", 1L, day, null, null, null, day,
+                    "r" + n));
+            ls.add(org.apache.spark.sql.RowFactory.create(id, "wan-tiny", "sparse", 0, 0, sparsity, sparsity, 0.5,
+                    0.25, 0.125, day, "r" + n));
+        }
+        spark.createDataFrame(clips, StatsReader.CLIPS).write().partitionBy("dt", "run_id")
+                .parquet(root.resolve("stats/clips").toUri().toString());
+        spark.createDataFrame(ls, StatsReader.LAYER_STEPS).write().partitionBy("dt", "run_id")
+                .parquet(root.resolve("stats/layer_steps").toUri().toString());
+
+        ReportRun.Summary s = new ReportRun(spark, new ReportOptions(root.toUri().toString(),
+                LocalDate.parse("2026-07-01"), LocalDate.parse("2026-07-31"), List.of(),
+                dir.resolve("report").toUri().toString())).run();
+        assertThat(s.partitions()).isEqualTo(31);
+        assertThat(s.clips()).isEqualTo(31);
+        Map<String, Row> trends = byKey("trends", dir, r -> r.getAs("dt"));
+        assertThat(trends).hasSize(31).containsKeys("2026-07-01", "2026-07-31");
+        // night n has sparsity (n % 4) / 4; July 1st is night 30
+        assertThat(d(trends.get("2026-07-01"), "tile_sparsity")).isEqualTo(0.5);
+        assertThat(d(trends.get("2026-07-02"), "tile_sparsity")).isEqualTo(0.75);
+        Row cell = byKey("layer_steps", dir, r -> r.getAs("policy")).get("sparse");
+        assertThat(l(cell, "clips")).isEqualTo(31);
+        // 31 nights from night 30: sparsities 0.5, 0.75, 0, 0.25 repeating, 8 + 8 + 8 + 7 of them
+        assertThat(d(cell, "tile_sparsity")).isCloseTo((8 * 0.5 + 8 * 0.75 + 8 * 0 + 7 * 0.25) / 31, within(1e-12));
+    }
+
+    @Test
     void selectsRunsById() throws Exception {
         ReportRun.Summary s = report(null, null, List.of("n2"));
         assertThat(s.partitions()).isEqualTo(1);

@@ -44,12 +44,12 @@ public final class DenseReference {
         IntStream.range(0, bsz * heads).parallel().forEach(bh -> {
             int b = bh / heads;
             int h = bh % heads;
-            double[] k = new double[seqLen * headDim];
+            double[] kT = new double[seqLen * headDim]; // [D][L]: scores run along keys
             double[] v = new double[seqLen * headDim];
             for (int j = 0; j < seqLen; j++) {
                 int src = in.offset(b, j, h);
                 for (int d = 0; d < headDim; d++) {
-                    k[j * headDim + d] = kd[src + d];
+                    kT[d * seqLen + j] = kd[src + d];
                     v[j * headDim + d] = vd[src + d];
                 }
             }
@@ -61,13 +61,17 @@ public final class DenseReference {
                 for (int d = 0; d < headDim; d++) {
                     q[d] = qd[qi + d];
                 }
+                java.util.Arrays.fill(s, 0);
+                for (int d = 0; d < headDim; d++) {
+                    double qv = q[d];
+                    int k0 = d * seqLen;
+                    for (int j = 0; j < seqLen; j++) {
+                        s[j] += qv * kT[k0 + j];
+                    }
+                }
                 double max = Double.NEGATIVE_INFINITY;
                 for (int j = 0; j < seqLen; j++) {
-                    double dot = 0;
-                    for (int d = 0; d < headDim; d++) {
-                        dot += q[d] * k[j * headDim + d];
-                    }
-                    s[j] = dot * scale;
+                    s[j] *= scale;
                     max = Math.max(max, s[j]);
                 }
                 double sum = 0;

@@ -26,7 +26,7 @@ public final class PolicySpec {
         }
         String s = spec.strip();
         int colon = s.indexOf(':');
-        String name = colon < 0 ? s : s.substring(0, colon);
+        String name = (colon < 0 ? s : s.substring(0, colon)).strip();
         if (!NAMES.contains(name)) {
             throw invalid(spec, "unknown policy '" + name + "' (known: " + String.join(", ", NAMES) + ")");
         }

@@ -34,6 +34,11 @@ final class Rope3d {
         }
     }
 
+    /** The rotation frequency (radians per position step) of pair p = d / 2. */
+    double frequency(int pair) {
+        return freq[pair];
+    }
+
     /** Rotates x (length headDim) in place for position (frame, row, column). */
     void apply(double[] x, int frame, int row, int col) {
         for (int p = 0; p < headDim / 2; p++) {

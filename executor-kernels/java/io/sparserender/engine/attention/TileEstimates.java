@@ -1,19 +1,20 @@
 package io.sparserender.engine.attention;
 
 /**
- * The pre-pass estimate of each tile pair's softmax mass, as a natural-log weight per (q-tile,
- * kv-tile) of one (batch, head): {@code est[qt · nk + kt]}. Within a q-tile, the estimated mass
- * fraction of kv-tile kt is softmax over kt of these weights.
+ * The pre-pass estimate of each tile pair's share of a row's softmax mass, per (q-tile, kv-tile) of
+ * one (batch, head): {@code est[qt · nk + kt]} in [0, 1], in float as the kernel would hold it.
  *
  * <p>Two sources:
  * <ul>
  *   <li>{@link #meanPooled}: the estimator of the top-k/top-p literature. q̄ = mean of the q-tile's rows,
- *       k̄ = mean of the kv-tile's keys, weight = (q̄·k̄)/√D + ln(cols), the ln(cols) term giving a partial
- *       last tile its smaller share. Costs about L·D + nq·nk·D multiply-adds per head (≈ 1/(2·br·bc) of
- *       dense QKᵀ + PV). On RoPE-structured video inputs it is a poor predictor (DESIGN §4): pooling
- *       averages the rotated vectors away.
- *   <li>{@link #fromPrior}: measured per-tile masses of an earlier call (e.g. the previous denoising
- *       step of the same layer and head), weight = ln(max(mass, 1e-30)). This is the hook DESIGN §4
+ *       k̄ = mean of the kv-tile's keys, weight w = (q̄·k̄)/√D + ln(cols) (the ln(cols) term gives a partial
+ *       last tile its smaller share), est = softmax over the q-tile's kv-tiles of w (sums to 1). Costs
+ *       about L·D + nq·nk·D multiply-adds per head (≈ 1/(2·br·bc) of dense QKᵀ + PV). On RoPE-structured
+ *       video inputs it is a poor predictor (DESIGN §4): pooling averages the rotated vectors away.
+ *   <li>{@link #fromPrior}: measured masses of an earlier call (e.g. the previous denoising step of the
+ *       same layer and head): for each tile pair, the largest fraction of any row's mass in it
+ *       ({@link TileMassTable}). Not normalised: summing these over a set of tiles bounds every row's
+ *       mass in the set, which is what hybrid's pre-skip budget needs. This is the hook DESIGN §4
  *       suggests for {@code hybrid}.
  * </ul>
  */
@@ -39,17 +40,33 @@ final class TileEstimates {
                 int cols = Math.min(tiling.bc(), seqLen - j * tiling.bc());
                 est[i * nk + j] = dot + (float) Math.log(cols);
             }
+            softmaxInPlace(est, i * nk, nk);
         }
         return est;
     }
 
-    /** Weights from measured masses {@code mass[qt · nk + kt]} (any non-negative scale). */
+    /** The prior's masses {@code mass[qt · nk + kt]} as they are. */
     static float[] fromPrior(double[] mass) {
         float[] est = new float[mass.length];
         for (int i = 0; i < mass.length; i++) {
-            est[i] = (float) Math.log(Math.max(mass[i], 1e-30));
+            est[i] = (float) mass[i];
         }
         return est;
+    }
+
+    private static void softmaxInPlace(float[] w, int from, int n) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = from; j < from + n; j++) {
+            max = Math.max(max, w[j]);
+        }
+        float sum = 0;
+        for (int j = from; j < from + n; j++) {
+            w[j] = (float) Math.exp(w[j] - max);
+            sum += w[j];
+        }
+        for (int j = from; j < from + n; j++) {
+            w[j] /= sum;
+        }
     }
 
     private static float[] pool(float[] x, int seqLen, int headDim, int tile, int tiles) {

@@ -8,15 +8,15 @@ import java.util.stream.IntStream;
  * The pre-pass of one q-tile: which kv-tiles it visits and in what order. Tiles left out are skipped
  * before QKᵀ (they cost nothing). One method per decision, so the CUDA pre-pass kernel can mirror them.
  *
- * <p>Rules (est = the q-tile's row of {@link TileEstimates}; fraction f_j = softmax_j(est_j), in float):
+ * <p>Rules (est_j = the q-tile's estimated mass fraction of kv-tile j, {@link TileEstimates}; sums in float):
  * <ul>
  *   <li>dense, blasst, dynsparse, recall: visit every kv-tile in the tiling's order.
  *   <li>topk(k): keep the k tiles with the largest est (ties: lower index first); all when k ≥ nk.
  *   <li>topp(p): sort by est descending (ties: lower index first), keep the shortest prefix whose
- *       fractions sum to at least p (at least one tile). Float rounding may make the full sum fall a
+ *       est sum to at least p (at least one tile). Float rounding may make the full sum fall a
  *       hair under 1, so p = 1 keeps every tile with a non-zero fraction.
  *   <li>hybrid(r, pre): sort by est ascending (ties: higher index first, the mirror image of the
- *       descending order); pre-skip the longest prefix whose fractions sum to at most pre·(1 − r), never
+ *       descending order); pre-skip the longest prefix whose est sum to at most pre·(1 − r), never
  *       every tile. Rationale: the whole miss budget is 1 − r; the pre-pass may spend the share
  *       {@code pre} of it on tiles it believes are light, and the in-loop recall rule is run with the
  *       rest, (1 − pre)(1 − r) (see {@link AttentionPolicy.Hybrid#loopRecall()}). If the estimate were
@@ -28,7 +28,7 @@ final class TilePlanner {
     private TilePlanner() {}
 
     /**
-     * @param est        the q-tile's estimate weights (length nk), or null when the policy needs none
+     * @param est        the q-tile's estimated mass fractions (length nk), or null when the policy needs none
      * @param localOrder the q-tile's local-first order (length nk), or null unless order=local
      */
     static int[] plan(AttentionPolicy policy, int nk, float[] est, int[] localOrder) {
@@ -69,12 +69,11 @@ final class TilePlanner {
 
     static boolean[] topP(float p, int nk, float[] est) {
         boolean[] keep = new boolean[nk];
-        float[] f = fractions(nk, est);
         int[] byEst = descending(nk, est);
         float sum = 0;
         for (int i = 0; i < nk; i++) {
             keep[byEst[i]] = true;
-            sum += f[byEst[i]];
+            sum += est[byEst[i]];
             if (sum >= p) {
                 break;
             }
@@ -85,11 +84,10 @@ final class TilePlanner {
     static boolean[] hybrid(float budget, int nk, float[] est) {
         boolean[] keep = new boolean[nk];
         Arrays.fill(keep, true);
-        float[] f = fractions(nk, est);
         int[] byEst = descending(nk, est);
         float sum = 0;
         for (int i = nk - 1; i >= 1; i--) { // ascending; index 0 of byEst (the heaviest) is always kept
-            sum += f[byEst[i]];
+            sum += est[byEst[i]];
             if (sum > budget) {
                 break;
             }
@@ -103,23 +101,5 @@ final class TilePlanner {
         return IntStream.range(0, nk).boxed()
                 .sorted(Comparator.<Integer>comparingDouble(j -> -est[j]).thenComparingInt(j -> j))
                 .mapToInt(Integer::intValue).toArray();
-    }
-
-    /** softmax of est over the q-tile's kv-tiles, in float. */
-    static float[] fractions(int nk, float[] est) {
-        float max = Float.NEGATIVE_INFINITY;
-        for (int j = 0; j < nk; j++) {
-            max = Math.max(max, est[j]);
-        }
-        float[] f = new float[nk];
-        float sum = 0;
-        for (int j = 0; j < nk; j++) {
-            f[j] = (float) Math.exp(est[j] - max);
-            sum += f[j];
-        }
-        for (int j = 0; j < nk; j++) {
-            f[j] /= sum;
-        }
-        return f;
     }
 }

@@ -26,21 +26,27 @@ public final class VideoLikeInputs {
     private VideoLikeInputs() {}
 
     /** Knobs of {@link #videoLike}; {@link #defaults()} gives peak 8, noise 1, 4 sinks at 6 nats. */
-    public record Knobs(double peak, double noise, int sinks, double sinkLogit) {
+    public record Knobs(double peak, double tilt, double noise, int sinks, double sinkLogit) {
         public Knobs {
-            if (!(peak >= 0) || !(noise >= 0) || sinks < 0 || !(sinkLogit >= 0)) {
-                throw new IllegalArgumentException("Invalid video-like knobs: peak, noise, sinks, sinkLogit must be >= 0");
+            if (!(peak >= 0) || !(tilt >= 0) || !(noise >= 0) || sinks < 0 || !(sinkLogit >= 0)) {
+                throw new IllegalArgumentException("Invalid video-like knobs: peak, tilt, noise, sinks, sinkLogit must be >= 0");
             }
         }
 
         public static Knobs defaults() {
-            return new Knobs(8, 1, 4, 6);
+            return new Knobs(DEFAULT_PEAK, 1, 1, 4, DEFAULT_PEAK / 2);
         }
 
         public Knobs withPeak(double p) {
-            return new Knobs(p, noise, sinks, sinkLogit);
+            return new Knobs(p, tilt, noise, sinks, sinkLogit);
+        }
+
+        public Knobs withTilt(double t) {
+            return new Knobs(peak, t, noise, sinks, sinkLogit);
         }
     }
+
+    public static final double DEFAULT_PEAK = 16;
 
     public static QkvInput videoLike(int batch, VideoGrid grid, int heads, int headDim, Knobs knobs, long seed) {
         int seqLen = grid.tokens();
@@ -57,7 +63,11 @@ public final class VideoLikeInputs {
         for (int b = 0; b < batch; b++) {
             for (int h = 0; h < heads; h++) {
                 Random rnd = new Random(root.nextLong());
-                double[] u = unit(rnd, headDim);
+                double[] u = new double[headDim];
+                for (int d = 0; d < headDim; d++) {
+                    u[d] = rnd.nextGaussian() * Math.pow(rope.frequency(d / 2), knobs.tilt() / 2);
+                }
+                normalize(u);
                 double[] g = unit(rnd, headDim);
                 boolean[] sink = new boolean[seqLen];
                 for (int s = 0; s < Math.min(knobs.sinks(), seqLen); s++) {
@@ -108,15 +118,21 @@ public final class VideoLikeInputs {
 
     private static double[] unit(Random rnd, int n) {
         double[] x = new double[n];
-        double norm = 0;
         for (int i = 0; i < n; i++) {
             x[i] = rnd.nextGaussian();
-            norm += x[i] * x[i];
+        }
+        normalize(x);
+        return x;
+    }
+
+    private static void normalize(double[] x) {
+        double norm = 0;
+        for (double e : x) {
+            norm += e * e;
         }
         norm = Math.sqrt(norm);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < x.length; i++) {
             x[i] /= norm;
         }
-        return x;
     }
 }

@@ -116,6 +116,29 @@ public final class VideoLikeInputs {
         return new QkvInput(new Tensor(q, shape), new Tensor(k, shape), new Tensor(v, shape));
     }
 
+    /**
+     * A copy of {@code in} with q and k moved by eps · rms · N(0, 1) per element (v unchanged): a stand-in
+     * for the same layer's inputs at the previous denoising step, for studies of previous-step predictors.
+     */
+    public static QkvInput perturbed(QkvInput in, double eps, long seed) {
+        Random rnd = new Random(seed);
+        return new QkvInput(jitter(in.q(), eps, rnd), jitter(in.k(), eps, rnd), in.v());
+    }
+
+    private static Tensor jitter(Tensor t, double eps, Random rnd) {
+        float[] a = t.data();
+        double sq = 0;
+        for (float x : a) {
+            sq += (double) x * x;
+        }
+        double step = eps * Math.sqrt(sq / a.length);
+        float[] out = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            out[i] = (float) (a[i] + step * rnd.nextGaussian());
+        }
+        return new Tensor(out, t.shape());
+    }
+
     private static double[] unit(Random rnd, int n) {
         double[] x = new double[n];
         for (int i = 0; i < n; i++) {

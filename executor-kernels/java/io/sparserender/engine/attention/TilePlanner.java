@@ -17,7 +17,7 @@ import java.util.stream.IntStream;
  *       hair under 1, so p = 1 keeps every tile with a non-zero fraction.
  *   <li>hybrid(r, pre): sort by est ascending (ties: higher index first, the mirror image of the
  *       descending order); pre-skip the longest prefix whose est sum to at most pre·(1 − r), never
- *       every tile. Rationale: the whole miss budget is 1 − r; the pre-pass may spend the share
+ *       every tile, none when pre·(1 − r) = 0. Rationale: the whole miss budget is 1 − r; the pre-pass may spend the share
  *       {@code pre} of it on tiles it believes are light, and the in-loop recall rule is run with the
  *       rest, (1 − pre)(1 − r) (see {@link AttentionPolicy.Hybrid#loopRecall()}). If the estimate were
  *       exact, every row's recall would still be ≥ r; as it is not, hybrid's recall is measured.
@@ -85,6 +85,9 @@ final class TilePlanner {
         boolean[] keep = new boolean[nk];
         Arrays.fill(keep, true);
         int[] byEst = descending(nk, est);
+        if (!(budget > 0)) {
+            return keep; // pre = 0 (or r = 1): nothing is skipped before QKᵀ, even tiles estimated at 0
+        }
         float sum = 0;
         for (int i = nk - 1; i >= 1; i--) { // ascending; index 0 of byEst (the heaviest) is always kept
             sum += est[byEst[i]];

@@ -100,7 +100,7 @@ public final class SparsityStudy {
                 }
                 System.out.println(line);
             }
-            System.out.printf("%n<details><summary>every measured point (peak %s)</summary>%n%n", PolicySpec.num(peak));
+            System.out.printf("%n<details><summary>every measured point (%s)</summary>%n%n", mixed ? "peaks " + peakText.substring(6).replace(":", ", ") : "peak " + peakText);
             List<PolicySweep.Row> all = new ArrayList<>();
             results.values().forEach(all::addAll);
             System.out.print(PolicySweep.format(all, plain.oracles(all), true));

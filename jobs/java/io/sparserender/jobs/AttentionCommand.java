@@ -39,10 +39,11 @@ import picocli.CommandLine.Option;
 @Command(name = "attention", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
             "Run sparse attention over dumped Q/K/V tensors and report its statistics.",
-            "Input: tensors q, k, v of shape [B, L, H, D] (F32, F16 or BF16). Output: o [B, L, H, D] as F32.",
-            "Policy specs: name[:key=value,...] with name dense, topk (k), topp (p), blasst (scale),",
-            "dynsparse (lambda or preal), recall (r, bound=max|exact|binned), hybrid (r, bound, pre);",
-            "every policy also takes br, bc (default 64) and order=natural|local|estimate.",
+            "Input: tensors q, k, v [B, L, H, D] (F32, F16 or BF16); output o as F32.",
+            "Policy spec: name[:key=value,...]; names and keys:",
+            "  dense | topk (k) | topp (p) | blasst (scale) | dynsparse (lambda or preal)",
+            "  | recall (r, bound=max|exact|binned) | hybrid (r, bound, pre);",
+            "  all take br, bc (default 64) and order=natural|local|estimate.",
             "Example: --policy recall:r=0.95,bound=exact,order=local --grid 4,24,24"})
 final class AttentionCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -59,11 +60,10 @@ final class AttentionCommand implements Callable<Integer> {
     String policy;
 
     @Option(names = "--sweep", paramLabel = "SPECS",
-            description = {"Run a list of policy specs over the same input and print one table row per spec",
-                "(policy, tile sparsity, compute saved, recall mean/p05/min, error vs dense, and the oracle's",
-                "sparsity at the spec's minimum recall), then the oracle at r = 0.90/0.95/0.99 per tiling.",
-                "Specs are separated by ';' (commas belong to a spec). Exact statistics are always computed.",
-                "Not with --policy or --out."})
+            description = "Run a list of policy specs, separated by ';', over the same input and print one table row "
+                    + "per spec: policy, tile sparsity, compute saved, recall mean/p05/min, error vs dense, and the "
+                    + "oracle's sparsity at the spec's minimum recall; then the oracle at r = 0.90/0.95/0.99 per "
+                    + "tiling. Exact statistics are always computed. Not with --policy or --out.")
     String sweep;
 
     @Option(names = "--sweep-file", paramLabel = "FILE",

@@ -55,10 +55,11 @@ public final class TiledAttention {
         }
         float[] out = new float[in.q().numel()];
         TileMask mask = new TileMask(bsz, heads, nq, nk);
+        double[] measured = new double[Math.multiplyExact(bsz * heads, nq * nk)];
         long[][] counters = new long[bsz * heads][];
         int[][] local = localOrders;
         IntStream.range(0, bsz * heads).parallel().forEach(bh -> counters[bh] =
-                new HeadPass(in, policy, bh / heads, bh % heads, local, prior, out, mask).run());
+                new HeadPass(in, policy, bh / heads, bh % heads, local, prior, out, mask, measured).run());
         long total = 0;
         long inLoop = 0;
         long beforeQk = 0;
@@ -73,7 +74,8 @@ public final class TiledAttention {
         AttentionStats stats = new AttentionStats(policy.spec(), bsz, seqLen, heads, headDim, tiling.br(), tiling.bc(),
                 total, inLoop, beforeQk, (double) (inLoop + beforeQk) / total, saved / denseFlops,
                 null, null, null, null);
-        return new AttentionResult(new Tensor(out, in.q().shape()), stats, mask);
+        return new AttentionResult(new Tensor(out, in.q().shape()), stats, mask,
+                new TileMassTable(bsz, heads, seqLen, tiling.br(), tiling.bc(), measured));
     }
 
     /** One (batch, head): gathers its rows, runs every q-tile, returns {tiles, in-loop, before-QKᵀ, FLOPs saved}. */
@@ -86,9 +88,10 @@ public final class TiledAttention {
         final TileMassTable prior;
         final float[] out;
         final TileMask mask;
+        final double[] measured;
 
         HeadPass(QkvInput in, AttentionPolicy policy, int b, int h, int[][] localOrders, TileMassTable prior,
-                 float[] out, TileMask mask) {
+                 float[] out, TileMask mask, double[] measured) {
             this.in = in;
             this.policy = policy;
             this.b = b;
@@ -97,6 +100,7 @@ public final class TiledAttention {
             this.prior = prior;
             this.out = out;
             this.mask = mask;
+            this.measured = measured;
         }
 
         long[] run() {
@@ -137,6 +141,10 @@ public final class TiledAttention {
             float[] lsum = new float[br];
             float[] alpha = new float[br];
             float[] acc = new float[br * headDim];
+            // Per visited tile and row: the kept row sum (units of exp(mAt)), or for a skipped tile its row max.
+            float[] tileSum = new float[nk * br];
+            float[] tileAt = new float[nk * br];
+            boolean[] kept = new boolean[nk];
             long inLoop = 0;
             long beforeQk = 0;
             double saved = 0;
@@ -158,6 +166,7 @@ public final class TiledAttention {
                 Arrays.fill(m, Float.NEGATIVE_INFINITY);
                 Arrays.fill(lsum, 0f);
                 Arrays.fill(acc, 0f);
+                Arrays.fill(kept, false);
                 rule.begin(rows);
                 for (int kt : visit) {
                     int c0 = kt * bc;
@@ -166,9 +175,13 @@ public final class TiledAttention {
                     if (rule.skip(rows, cols, s, bc, tileMax, m, lsum)) {
                         inLoop++;
                         saved += 2.0 * rows * cols * headDim;
+                        for (int r = 0; r < rows; r++) {
+                            tileAt[kt * br + r] = tileMax[r];
+                        }
                         continue;
                     }
                     mask.set(b, h, qt, kt);
+                    kept[kt] = true;
                     for (int r = 0; r < rows; r++) {
                         float mNew = Math.max(m[r], tileMax[r]);
                         alpha[r] = m[r] == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(m[r] - mNew);
@@ -185,6 +198,8 @@ public final class TiledAttention {
                             rowSum += p;
                         }
                         lsum[r] += rowSum;
+                        tileSum[kt * br + r] = rowSum;
+                        tileAt[kt * br + r] = mNew;
                         for (int c = 0; c < cols; c++) {
                             float p = s[r * bc + c];
                             int v0 = (c0 + c) * headDim;
@@ -194,6 +209,22 @@ public final class TiledAttention {
                         }
                     }
                     rule.rescale(rows, alpha);
+                }
+                int mBase = ((b * in.heads() + h) * nq + qt) * nk;
+                for (int kt = 0; kt < nk; kt++) {
+                    double worst = 0;
+                    if (!visited[kt]) {
+                        worst = est[qt * nk + kt];
+                    } else {
+                        int cols = Math.min(bc, seqLen - kt * bc);
+                        for (int r = 0; r < rows; r++) {
+                            double f = kept[kt]
+                                    ? tileSum[kt * br + r] * Math.exp(tileAt[kt * br + r] - m[r]) / lsum[r]
+                                    : Math.min(1, cols * Math.exp(tileAt[kt * br + r] - m[r]) / lsum[r]);
+                            worst = Math.max(worst, f);
+                        }
+                    }
+                    measured[mBase + kt] = worst;
                 }
                 for (int r = 0; r < rows; r++) {
                     int dst = in.offset(b, r0 + r, h);

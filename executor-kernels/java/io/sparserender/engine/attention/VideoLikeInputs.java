@@ -14,6 +14,10 @@ import java.util.SplittableRandom;
  * a video DiT. Knobs:
  * <ul>
  *   <li>{@code peak}: the content score of a token with itself, in nats (how peaked attention is);
+ *   <li>{@code tilt}: u's energy in RoPE pair p is ∝ ω_p^tilt (ω_p the pair's frequency, times a Gaussian
+ *       draw). With tilt 0 the low-frequency pairs, which barely turn across a small grid, hold most of the
+ *       energy and add a near-constant score, so attention is broad; tilt 1 (default) favours the pairs that
+ *       resolve neighbours, as local heads of a trained DiT do;
  *   <li>{@code noise}: the standard deviation, in nats, of the token-to-token noise in scores (q and k
  *       get i.i.d. N(0, noise) per component before rotation);
  *   <li>{@code sinks}: that many tokens (positions drawn from the seed) are global sinks: their k gets
@@ -25,7 +29,7 @@ import java.util.SplittableRandom;
 public final class VideoLikeInputs {
     private VideoLikeInputs() {}
 
-    /** Knobs of {@link #videoLike}; {@link #defaults()} gives peak 8, noise 1, 4 sinks at 6 nats. */
+    /** Knobs of {@link #videoLike}; {@link #defaults()} gives peak 16, tilt 1, noise 1, 4 sinks at peak / 2 nats. */
     public record Knobs(double peak, double tilt, double noise, int sinks, double sinkLogit) {
         public Knobs {
             if (!(peak >= 0) || !(tilt >= 0) || !(noise >= 0) || sinks < 0 || !(sinkLogit >= 0)) {

@@ -46,6 +46,9 @@ public final class LocalClusterSpark {
         conf.put("spark.executor.extraJavaOptions", "@" + basedir.resolve("conf/jvm.options").toAbsolutePath()
                 + " -Dlog4j2.configurationFile=" + basedir.resolve("src/test/resources/log4j2-test.properties").toAbsolutePath());
         conf.put("spark.task.maxFailures", "4");
+        // notice a killed executor in seconds rather than after the default 120 s network timeout
+        conf.put("spark.network.timeout", "20s");
+        conf.put("spark.executor.heartbeatInterval", "2s");
         conf.putAll(extraConf);
         conf.forEach(b::config);
         return b.getOrCreate();

@@ -8,6 +8,7 @@ import io.sparserender.engine.model.wan.WanModelDir;
 import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.model.wan.WanWeights;
 import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.pipeline.PolicySelfAttention;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.text.UmT5Encoder;
 import io.sparserender.engine.vae.WanVaeConfig;
@@ -62,8 +63,9 @@ final class ForwardCheckCommand implements Callable<Integer> {
     String backend;
 
     @Option(names = "--policy", defaultValue = "dense", paramLabel = "SPEC",
-            description = "Self-attention policy. This build accepts only 'dense' (sparse policies need the sparse"
-                    + " attention engine). Cross-attention is always dense. Default: ${DEFAULT-VALUE}.")
+            description = "Self-attention policy spec, e.g. dense, dynsparse:lambda=-9,bc=32, recall:r=0.95,order=local"
+                    + " (sparse policies run the tiled reference on the CPU). Cross-attention is always dense."
+                    + " Default: ${DEFAULT-VALUE}.")
     String policy;
 
     @Option(names = "--expert", paramLabel = "NAME",
@@ -84,9 +86,11 @@ final class ForwardCheckCommand implements Callable<Integer> {
         if (!backend.equals("cpu")) {
             throw new UsageException("unknown backend '" + backend + "': expected cpu or cuda");
         }
-        if (!policy.equals("dense")) {
-            throw new UsageException("policy '" + policy + "' needs the sparse attention engine, not in this build yet;"
-                    + " use --policy dense");
+        SelfAttention<Tensor> selfAttention;
+        try {
+            selfAttention = PolicySelfAttention.forSpec(policy);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
         PrintWriter o = spec.commandLine().getOut();
         if (java.nio.file.Files.isDirectory(model) && WanVaeConfig.isWanVaeFolder(model)) {
@@ -123,7 +127,7 @@ final class ForwardCheckCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         WanWeights<Tensor> weights = ex.load(ops);
         long t1 = System.nanoTime();
-        WanTransformer<Tensor> dit = new WanTransformer<>(ops, weights, SelfAttention.dense());
+        WanTransformer<Tensor> dit = new WanTransformer<>(ops, weights, selfAttention);
         WanTransformer.Prompt<Tensor> prompt = dit.encodePrompt(text, !noPad);
         Tensor sample = dit.forward(hidden, timesteps, prompt);
         long t2 = System.nanoTime();

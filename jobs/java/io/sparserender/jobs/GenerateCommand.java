@@ -148,7 +148,7 @@ final class GenerateCommand implements Callable<Integer> {
                 preset.transformer().numLayers(), preset.transformer().dim(), stride, 4,
                 backend.equals("cuda") ? 300e12 : 20e9);
         GenerateOptions opts = new GenerateOptions(prompts, promptFormat, outUri, runId, limit, defaults,
-                GenerateCommand::canonicalPolicy, renderer, cost, 300);
+                PolicyCanonicalizer.ENGINE, renderer, cost, 300);
 
         try {
             GenerateRun.Summary s = GenerateJob.run(opts, master);
@@ -164,14 +164,6 @@ final class GenerateCommand implements Callable<Integer> {
                 Files.deleteIfExists(tmp);
             }
         }
-    }
-
-    static String canonicalPolicy(String specText) {
-        String s = specText.trim();
-        if (!s.equals("dense")) {
-            throw new IllegalArgumentException("only 'dense' is available in this build");
-        }
-        return s;
     }
 
     private static int[] parseSize(String s) {

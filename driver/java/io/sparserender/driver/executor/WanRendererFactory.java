@@ -1,6 +1,6 @@
 package io.sparserender.driver.executor;
 
-import io.sparserender.engine.model.wan.SelfAttention;
+import io.sparserender.engine.pipeline.PolicySelfAttention;
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.pipeline.ModelRepo;
 import io.sparserender.engine.pipeline.WanClipRenderer;
@@ -22,17 +22,11 @@ public final class WanRendererFactory implements ClipRendererFactory {
         String cache = settings.options().get("model_cache");
         ModelRepo repo = ModelRepo.resolve(settings.model(), cache != null ? Path.of(cache) : defaultCache());
         return switch (settings.backend()) {
-            case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, WanRendererFactory::cpuPolicy, "cpu");
+            case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu");
             case "cuda" -> throw new IllegalStateException("Cannot render on cuda: the DiT's CUDA backend is not in "
                     + "this build yet (the GPU runtime and GEMM are; the model still runs on --backend cpu)");
             default -> throw new IllegalArgumentException("Invalid backend '" + settings.backend() + "': use cpu or cuda");
         };
     }
 
-    static SelfAttention<Tensor> cpuPolicy(String spec) {
-        if (!spec.equals("dense")) {
-            throw new IllegalArgumentException("Cannot render with policy '" + spec + "': not available on the CPU yet");
-        }
-        return SelfAttention.dense();
-    }
 }

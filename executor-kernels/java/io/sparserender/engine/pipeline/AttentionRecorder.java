@@ -12,9 +12,9 @@ import java.util.TreeMap;
  * reports, averaged over the calls of that step and layer (the batched conditional and unconditional
  * passes are one call). A policy that reports nothing (dense) counts as no tile skipped.
  */
-final class AttentionRecorder<T> implements SelfAttention<T> {
+public final class AttentionRecorder<T> implements SelfAttention<T> {
     /** A policy that also says what it skipped in its last call. */
-    interface Measured<T> extends SelfAttention<T> {
+    public interface Measured<T> extends SelfAttention<T> {
         /** Tile sparsity, compute saved and (NaN when not measured) recall mean, p05 and error of the last call. */
         double[] lastStatistics();
     }

@@ -111,14 +111,31 @@ class ForwardCheckCommandTest {
     }
 
     @Test
-    void cudaAndSparsePoliciesAreRefusedWithOneLine() {
+    void cudaAndUnknownPoliciesAreRefusedWithOneLine() {
         String[] base = {"forward-check", "--model", "m", "--inputs", "i", "--out", "o"};
         CliTest.Result cuda = CliTest.run(concat(base, "--backend", "cuda"));
         assertThat(cuda.code()).isEqualTo(Main.EXIT_USAGE);
         assertThat(cuda.err()).startsWith("sparse-render forward-check: backend 'cuda' is not available in this build yet");
-        CliTest.Result sparse = CliTest.run(concat(base, "--policy", "dynsparse:lambda=-9"));
-        assertThat(sparse.code()).isEqualTo(Main.EXIT_USAGE);
-        assertThat(sparse.err()).startsWith("sparse-render forward-check: policy 'dynsparse:lambda=-9' needs the sparse attention engine, not in this build yet");
+        CliTest.Result unknown = CliTest.run(concat(base, "--policy", "magic:x=1"));
+        assertThat(unknown.code()).isEqualTo(Main.EXIT_USAGE);
+        assertThat(unknown.err()).startsWith("sparse-render forward-check: Invalid policy spec 'magic:x=1': unknown policy 'magic'");
+    }
+
+    @Test
+    void sparsePoliciesRunThroughTheTiledReferenceAndStayCloseToDense() throws IOException {
+        Path in = SharedFixtures.path("wan-dit-h128/case-scalar-t.safetensors");
+        Path model = SharedFixtures.path("wan-dit-h128");
+        Path dense = tmp.resolve("dense.safetensors");
+        Path sparse = tmp.resolve("sparse.safetensors");
+        assertThat(CliTest.run("forward-check", "--model", model.toString(), "--inputs", in.toString(), "--out",
+                dense.toString(), "--no-pad").code()).isZero();
+        CliTest.Result r = CliTest.run("forward-check", "--model", model.toString(), "--inputs", in.toString(), "--out",
+                sparse.toString(), "--no-pad", "--policy", "recall:r=0.99,br=16,bc=16,order=local");
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("recall:r=0.99");
+        try (SafetensorsFile d = SafetensorsFile.open(dense); SafetensorsFile s = SafetensorsFile.open(sparse)) {
+            assertThat(relL2(s.readTensor("sample"), d.readTensor("sample"))).isLessThan(0.05);
+        }
     }
 
     @Test

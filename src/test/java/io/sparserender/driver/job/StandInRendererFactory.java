@@ -31,6 +31,15 @@ public final class StandInRendererFactory implements ClipRendererFactory {
         return new ClipRenderer() {
             @Override
             public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+                long delay = Long.parseLong(settings.options().getOrDefault("delay_ms", "0"));
+                if (delay > 0) {
+                    try {
+                        Thread.sleep(delay); // stands for model time, so an executor can be killed mid-run
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new IllegalStateException(e);
+                    }
+                }
                 if (spec.prompt().contains("FAIL")) {
                     throw new ClipFailedException("NaN in latents at step 1, layer 0 (stand-in failure)");
                 }

@@ -42,4 +42,28 @@ class WanClipRendererTest {
             assertThat(first.stageSeconds()).containsKeys("text", "dit", "vae_encode", "total");
         }
     }
+
+    @Test
+    void sparsePolicyRecordsSparsityAndSampledRecallPerLayerAndStep() {
+        ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        // Random tiny weights attend almost uniformly, so an in-loop recall rule rightly skips nothing;
+        // top-k keeps 2 of the 6 kv-tiles of every q-tile whatever the scores.
+        String policy = "topk:k=2,br=16,bc=16";
+        ClipSpec spec = new ClipSpec("a lighthouse in a storm", "", 3, 128, 64, 9, 5, 5.0, Double.NaN, 5.0, policy,
+                "wan-tiny", repo.revision());
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu")) {
+            RenderResult result = r.render(spec, dir, RenderListener.NONE);
+            assertThat(result.attention()).hasSize(5 * 2);
+            assertThat(result.tileSparsity()).isCloseTo(4.0 / 6.0, org.assertj.core.data.Offset.offset(1e-9));
+            for (LayerStepStats s : result.attention()) {
+                if (s.step() % PolicySelfAttention.DEFAULT_EXACT_EVERY == 0) {
+                    assertThat(s.recallMean()).as("sampled step %d layer %d", s.step(), s.layer()).isBetween(0.2, 1.0);
+                    assertThat(s.recallP05()).isLessThanOrEqualTo(s.recallMean());
+                    assertThat(s.relL2()).isPositive();
+                } else {
+                    assertThat(s.recallMean()).isNaN();
+                }
+            }
+        }
+    }
 }

@@ -66,13 +66,14 @@ public final class Svg {
         int h = 260;
         int pw = w - L - R;
         int ph = h - T - B;
+        int fullH = h + legendHeight(series);
         long maxCount = 1;
         for (long[] c : counts) {
             for (long n : c) {
                 maxCount = Math.max(maxCount, n);
             }
         }
-        StringBuilder s = open(name, w, h);
+        StringBuilder s = open(name, w, fullH);
         int bins = edges.length - 1;
         double bw = (double) pw / bins;
         for (int k = 0; k < series.size(); k++) {
@@ -92,7 +93,7 @@ public final class Svg {
         tick(s, L - 4, T + 10, String.valueOf(maxCount), "end");
         tick(s, L - 4, T + ph, "0", "end");
         axisLabels(s, w, h, xLabel, "count");
-        legend(s, series, w);
+        legend(s, series, h);
         return s.append("</svg>").toString();
     }
 
@@ -108,6 +109,7 @@ public final class Svg {
         int h = 300;
         int pw = w - L - R;
         int ph = h - T - B;
+        List<String> names = series.stream().map(Series::name).toList();
         double x0 = Double.POSITIVE_INFINITY;
         double x1 = Double.NEGATIVE_INFINITY;
         double y0 = Double.POSITIVE_INFINITY;
@@ -142,7 +144,7 @@ public final class Svg {
         x1 += padX;
         y0 -= padY;
         y1 += padY;
-        StringBuilder s = open(name, w, h);
+        StringBuilder s = open(name, w, h + legendHeight(names));
         frame(s, pw, ph);
         for (int k = 0; k < series.size(); k++) {
             String colour = PALETTE[k % PALETTE.length];
@@ -174,16 +176,16 @@ public final class Svg {
         tick(s, L - 4, T + 10, fmt(y1), "end");
         tick(s, L - 4, T + ph, fmt(y0), "end");
         axisLabels(s, w, h, xLabel, yLabel);
-        legend(s, series.stream().map(Series::name).toList(), w);
+        legend(s, names, h);
         return s.append("</svg>").toString();
     }
 
     /** One bar per category, stacked by series; {@code v[category][series]}, NaN counted as 0. */
     public static String stackedBars(String name, List<String> categories, List<String> series, double[][] v,
                                      String yLabel) {
-        int w = Math.max(420, Math.min(1100, L + R + categories.size() * 36 + 120));
+        int w = Math.max(300, Math.min(1100, L + R + categories.size() * 36));
         int h = 280;
-        int pw = w - L - R - 120;
+        int pw = w - L - R;
         int ph = h - T - B;
         double max = 0;
         for (double[] row : v) {
@@ -196,7 +198,7 @@ public final class Svg {
         if (max <= 0) {
             max = 1;
         }
-        StringBuilder s = open(name, w, h);
+        StringBuilder s = open(name, Math.max(w, 300), h + 14 + legendHeight(series));
         double bw = (double) pw / Math.max(1, categories.size());
         for (int c = 0; c < categories.size(); c++) {
             double y = T + ph;
@@ -223,8 +225,8 @@ public final class Svg {
                 tick(s, L + pw, T + ph + 28, categories.get(categories.size() - 1), "end");
             }
         }
-        axisLabels(s, w - 120, h, "", yLabel);
-        legend(s, series, w);
+        axisLabels(s, w, h, "", yLabel);
+        legend(s, series, h + 14);
         return s.append("</svg>").toString();
     }
 
@@ -275,15 +277,21 @@ public final class Svg {
                 + "transform=\"rotate(-90 14 %d)\">%s</text>", h / 2, h / 2, Html.escape(y)));
     }
 
-    private static void legend(StringBuilder s, List<String> names, int w) {
+    /** Height of the legend drawn below a chart: one line per series, none for a single series. */
+    private static int legendHeight(List<String> names) {
+        return names.size() < 2 ? 0 : names.size() * 15 + 4;
+    }
+
+    /** One line per series below the chart (whose own height is {@code top}), so long names are not cut. */
+    private static void legend(StringBuilder s, List<String> names, int top) {
         if (names.size() < 2) {
             return;
         }
         for (int k = 0; k < names.size(); k++) {
-            int y = T + 4 + k * 15;
+            int y = top + k * 15;
             s.append(String.format(Locale.ROOT, "<rect x=\"%d\" y=\"%d\" width=\"10\" height=\"10\" fill=\"%s\"/>",
-                    w - 110, y, PALETTE[k % PALETTE.length]));
-            tick(s, w - 96, y + 9, names.get(k), "start");
+                    L, y, PALETTE[k % PALETTE.length]));
+            tick(s, L + 14, y + 9, names.get(k), "start");
         }
     }
 }

@@ -48,6 +48,8 @@ public final class LocalClusterSpark {
         conf.put("spark.task.maxFailures", "4");
         // notice a killed executor in seconds rather than after the default 120 s network timeout
         conf.put("spark.network.timeout", "20s");
+        // Spark 4 requires the timeout check interval (default 60 s) to be at most the network timeout.
+        conf.put("spark.network.timeoutInterval", "10s");
         conf.put("spark.executor.heartbeatInterval", "2s");
         conf.putAll(extraConf);
         conf.forEach(b::config);

@@ -20,6 +20,13 @@ public final class CudaAttention {
     static final String KERNEL_D128_BC64 = "flash_attn_fwd_d128_bc64";
     static final String KERNEL_D64_BC32 = "flash_attn_fwd_d64_bc32";
     static final String KERNEL_D128_BC32 = "flash_attn_fwd_d128_bc32";
+    static final String KERNEL_SM90_D64_BC64 = "flash_attn_sm90_d64_bc64";
+    static final String KERNEL_SM90_D128_BC64 = "flash_attn_sm90_d128_bc64";
+    static final String KERNEL_SM90_D64_BC32 = "flash_attn_sm90_d64_bc32";
+    static final String KERNEL_SM90_D128_BC32 = "flash_attn_sm90_d128_bc32";
+    static final String KERNEL_TRANSPOSE_V = "flash_attn_transpose_v";
+    /** sm90 path: Q + two K blocks + one Vᵀ block of 64 keys, bf16, at D = 128, + 1024 to align the base. */
+    static final int SM90_MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2 + 1024;
     /** Q tile (64 x D) + two K tiles + one V tile (bc x D each), bf16, at D = 128, bc = 64. */
     static final int MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2;
     static final int BR = 64;
@@ -49,12 +56,42 @@ public final class CudaAttention {
         }
     }
 
+    /** The params struct of flash_attention_sm90.cu (fa90::Fa90Params), field for field. */
+    record Params90(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep,
+                    DeviceBuffer stats, int batch, int seqLen, int heads, int mode, float scale, float threshold, int vtStride) {
+        KernelArgs.Struct struct() {
+            return new KernelArgs.Struct().ptr(q).ptr(k).ptr(vt).ptr(out).ptr(lse).ptr(keep).ptr(stats)
+                    .i32(batch).i32(seqLen).i32(heads).i32(mode).f32(scale).f32(threshold).i32(vtStride);
+        }
+    }
+
+    /** fa90::TransposeParams. */
+    record TransposeParams(DeviceBuffer v, DeviceBuffer vt, int batch, int seqLen, int heads, int headDim, int vtStride) {
+        KernelArgs.Struct struct() {
+            return new KernelArgs.Struct().ptr(v).ptr(vt).i32(batch).i32(seqLen).i32(heads).i32(headDim).i32(vtStride);
+        }
+    }
+
     private final CudaDevice device;
     private final CudaOps ops;
+    private final boolean hopper;
 
+    /** The wgmma kernel on compute 9.0, the mma.sync one elsewhere. */
     public CudaAttention(CudaDevice device) {
+        this(device, true);
+    }
+
+    /** @param allowHopper use the wgmma kernel (flash_attention_sm90.cu) where the device is compute 9.0 */
+    public CudaAttention(CudaDevice device, boolean allowHopper) {
         this.device = device;
         this.ops = new CudaOps(device);
+        this.hopper = allowHopper && OwnGemm.isHopper(device.info());
+    }
+
+    /** Which kernel runs. */
+    public String name() {
+        return hopper ? "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)"
+                : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
     }
 
     /** Whether the kernel runs this policy (else {@link #forward} refuses it). */
@@ -170,7 +207,25 @@ public final class CudaAttention {
             threshold = 0f;
         }
         float scale = (float) (1 / Math.sqrt(headDim));
-        Params p = new Params(q, k, v, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold);
-        device.launch(kernel(headDim, bc), (int) grid, THREADS, smemBytes(headDim, bc), new KernelArgs().struct(p.struct()));
+        if (!hopper) {
+            Params p = new Params(q, k, v, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold);
+            device.launch(kernel(headDim, bc), (int) grid, THREADS, smemBytes(headDim, bc), new KernelArgs().struct(p.struct()));
+            return;
+        }
+        // Vᵀ workspace from the arena: freed when this scope closes; later work on the one stream runs after.
+        int vtStride = (seqLen + 7) / 8 * 8;
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer vt = ops.allocate(DType.BF16, bsz, heads, headDim, vtStride);
+            TransposeParams tp = new TransposeParams(v, vt, bsz, seqLen, heads, headDim, vtStride);
+            long tgrid = (long) bsz * heads * ((vtStride + 31) / 32);
+            if (tgrid > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("Attention too large for one launch: " + tgrid + " transpose blocks");
+            }
+            device.launch(KERNEL_TRANSPOSE_V, (int) tgrid, 256, 0, new KernelArgs().struct(tp.struct()));
+            Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
+            device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)
+                            : (headDim == 64 ? KERNEL_SM90_D64_BC32 : KERNEL_SM90_D128_BC32),
+                    (int) grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024, new KernelArgs().struct(p.struct()));
+        }
     }
 }

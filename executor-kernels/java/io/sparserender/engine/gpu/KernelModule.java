@@ -29,7 +29,9 @@ final class KernelModule {
             OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED,
             OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16,
             CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
-            CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32);
+            CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32,
+            CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
+            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V);
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -59,6 +61,12 @@ final class KernelModule {
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
         if (hopper) {
+            for (String name : List.of(CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
+                    CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32)) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90_MAX_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
             for (String name : List.of(OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SM90_SMEM_BYTES),

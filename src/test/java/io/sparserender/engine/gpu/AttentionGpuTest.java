@@ -70,7 +70,16 @@ class AttentionGpuTest {
         int nq = (seqLen + 63) / 64;
         int nk = (seqLen + bc - 1) / bc;
         CudaOps ops = ops();
-        CudaAttention attention = new CudaAttention(ops.device());
+        // Both kernels: mma.sync everywhere, wgmma on compute 9.0 (elsewhere the second run repeats the first).
+        for (boolean allowHopper : new boolean[] {false, true}) {
+            check(ops, new CudaAttention(ops.device(), allowHopper), ref, policy, q, k, v, shape, batch, seqLen, heads, headDim, nq, nk, bc);
+        }
+    }
+
+    private static void check(CudaOps ops, CudaAttention attention, AttentionResult ref, AttentionPolicy policy, float[] q,
+                              float[] k, float[] v, int[] shape, int batch, int seqLen, int heads, int headDim, int nq, int nk,
+                              int bc) {
+        String spec = attention.name() + " " + policy.spec();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer dq = ops.uploadBf16(q, shape);
             DeviceBuffer dk = ops.uploadBf16(k, shape);
@@ -120,7 +129,7 @@ class AttentionGpuTest {
             assertEquals((long) saved, st.flopsSaved(), "FLOPs saved vs keep flags");
             assertEquals(ref.stats().tilesTotal(), total, "reference tile count");
             int allowed = Math.max(1, (int) Math.floor(MAX_FLIPPED_QTILES * batch * heads * nq));
-            assertTrue(flippedQTiles <= allowed, flippedQTiles + " q-tiles decide differently from the reference (allowed " + allowed + ")");
+            assertTrue(flippedQTiles <= allowed, spec + ": " + flippedQTiles + " q-tiles decide differently from the reference (allowed " + allowed + ")");
             if (policy instanceof AttentionPolicy.Dense) {
                 assertEquals(0, zeros, "dense skipped tiles");
             }
@@ -158,7 +167,7 @@ class AttentionGpuTest {
                 }
             }
             if (bad > 0) {
-                throw new AssertionError(bad + " of " + o.length + " output elements outside atol " + atol + " + rtol " + rtol
+     throw new AssertionError(spec + ": " + bad + " of " + o.length + " output elements outside atol " + atol + " + rtol " + rtol
                         + "; worst at " + worst + ": " + o[worst] + " vs " + expected[worst]);
             }
             for (int i = 0; i < ls.length; i++) {

@@ -361,7 +361,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
 #define FA90_BODY(D, BC) __trap();
 #endif
 #define FA90_KERNEL(D, BC)                                                                                    \
-    extern "C" __global__ void __launch_bounds__(fa90::THREADS) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 3) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
         FA90_BODY(D, BC)                                                                                      \
     }
 FA90_KERNEL(64, 64)

@@ -179,22 +179,44 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
     long long cta_skipped = 0;
     double cta_saved = 0;
 
+    // Prologue: S_0 = Q K_0ᵀ, K_1 in flight.
+    float s[32];
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    #pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0.f;
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    #pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
+        wgmma_ss_n64(s, desc128(sQ + off), desc128(sK + off));
+    }
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    if (nb > 1) load_rows64<D>(sK + K_BYTES, k, row_stride, 64, L);
+    asm volatile("cp.async.commit_group;\n" ::);
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
     for (int jb = 0; jb < nb; jb++) {
-        const uint32_t bufK = sK + (jb & 1) * K_BYTES;
+        // s holds S_jb. Issue S_{jb+1} now so the tensor cores run it while this block's decisions and
+        // exps run (on the last block it reads a stale buffer and its result is dropped: no branch
+        // around a wgmma, which ptxas would serialize).
         asm volatile("cp.async.wait_group 0;\n" ::);
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         __syncthreads();
-        float s[32];
+        float sn[32];
         #pragma unroll
-        for (int i = 0; i < 32; i++) s[i] = 0.f;
+        for (int i = 0; i < 32; i++) sn[i] = 0.f;
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
-            wgmma_ss_n64(s, desc128(sQ + off), desc128(bufK + off));
+        {
+            const uint32_t bufN = sK + ((jb + 1) & 1) * K_BYTES;
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
+                wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off));
+            }
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
         const int kb0 = jb * 64;
         if (kb0 + 64 > L) {
@@ -289,15 +311,18 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
                 }
             }
         }
-        if (mode == 0) __syncthreads();   // the decision barrier also guards the buffers
+        // K_{jb+2} goes into this block's K buffer: S_jb finished before this iteration began.
         if (!any) {
-            if (jb + 1 < nb) load_rows64<D>(sK + ((jb + 1) & 1) * K_BYTES, k, row_stride, kb0 + 64, L);
+            if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
             asm volatile("cp.async.commit_group;\n" ::);
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            #pragma unroll
+            for (int i = 0; i < 32; i++) s[i] = sn[i];
             continue;
         }
         load_vt<D>(sVt, vt, p.vt_stride, kb0);
         asm volatile("cp.async.commit_group;\n" ::);
-        if (jb + 1 < nb) load_rows64<D>(sK + ((jb + 1) & 1) * K_BYTES, k, row_stride, kb0 + 64, L);
+        if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
         asm volatile("cp.async.commit_group;\n" ::);
         #pragma unroll
         for (int j = 0; j < D / 8; j++) {
@@ -327,6 +352,8 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        #pragma unroll
+        for (int i = 0; i < 32; i++) s[i] = sn[i];
     }
     asm volatile("cp.async.wait_group 0;\n" ::);
 
@@ -361,7 +388,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
 #define FA90_BODY(D, BC) __trap();
 #endif
 #define FA90_KERNEL(D, BC)                                                                                    \
-    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 3) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
         FA90_BODY(D, BC)                                                                                      \
     }
 FA90_KERNEL(64, 64)

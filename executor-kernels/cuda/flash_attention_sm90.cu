@@ -8,11 +8,16 @@
 // two of bc = 32) are decided in order, each on the running state left by the one before, exactly as
 // the reference visits them; a kept tile updates m, l and its P; P of an earlier kept sub-tile of the
 // block is rescaled when a later one moves the max. If a tile is kept, V for the block is loaded and
-// O += P·V runs as wgmma m64nDk16 with P from registers, only over kept tiles' k-steps; if none is
-// kept, V is not loaded. V is read as Vᵀ ([B, H, D, Lp], Lp = L rounded up to 8, zero-padded),
+// O += P·V runs as wgmma m64nDk16 with P from registers; a skipped 32-key half of such a block gets
+// P = 0 (its exp is not taken; the multiply adds exactly 0). If no tile of the block is kept, neither
+// V load nor PV happens. V is read as Vᵀ ([B, H, D, Lp], Lp = L rounded up to 8, zero-padded),
 // written by flash_attn_transpose_v before the launch, so both wgmma B operands are K-major.
-// Loads: cp.async into 128B-swizzled tiles, K double-buffered (K of the next block is issued after the
-// decision, with V), 3 CTAs per SM (64 KiB + 1 KiB of shared memory each).
+// Pipelining: S of the next block is issued (wgmma, async) before this block's decisions and exps,
+// so the tensor cores run it under the softmax; K is double-buffered and loaded two blocks ahead of
+// its use (issued after this block's V); 2 CTAs per SM (248 registers at D = 128, no spills).
+// Measured alternatives (H200, docs/BENCHMARKS.md): without the S pipelining, 3 CTAs per SM: 237-244
+// dense TFLOP/s, 2 CTAs: 233-240; with it: 299-307. Leaving the skipped half's PV k-steps out instead
+// of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
 // Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
 // and the host launches them only on compute 9.0.
 #include <stdint.h>
@@ -329,6 +334,17 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
             o[j * 4 + 0] *= atot[0]; o[j * 4 + 1] *= atot[0];
             o[j * 4 + 2] *= atot[1]; o[j * 4 + 3] *= atot[1];
         }
+        // A skipped 32-key half of a block whose other half is kept (bc = 32): its P is set to 0 and the
+        // PV wgmma runs over the whole block (adds exactly 0). Leaving its k-steps out makes the wgmma
+        // path divergent and ptxas serializes every wgmma of the kernel (C7520): 1.6x slower measured.
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
+            if (kept[sub]) continue;
+            #pragma unroll
+            for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                s[j * 4 + 0] = 0.f; s[j * 4 + 1] = 0.f; s[j * 4 + 2] = 0.f; s[j * 4 + 3] = 0.f;
+            }
+        }
         uint32_t pa[4][4];
         #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
@@ -343,7 +359,6 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
-            if (!kept[kk / (BC / 16)]) continue;
             if constexpr (D == 128) {
                 wgmma_rs_n128(o, pa[kk], desc128(sVt + kk * 32));
             } else {

@@ -14,7 +14,8 @@
 // written by flash_attn_transpose_v before the launch, so both wgmma B operands are K-major.
 // Pipelining: S of the next block is issued (wgmma, async) before this block's decisions and exps,
 // so the tensor cores run it under the softmax; K is double-buffered and loaded two blocks ahead of
-// its use (issued after this block's V); 2 CTAs per SM (248 registers at D = 128, no spills).
+// its use (issued after this block's V, which is issued at the first kept tile's decision, before
+// the exps); 2 CTAs per SM (248 registers at D = 128, no spills).
 // Measured alternatives (H200, docs/BENCHMARKS.md): without the S pipelining, 3 CTAs per SM: 237-244
 // dense TFLOP/s, 2 CTAs: 233-240; with it: 299-307. Leaving the skipped half's PV k-steps out instead
 // of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
@@ -278,6 +279,11 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
                 continue;
             }
             kept[sub] = true;
+            if (!any) {
+                // The block's V as soon as one of its tiles is kept: the load runs under the exps.
+                load_vt<D>(sVt, vt, p.vt_stride, kb0);
+                asm volatile("cp.async.commit_group;\n" ::);
+            }
             any = true;
             float alpha[2], msc[2];
             #pragma unroll
@@ -325,8 +331,6 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
             for (int i = 0; i < 32; i++) s[i] = sn[i];
             continue;
         }
-        load_vt<D>(sVt, vt, p.vt_stride, kb0);
-        asm volatile("cp.async.commit_group;\n" ::);
         if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
         asm volatile("cp.async.commit_group;\n" ::);
         #pragma unroll

@@ -15,11 +15,12 @@
 // Pipelining: S of the next block is issued (wgmma, async) before this block's decisions and exps,
 // so the tensor cores run it under the softmax; K is double-buffered and loaded two blocks ahead of
 // its use (issued after this block's V, which is issued at the first kept tile's decision, before
-// the exps); 2 CTAs per SM (248 registers at D = 128, no spills).
+// the exps); 2 CTAs per SM (250-255 registers at D = 128, no spills).
 // Measured alternatives (H200, dense TFLOP/s at the two Wan shapes, docs/BENCHMARKS.md): no S
 // pipelining, 3 CTAs per SM: 237-244; 2 CTAs: 233-240; S pipelining with V issued after the exps:
-// 292-307; V issued at the decision (this code): 334-339. Leaving the skipped half's PV k-steps out
-// instead of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
+// 292-307; V issued at the decision (this code): 334-339; K_{j+2} issued at the top of block j, right
+// after S_{j+1} (the V wait then waits for it too): 284-311, rejected. Leaving the skipped half's PV
+// k-steps out instead of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
 // Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
 // and the host launches them only on compute 9.0.
 #include <stdint.h>

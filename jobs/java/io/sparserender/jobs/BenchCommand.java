@@ -1,5 +1,10 @@
 package io.sparserender.jobs;
 
+import io.sparserender.engine.attention.AttentionPolicy;
+import io.sparserender.engine.attention.PolicySpec;
+import io.sparserender.engine.attention.VideoGrid;
+import io.sparserender.engine.gpu.AttentionBenchmark;
+import io.sparserender.engine.gpu.CudaAttention;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.GemmBenchmark;
 import java.util.List;
@@ -9,12 +14,12 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks; `bench gemm` times both GEMM implementations on the device. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm."},
-        subcommands = {BenchCommand.Gemm.class})
+        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention."},
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class})
 final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new UsageException("choose a benchmark: gemm");
+        throw new UsageException("choose a benchmark: gemm, attention");
     }
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
@@ -44,6 +49,67 @@ final class BenchCommand implements Callable<Integer> {
             for (String s : shapes) {
                 int[] mnk = GemmBenchmark.parseShape(s);
                 bench.run(mnk[0], mnk[1], mnk[2], System.out);
+            }
+            return Main.EXIT_OK;
+        }
+    }
+
+    @Command(name = "attention", mixinStandardHelpOptions = true,
+            description = {"Time the CUDA attention kernel (flash_attention.cu) on the GPU: bf16 q, k, v [B, L, H, D], fp32 out,",
+                "on video-like inputs; one JSON line per shape and policy, median of --iters after --warmups (CUDA events).",
+                "TFLOP/s is dense-equivalent (4·B·H·L²·D / t); real_tflop subtracts the PV FLOPs of skipped tiles."})
+    static final class Attention implements Callable<Integer> {
+        @Option(names = "--shape", split = ";",
+                description = "B:FRAMESxROWSxCOLS:H:D, repeatable (default: the Wan shapes 1:31x22x40:24:128 (L 27,280) and 1:21x45x80:40:128 (L 75,600))")
+        List<String> shapes = List.of("1:31x22x40:24:128", "1:21x45x80:40:128");
+
+        @Option(names = "--policy", split = ";", description = "policy specs (br=64, bc 32 or 64, order=natural), repeatable")
+        List<String> policies = List.of("dense:br=64,bc=64", "dense:br=64,bc=32", "dynsparse:lambda=-9,br=64,bc=32",
+                "dynsparse:lambda=-9,br=64,bc=64", "blasst:scale=1,br=64,bc=64");
+
+        @Option(names = "--gen-heads", defaultValue = "4", description = "video-like heads generated on the host, repeated over H")
+        int genHeads;
+
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+
+        @Option(names = "--warmups", defaultValue = "2")
+        int warmups;
+
+        @Option(names = "--iters", defaultValue = "5")
+        int iters;
+
+        @Option(names = "--arena-gib", defaultValue = "8", description = "device memory reserved for the operands")
+        long arenaGib;
+
+        @Override
+        public Integer call() {
+            List<AttentionPolicy> parsed = policies.stream().map(PolicySpec::parse).toList();
+            int[][] dims = new int[shapes.size()][];
+            VideoGrid[] grids = new VideoGrid[shapes.size()];
+            for (int i = 0; i < shapes.size(); i++) {
+                String[] p = shapes.get(i).split(":");
+                if (p.length != 4) {
+                    throw new UsageException("--shape " + shapes.get(i) + ": expected B:FRAMESxROWSxCOLS:H:D");
+                }
+                try {
+                    dims[i] = new int[] {Integer.parseInt(p[0].strip()), Integer.parseInt(p[2].strip()), Integer.parseInt(p[3].strip())};
+                    grids[i] = VideoGrid.parse(p[1]);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--shape " + shapes.get(i) + ": " + e.getMessage());
+                }
+                for (AttentionPolicy a : parsed) {
+                    if (!CudaAttention.supports(a, dims[i][2])) {
+                        throw new UsageException("--policy " + a.spec() + " is not run by the kernel at D = " + dims[i][2]
+                                + " (br=64, bc 32 or 64, order=natural; dense, blasst, dynsparse, recall bound=max; D 64 or 128)");
+                    }
+                }
+            }
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            System.out.println("{\"device\":\"" + device.info().name() + "\"}");
+            AttentionBenchmark bench = new AttentionBenchmark(device, warmups, iters);
+            for (int i = 0; i < shapes.size(); i++) {
+                bench.run(dims[i][0], grids[i], dims[i][1], dims[i][2], genHeads, parsed, seed, System.out);
             }
             return Main.EXIT_OK;
         }

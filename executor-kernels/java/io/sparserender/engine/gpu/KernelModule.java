@@ -27,7 +27,11 @@ final class KernelModule {
             "layer_norm_f32", "layer_norm_bf16", "rms_norm_f32", "rms_norm_bf16",
             "softmax_rows_f32", "softmax_rows_bf16",
             OwnGemm.KERNEL_F32, OwnGemm.KERNEL_BF16, OwnGemm.KERNEL_F32_UNALIGNED, OwnGemm.KERNEL_BF16_UNALIGNED,
-            OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16);
+            OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16,
+            CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
+            CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32,
+            CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
+            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V);
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -50,7 +54,19 @@ final class KernelModule {
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SMEM_BYTES),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
+        for (String name : List.of(CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
+                CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32)) {
+            CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.MAX_SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
         if (hopper) {
+            for (String name : List.of(CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
+                    CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32)) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90_MAX_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
             for (String name : List.of(OwnGemm.KERNEL_SM90_F32, OwnGemm.KERNEL_SM90_BF16)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, OwnGemm.SM90_SMEM_BYTES),

@@ -1,0 +1,420 @@
+// flash_attention_sm90.cu: the Hopper path of flash_attention.cu (sm_90a only): the same computation and
+// the same in-loop decisions (see flash_attention.cu for the rule list), with warpgroup MMA.
+// Java launcher: io.sparserender.engine.gpu.CudaAttention (Params90 mirrors Fa90Params).
+//
+// One CTA = one warpgroup (128 threads) = one q-tile of 64 rows (the reference's br). Keys are walked
+// in blocks of 64: S = Q K_blockᵀ is one wgmma m64n64k16 chain (Q and K from shared memory, 128-byte
+// swizzle as in gemm_bf16_sm90.cu, D/64 column panels), then the block's policy tiles (one of bc = 64,
+// two of bc = 32) are decided in order, each on the running state left by the one before, exactly as
+// the reference visits them; a kept tile updates m, l and its P; P of an earlier kept sub-tile of the
+// block is rescaled when a later one moves the max. If a tile is kept, V for the block is loaded and
+// O += P·V runs as wgmma m64nDk16 with P from registers; a skipped 32-key half of such a block gets
+// P = 0 (its exp is not taken; the multiply adds exactly 0). If no tile of the block is kept, neither
+// V load nor PV happens. V is read as Vᵀ ([B, H, D, Lp], Lp = L rounded up to 8, zero-padded),
+// written by flash_attn_transpose_v before the launch, so both wgmma B operands are K-major.
+// Pipelining: S of the next block is issued (wgmma, async) before this block's decisions and exps,
+// so the tensor cores run it under the softmax; K is double-buffered and loaded two blocks ahead of
+// its use (issued after this block's V, which is issued at the first kept tile's decision, before
+// the exps); 2 CTAs per SM (250-255 registers at D = 128, no spills).
+// Measured alternatives (H200, dense TFLOP/s at the two Wan shapes, docs/BENCHMARKS.md): no S
+// pipelining, 3 CTAs per SM: 237-244; 2 CTAs: 233-240; S pipelining with V issued after the exps:
+// 292-307; V issued at the decision (this code): 334-339; K_{j+2} issued at the top of block j, right
+// after S_{j+1} (the V wait then waits for it too): 284-311, rejected. Leaving the skipped half's PV
+// k-steps out instead of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
+// Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
+// and the host launches them only on compute 9.0.
+#include <stdint.h>
+#include <cuda_bf16.h>
+
+namespace fa90 {
+
+constexpr int THREADS = 128;
+
+struct Fa90Params {
+    const __nv_bfloat16* q;      // [B, L, H, D]
+    const __nv_bfloat16* k;      // [B, L, H, D]
+    const __nv_bfloat16* vt;     // [B, H, D, vt_stride]
+    float* out;                  // [B, L, H, D]
+    float* lse;                  // [B, H, L] or null
+    unsigned int* keep;          // [B, H, q-tiles, kv-tiles] or null
+    unsigned long long* stats;   // 3 counters
+    int batch;
+    int seq_len;
+    int heads;
+    int mode;
+    float scale;
+    float threshold;
+    int vt_stride;
+};
+
+struct TransposeParams {
+    const __nv_bfloat16* v;      // [B, L, H, D]
+    __nv_bfloat16* vt;           // [B, H, D, vt_stride]; columns L .. vt_stride-1 written as 0
+    int batch;
+    int seq_len;
+    int heads;
+    int head_dim;
+    int vt_stride;
+};
+
+}  // namespace fa90
+
+// Vᵀ for the sm90 path. Grid: B*H*ceil(vt_stride/32) blocks of 256 threads; any D ≤ 128 (multiple of 8).
+extern "C" __global__ void __launch_bounds__(256) flash_attn_transpose_v(fa90::TransposeParams p) {
+    __shared__ __nv_bfloat16 tile[32][128 + 2];
+    const int tiles = (p.vt_stride + 31) / 32;
+    const int bh = blockIdx.x / tiles, l0 = (blockIdx.x % tiles) * 32;
+    const int b = bh / p.heads, h = bh % p.heads, D = p.head_dim;
+    for (int i = threadIdx.x; i < 32 * D; i += 256) {
+        int r = i / D, d = i % D, l = l0 + r;
+        tile[r][d] = l < p.seq_len ? p.v[(((long long)b * p.seq_len + l) * p.heads + h) * D + d] : __float2bfloat16(0.f);
+    }
+    __syncthreads();
+    for (int i = threadIdx.x; i < 32 * D; i += 256) {
+        int d = i / 32, r = i % 32, l = l0 + r;
+        if (l < p.vt_stride) p.vt[((long long)bh * D + d) * p.vt_stride + l] = tile[r][d];
+    }
+}
+
+namespace fa90 {
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ void wgmma_ss_n64(float* d, uint64_t da, uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, %32, %33, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(1));
+}
+
+__device__ __forceinline__ void wgmma_rs_n64(float* d, const uint32_t* a, uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, {%32,%33,%34,%35}, %36, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+__device__ __forceinline__ void wgmma_rs_n128(float* d, const uint32_t* a, uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+__device__ __forceinline__ uint32_t swz128(int row, int chunk) {
+    return (uint32_t)(row * 128 + ((chunk ^ (row & 7)) << 4));
+}
+
+__device__ __forceinline__ void cp16(uint32_t dst, const void* src, int bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+
+// Descriptor of a K-major, 128B-swizzled operand: 8-row atoms 1024 bytes apart (as gemm_bf16_sm90.cu).
+__device__ __forceinline__ uint64_t desc128(uint32_t addr) {
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(1024 >> 4) << 32) | ((uint64_t)1 << 62);
+}
+
+// Rows [row0, row0 + 64) of a [rows][D] matrix (row stride in elements) into D/64 swizzled panels of
+// 64 x 64; rows >= nrows are zero-filled.
+template <int D>
+__device__ __forceinline__ void load_rows64(uint32_t smem, const __nv_bfloat16* g, long long row_stride, int row0, int nrows) {
+    constexpr int CH = D / 8;
+    #pragma unroll
+    for (int i = 0; i < 64 * CH / THREADS; i++) {
+        int idx = threadIdx.x + i * THREADS;
+        int r = idx / CH, c = idx % CH;
+        int gr = row0 + r;
+        bool ok = gr < nrows;
+        cp16(smem + (c >> 3) * (64 * 128) + swz128(r, c & 7), g + (long long)(ok ? gr : 0) * row_stride + c * 8, ok ? 16 : 0);
+    }
+}
+
+// Vᵀ block: D rows (d) x 64 keys from column l0 of a [D][stride] head slice; columns >= stride zero-filled.
+template <int D>
+__device__ __forceinline__ void load_vt(uint32_t smem, const __nv_bfloat16* g, int stride, int l0) {
+    #pragma unroll
+    for (int i = 0; i < D * 8 / THREADS; i++) {
+        int idx = threadIdx.x + i * THREADS;
+        int r = idx >> 3, c = idx & 7;
+        int l = l0 + c * 8;
+        bool ok = l < stride;
+        cp16(smem + swz128(r, c), g + (long long)r * stride + (ok ? l : 0), ok ? 16 : 0);
+    }
+}
+
+__device__ __forceinline__ uint32_t pack2(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t*>(&v);
+}
+
+template <int D, int BC>
+__device__ __forceinline__ void attention90(const Fa90Params& p) {
+    constexpr int NSUB = 64 / BC;          // policy kv-tiles per 64-key block
+    constexpr int SUBN = BC / 8;           // 8-column accumulator groups per policy tile
+    constexpr int PANEL = 64 * 128;        // bytes of one 64 x 64 panel
+    constexpr int Q_BYTES = 64 * D * 2, K_BYTES = 64 * D * 2;
+    extern __shared__ char smem_raw90[];
+    const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_raw90) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sVt = sK + 2 * K_BYTES;
+
+    const int L = p.seq_len, H = p.heads;
+    const int nq = (L + 63) / 64, nk = (L + BC - 1) / BC, nb = (L + 63) / 64;
+    const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    const int b = bh / H, h = bh % H;
+    const long long row_stride = (long long)H * D;
+    const long long head0 = ((long long)b * L * H + h) * D;
+    const __nv_bfloat16* q = p.q + head0;
+    const __nv_bfloat16* k = p.k + head0;
+    const __nv_bfloat16* vt = p.vt + (long long)bh * D * p.vt_stride;
+    const int r0 = qt * 64, rows = min(64, L - r0);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
+    const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const int mode = p.mode;
+    const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
+
+    load_rows64<D>(sQ, q, row_stride, r0, L);
+    load_rows64<D>(sK, k, row_stride, 0, L);
+    asm volatile("cp.async.commit_group;\n" ::);
+
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f};
+    float o[D / 2];
+    #pragma unroll
+    for (int i = 0; i < D / 2; i++) o[i] = 0.f;
+    long long cta_skipped = 0;
+    double cta_saved = 0;
+
+    // Prologue: S_0 = Q K_0ᵀ, K_1 in flight.
+    float s[32];
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+    __syncthreads();
+    #pragma unroll
+    for (int i = 0; i < 32; i++) s[i] = 0.f;
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    #pragma unroll
+    for (int kk = 0; kk < D / 16; kk++) {
+        uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
+        wgmma_ss_n64(s, desc128(sQ + off), desc128(sK + off));
+    }
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    if (nb > 1) load_rows64<D>(sK + K_BYTES, k, row_stride, 64, L);
+    asm volatile("cp.async.commit_group;\n" ::);
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+
+    for (int jb = 0; jb < nb; jb++) {
+        // s holds S_jb. Issue S_{jb+1} now so the tensor cores run it while this block's decisions and
+        // exps run (on the last block it reads a stale buffer and its result is dropped: no branch
+        // around a wgmma, which ptxas would serialize).
+        asm volatile("cp.async.wait_group 0;\n" ::);
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+        float sn[32];
+        #pragma unroll
+        for (int i = 0; i < 32; i++) sn[i] = 0.f;
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        {
+            const uint32_t bufN = sK + ((jb + 1) & 1) * K_BYTES;
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
+                wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off));
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+
+        const int kb0 = jb * 64;
+        if (kb0 + 64 > L) {
+            #pragma unroll
+            for (int j = 0; j < 8; j++) {
+                int c = kb0 + j * 8 + 2 * t4;
+                if (c >= L) { s[j * 4 + 0] = -INFINITY; s[j * 4 + 2] = -INFINITY; }
+                if (c + 1 >= L) { s[j * 4 + 1] = -INFINITY; s[j * 4 + 3] = -INFINITY; }
+            }
+        }
+        bool kept[NSUB];
+        bool any = false;
+        float atot[2] = {1.f, 1.f};
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
+            const int jt = jb * NSUB + sub;
+            kept[sub] = false;
+            if (jt >= nk) continue;   // past the last policy tile (uniform)
+            const int c0 = jt * BC, cols = min(BC, L - c0);
+            float tmax[2] = {-INFINITY, -INFINITY};
+            #pragma unroll
+            for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                tmax[0] = fmaxf(tmax[0], fmaxf(s[j * 4 + 0], s[j * 4 + 1]));
+                tmax[1] = fmaxf(tmax[1], fmaxf(s[j * 4 + 2], s[j * 4 + 3]));
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 1));
+                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 2));
+            }
+            bool skip = false;
+            float bound[2] = {0.f, 0.f};
+            if (mode != 0) {
+                bool agree[2];
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    float tn = tmax[r] * scale, mn = m[r] * scale;
+                    if (mode == 1) {
+                        agree[r] = tn - mn < thr;
+                    } else if (mode == 2) {
+                        agree[r] = l[r] > 0.f && tn - (mn + logf(l[r])) < thr;
+                    } else {
+                        bound[r] = (float)cols * expf(tn - mn);
+                        agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
+                    }
+                }
+                skip = __syncthreads_and((agree[0] || !valid0) && (agree[1] || !valid1)) != 0;
+            }
+            if (p.keep != nullptr && threadIdx.x == 0) p.keep[((long long)bh * nq + qt) * nk + jt] = skip ? 0u : 1u;
+            if (skip) {
+                if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                cta_skipped++;
+                cta_saved += 2.0 * rows * cols * D;
+                continue;
+            }
+            kept[sub] = true;
+            if (!any) {
+                // The block's V as soon as one of its tiles is kept: the load runs under the exps.
+                load_vt<D>(sVt, vt, p.vt_stride, kb0);
+                asm volatile("cp.async.commit_group;\n" ::);
+            }
+            any = true;
+            float alpha[2], msc[2];
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float mnew = fmaxf(m[r], tmax[r]);
+                alpha[r] = m[r] == -INFINITY ? 0.f : exp2f((m[r] - mnew) * sl2e);
+                m[r] = mnew;
+                msc[r] = mnew * sl2e;
+            }
+            float rs[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                s[j * 4 + 0] = exp2f(fmaf(s[j * 4 + 0], sl2e, -msc[0]));
+                s[j * 4 + 1] = exp2f(fmaf(s[j * 4 + 1], sl2e, -msc[0]));
+                s[j * 4 + 2] = exp2f(fmaf(s[j * 4 + 2], sl2e, -msc[1]));
+                s[j * 4 + 3] = exp2f(fmaf(s[j * 4 + 3], sl2e, -msc[1]));
+                rs[0] += s[j * 4 + 0] + s[j * 4 + 1];
+                rs[1] += s[j * 4 + 2] + s[j * 4 + 3];
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+                l[r] = alpha[r] * l[r] + rs[r];
+                skipped[r] *= alpha[r];
+                atot[r] *= alpha[r];
+            }
+            // P of an earlier kept tile of this block was taken against the old max.
+            #pragma unroll
+            for (int prev = 0; prev < sub; prev++) {
+                if (!kept[prev]) continue;
+                #pragma unroll
+                for (int j = prev * SUBN; j < (prev + 1) * SUBN; j++) {
+                    s[j * 4 + 0] *= alpha[0]; s[j * 4 + 1] *= alpha[0];
+                    s[j * 4 + 2] *= alpha[1]; s[j * 4 + 3] *= alpha[1];
+                }
+            }
+        }
+        // K_{jb+2} goes into this block's K buffer: S_jb finished before this iteration began.
+        if (!any) {
+            if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+            asm volatile("cp.async.commit_group;\n" ::);
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            #pragma unroll
+            for (int i = 0; i < 32; i++) s[i] = sn[i];
+            continue;
+        }
+        if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+        asm volatile("cp.async.commit_group;\n" ::);
+        #pragma unroll
+        for (int j = 0; j < D / 8; j++) {
+            o[j * 4 + 0] *= atot[0]; o[j * 4 + 1] *= atot[0];
+            o[j * 4 + 2] *= atot[1]; o[j * 4 + 3] *= atot[1];
+        }
+        // A skipped 32-key half of a block whose other half is kept (bc = 32): its P is set to 0 and the
+        // PV wgmma runs over the whole block (adds exactly 0). Leaving its k-steps out makes the wgmma
+        // path divergent and ptxas serializes every wgmma of the kernel (C7520): 1.6x slower measured.
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
+            if (kept[sub]) continue;
+            #pragma unroll
+            for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                s[j * 4 + 0] = 0.f; s[j * 4 + 1] = 0.f; s[j * 4 + 2] = 0.f; s[j * 4 + 3] = 0.f;
+            }
+        }
+        uint32_t pa[4][4];
+        #pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            pa[kk][0] = pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+            pa[kk][1] = pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+            pa[kk][2] = pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+            pa[kk][3] = pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+        }
+        asm volatile("cp.async.wait_group 1;\n" ::);
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        #pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            if constexpr (D == 128) {
+                wgmma_rs_n128(o, pa[kk], desc128(sVt + kk * 32));
+            } else {
+                wgmma_rs_n64(o, pa[kk], desc128(sVt + kk * 32));
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        #pragma unroll
+        for (int i = 0; i < 32; i++) s[i] = sn[i];
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::);
+
+    float* out = p.out + head0;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        int row = r0 + (r == 0 ? lr0 : lr1);
+        float inv = 1.f / l[r];
+        float* dst = out + (long long)row * row_stride;
+        #pragma unroll
+        for (int j = 0; j < D / 8; j++) {
+            *reinterpret_cast<float2*>(dst + j * 8 + 2 * t4) = make_float2(o[j * 4 + 2 * r] * inv, o[j * 4 + 2 * r + 1] * inv);
+        }
+        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
+    }
+    if (threadIdx.x == 0) {
+        atomicAdd(&p.stats[0], (unsigned long long)nk);
+        atomicAdd(&p.stats[1], (unsigned long long)cta_skipped);
+        atomicAdd(&p.stats[2], (unsigned long long)cta_saved);
+    }
+}
+
+#endif
+
+}  // namespace fa90
+
+// Grid: B*H*ceil(L/64) blocks (1D), 128 threads, (64 + 3*64)*D*2 + 1024 bytes of dynamic shared memory.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FA90_BODY(D, BC) fa90::attention90<D, BC>(p);
+#else
+#define FA90_BODY(D, BC) __trap();
+#endif
+#define FA90_KERNEL(D, BC)                                                                                    \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
+        FA90_BODY(D, BC)                                                                                      \
+    }
+FA90_KERNEL(64, 64)
+FA90_KERNEL(128, 64)
+FA90_KERNEL(64, 32)
+FA90_KERNEL(128, 32)
+#undef FA90_KERNEL
+#undef FA90_BODY

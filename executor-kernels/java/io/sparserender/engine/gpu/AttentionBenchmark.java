@@ -1,0 +1,124 @@
+package io.sparserender.engine.gpu;
+
+import io.sparserender.engine.attention.AttentionPolicy;
+import io.sparserender.engine.attention.QkvInput;
+import io.sparserender.engine.attention.VideoGrid;
+import io.sparserender.engine.attention.VideoLikeInputs;
+import io.sparserender.engine.tensor.DType;
+import io.sparserender.engine.tensor.HalfFloats;
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Times {@link CudaAttention} on one shape for several policies: CUDA events around each launch, median
+ * of {@code iters} after {@code warmups}. Inputs are video-like ({@link VideoLikeInputs#videoLike} on
+ * the shape's token grid, default knobs): {@code genHeads} heads are generated on the host and repeated
+ * over the H heads (the generator's heads are i.i.d., so sparsity statistics per head are the same;
+ * generating all 40 heads of 75,600 tokens on one host thread takes minutes). TFLOP/s is dense-equivalent,
+ * 4·B·H·L²·D / t; the real FLOPs are the dense ones minus those the device counted as skipped.
+ */
+public final class AttentionBenchmark {
+    /** One measurement. */
+    public record Result(String impl, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
+                         double realTflop, double tflopsReal, double tileSparsity, double[] allMs) {
+        public String json() {
+            return String.format(Locale.ROOT,
+                    "{\"impl\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
+                            + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,\"all_ms\":%s}",
+                    impl, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
+                    Arrays.toString(allMs));
+        }
+    }
+
+    private final CudaDevice device;
+    private final CudaOps ops;
+    private final List<CudaAttention> kernels;
+    private final int warmups;
+    private final int iters;
+
+    public AttentionBenchmark(CudaDevice device, int warmups, int iters) {
+        this.device = device;
+        this.ops = new CudaOps(device);
+        CudaAttention best = new CudaAttention(device, true);
+        CudaAttention mma = new CudaAttention(device, false);
+        this.kernels = best.name().equals(mma.name()) ? List.of(mma) : List.of(best, mma);
+        this.warmups = warmups;
+        this.iters = iters;
+    }
+
+    /** Runs every policy on one shape (B, grid, H, D); prints and returns the results. */
+    public List<Result> run(int batch, VideoGrid grid, int heads, int headDim, int genHeads, List<AttentionPolicy> policies,
+                            long seed, PrintStream out) {
+        int seqLen = grid.tokens();
+        int gh = Math.min(genHeads, heads);
+        long t0 = System.nanoTime();
+        QkvInput gen = VideoLikeInputs.videoLike(batch, grid, gh, headDim, VideoLikeInputs.Knobs.defaults(), seed);
+        out.printf(Locale.ROOT, "{\"inputs\":\"video-like, %d of %d heads generated and repeated\",\"grid\":\"%s\",\"gen_s\":%.1f}%n",
+                gh, heads, grid, (System.nanoTime() - t0) * 1e-9);
+        int[] shape = {batch, seqLen, heads, headDim};
+        List<Result> results = new java.util.ArrayList<>();
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer q = upload(gen.q().data(), batch, seqLen, heads, gh, headDim);
+            DeviceBuffer k = upload(gen.k().data(), batch, seqLen, heads, gh, headDim);
+            DeviceBuffer v = upload(gen.v().data(), batch, seqLen, heads, gh, headDim);
+            DeviceBuffer o = ops.allocate(DType.F32, shape);
+            DeviceBuffer stats = kernels.get(0).newStatsBuffer();
+            double dense = 4.0 * batch * heads * (double) seqLen * seqLen * headDim;
+            for (CudaAttention attention : kernels) {
+                String impl = attention.name().startsWith("flash_attention_sm90") ? "ours-wgmma" : "ours-mma-sync";
+                for (AttentionPolicy p : policies) {
+                    for (int i = 0; i < warmups; i++) {
+                        attention.forward(p, q, k, v, o, null, null, stats);
+                    }
+                    double[] ms = new double[iters];
+                    CudaAttention.Stats st = null;
+                    try (CudaEvent start = device.newEvent(); CudaEvent end = device.newEvent()) {
+                        for (int i = 0; i < iters; i++) {
+                            ops.fill(stats, 0);
+                            start.record();
+                            attention.launch(p, q, k, v, o, null, null, stats);
+                            end.record();
+                            end.synchronize();
+                            ms[i] = end.elapsedMsSince(start);
+                            st = attention.readStats(stats);
+                        }
+                    }
+                    double[] sorted = ms.clone();
+                    Arrays.sort(sorted);
+                    double med = sorted[iters / 2];
+                    double real = dense - st.flopsSaved();
+                    Result r = new Result(impl, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
+                            real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(), ms);
+                    out.println(r.json());
+                    results.add(r);
+                }
+            }
+        }
+        return results;
+    }
+
+    /** bf16 [B, L, H, D] from a generated [B, L, gh, D], head h taking generated head h % gh. */
+    private DeviceBuffer upload(float[] src, int batch, int seqLen, int heads, int gh, int headDim) {
+        long n = (long) batch * seqLen * heads * headDim;
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("Benchmark shape too large for one host array: " + n + " elements");
+        }
+        short[] dst = new short[(int) n];
+        for (int b = 0; b < batch; b++) {
+            for (int l = 0; l < seqLen; l++) {
+                for (int h = 0; h < heads; h++) {
+                    int from = ((b * seqLen + l) * gh + h % gh) * headDim;
+                    int to = ((b * seqLen + l) * heads + h) * headDim;
+                    for (int d = 0; d < headDim; d++) {
+                        dst[to + d] = HalfFloats.floatToBf16(src[from + d]);
+                    }
+                }
+            }
+        }
+        DeviceBuffer buf = ops.allocate(DType.BF16, batch, seqLen, heads, headDim);
+        buf.copyFrom(dst);
+        return buf;
+    }
+}

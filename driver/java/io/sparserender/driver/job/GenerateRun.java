@@ -92,7 +92,14 @@ public final class GenerateRun {
         LOG.info("Run {}: {} rows, {} rejected, {} clips, {} already done, {} to render", runId, rows.size(),
                 unique.rejected().size(), clips.size(), clips.size() - todo.size(), todo.size());
 
-        List<String> results = render(todo, hadoopConf, runId);
+        List<String> results;
+        Set<String> todoIds = new java.util.HashSet<>();
+        todo.forEach(c -> todoIds.add(c.clipId()));
+        boolean local = spark.sparkContext().isLocal();
+        try (RenderProgress progress = new RenderProgress(store, todoIds,
+                java.time.Duration.ofSeconds(local ? 10 : 60))) {
+            results = render(todo, hadoopConf, runId);
+        }
         int rendered = 0;
         List<String> failures = new ArrayList<>();
         for (String r : results) {

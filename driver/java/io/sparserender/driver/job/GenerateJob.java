@@ -2,7 +2,6 @@ package io.sparserender.driver.job;
 
 import io.sparserender.driver.executor.RenderPlugin;
 import io.sparserender.driver.spark.SparkSettings;
-import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -14,16 +13,8 @@ public final class GenerateJob {
     private GenerateJob() {}
 
     public static GenerateRun.Summary run(GenerateOptions options, String localMaster) {
-        boolean submitted = System.getProperty("spark.master") != null;
-        SparkSession.Builder b = SparkSession.builder().appName("sparse-render generate");
-        Map<String, String> conf = submitted ? SparkSettings.common() : SparkSettings.local(1);
-        if (!submitted) {
-            conf.put("spark.master", localMaster);
-            conf.put("spark.ui.enabled", "false");
-        }
-        conf.putAll(RenderPlugin.toConf(options.renderer()));
-        conf.forEach(b::config);
-        SparkSession spark = b.getOrCreate();
+        SparkSession spark = SparkSettings.jobSession("sparse-render generate", localMaster,
+                RenderPlugin.toConf(options.renderer()));
         try {
             return new GenerateRun(spark, options).run();
         } finally {

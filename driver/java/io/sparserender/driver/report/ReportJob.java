@@ -13,15 +13,7 @@ public final class ReportJob {
     private ReportJob() {}
 
     public static ReportRun.Summary run(ReportOptions options, String localMaster) {
-        boolean submitted = System.getProperty("spark.master") != null;
-        SparkSession.Builder b = SparkSession.builder().appName("sparse-render report");
-        Map<String, String> conf = submitted ? SparkSettings.common() : SparkSettings.local(2);
-        if (!submitted) {
-            conf.put("spark.master", localMaster);
-            conf.put("spark.ui.enabled", "false");
-        }
-        conf.forEach(b::config);
-        SparkSession spark = b.getOrCreate();
+        SparkSession spark = SparkSettings.jobSession("sparse-render report", localMaster, Map.of());
         try {
             return new ReportRun(spark, options).run();
         } finally {

@@ -32,6 +32,24 @@ public final class SparkSettings {
         return m;
     }
 
+    /**
+     * The session of a job started from the CLI: under spark-submit (which sets {@code spark.master}) with
+     * the submitted settings plus {@link #common()}, otherwise in local mode on {@code localMaster}
+     * without the web UI. {@code extra} is added in both cases.
+     */
+    public static SparkSession jobSession(String appName, String localMaster, Map<String, String> extra) {
+        boolean submitted = System.getProperty("spark.master") != null;
+        SparkSession.Builder b = SparkSession.builder().appName(appName);
+        Map<String, String> conf = submitted ? common() : local(1);
+        if (!submitted) {
+            conf.put("spark.master", localMaster);
+            conf.put("spark.ui.enabled", "false");
+        }
+        conf.putAll(extra);
+        conf.forEach(b::config);
+        return b.getOrCreate();
+    }
+
     /** A local session for the quickstart, the CLI without spark-submit, and tests. */
     public static SparkSession localSession(String appName, int threads, boolean ui) {
         SparkSession.Builder b = SparkSession.builder().appName(appName);

@@ -111,6 +111,12 @@ class GenerateRunTest {
                 assertThat(keys).hasSize(6);
                 assertThat(client.listObjectsV2(b -> b.bucket(bucket).prefix("nightly/runs/")).contents())
                         .singleElement().extracting(o -> o.key()).isEqualTo("nightly/runs/r1.json");
+                // No output (videos, sidecars, manifest, Parquet tables) carries the S3 credentials.
+                for (var o : client.listObjectsV2(b -> b.bucket(bucket)).contents()) {
+                    String body = client.getObjectAsBytes(b -> b.bucket(bucket).key(o.key())).asString(
+                            java.nio.charset.StandardCharsets.ISO_8859_1);
+                    assertThat(body).as(o.key()).doesNotContain(S3TestServer.SECRET_KEY).doesNotContain(S3TestServer.ACCESS_KEY);
+                }
             }
             assertThat(spark.read().parquet("s3a://" + bucket + "/nightly/stats/clips").count()).isEqualTo(3);
         }

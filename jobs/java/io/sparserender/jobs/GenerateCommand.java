@@ -138,12 +138,22 @@ final class GenerateCommand implements Callable<Integer> {
         String prompts = input.prompts;
         Path tmp = null;
         if (input.prompt != null) {
-            tmp = Files.createTempFile("sparse-render-prompt", ".jsonl");
-            Files.writeString(tmp, new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode()
-                    .put("prompt", input.prompt).toString() + "\n", StandardCharsets.UTF_8);
+            // named after the prompt, so the default run id (a hash of the inputs) is the same on a rerun
+            String line = new com.fasterxml.jackson.databind.ObjectMapper().createObjectNode()
+                    .put("prompt", input.prompt).toString() + "\n";
+            String name = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(line.getBytes(StandardCharsets.UTF_8)), 0, 8);
+            tmp = Path.of(System.getProperty("java.io.tmpdir"), "sparse-render-prompt-" + name + ".jsonl");
+            Path part = Files.createTempFile(tmp.getParent(), ".sparse-render-prompt", ".tmp");
+            Files.writeString(part, line, StandardCharsets.UTF_8);
+            Files.move(part, tmp, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             prompts = tmp.toString();
         }
-        String outUri = out.contains("://") ? out : Path.of(out).toAbsolutePath().toUri().toString();
+        // Path.toUri adds a '/' to folders that exist: normalise so a rerun names the same location (and run id).
+        String outUri = out.contains("://") ? out : Path.of(out).toAbsolutePath().normalize().toUri().toString();
+        while (outUri.endsWith("/") && !outUri.endsWith(":///")) {
+            outUri = outUri.substring(0, outUri.length() - 1);
+        }
         DitCostModel cost = new DitCostModel(Math.max(1, preset.transformer().parameterCount()),
                 preset.transformer().numLayers(), preset.transformer().dim(), stride, 4,
                 backend.equals("cuda") ? 300e12 : 20e9);

@@ -201,7 +201,8 @@ public final class GenerateRun {
 
     /** Today's date plus a hash of what was asked, so the same command the same day resumes its run. */
     private String defaultRunId(Instant now) {
-        String inputs = options.prompts() + "\n" + options.out() + "\n" + options.defaults() + "\n" + options.renderer()
+        String out = options.out().replaceAll("/+$", "");
+        String inputs = options.prompts() + "\n" + out + "\n" + options.defaults() + "\n" + options.renderer()
                 + "\n" + options.limit();
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(inputs.getBytes(StandardCharsets.UTF_8));

@@ -25,7 +25,7 @@ class GenerateCommandTest {
     private CliTest.Result generate(String... extra) {
         List<String> args = new java.util.ArrayList<>(List.of("generate", "--model", "wan-tiny",
                 "--model-cache", dir.resolve("cache").toString(), "--out", dir.resolve("out").toString(),
-                "--size", "64x32", "--frames", "5", "--steps", "2", "--run-id", "t1"));
+                "--size", "64x32", "--frames", "5", "--steps", "2"));
         args.addAll(List.of(extra));
         return CliTest.run(args.toArray(String[]::new));
     }
@@ -54,6 +54,9 @@ class GenerateCommandTest {
         CliTest.Result again = generate("--prompt", "a small boat on a green river");
         assertThat(again.code()).isZero();
         assertThat(again.out()).contains("1 clips (1 already done), 0 rendered, 0 failed");
+        // the same command (out folder now existing) resumes the same run: the default run id is stable
+        String runId = first.out().substring(first.out().indexOf("run ") + 4, first.out().indexOf(':'));
+        assertThat(again.out()).startsWith("run " + runId + ":");
     }
 
     @Test

@@ -33,14 +33,14 @@ public final class AttentionBenchmark {
     }
 
     private final CudaDevice device;
-    private final CudaOps ops;
+    private final CudaKernels ops;
     private final List<CudaAttention> kernels;
     private final int warmups;
     private final int iters;
 
     public AttentionBenchmark(CudaDevice device, int warmups, int iters) {
         this.device = device;
-        this.ops = new CudaOps(device);
+        this.ops = new CudaKernels(device);
         CudaAttention best = new CudaAttention(device, true);
         CudaAttention mma = new CudaAttention(device, false);
         this.kernels = best.name().equals(mma.name()) ? List.of(mma) : List.of(best, mma);

@@ -73,7 +73,7 @@ public final class CudaAttention {
     }
 
     private final CudaDevice device;
-    private final CudaOps ops;
+    private final CudaKernels ops;
     private final boolean hopper;
 
     /** The wgmma kernel on compute 9.0, the mma.sync one elsewhere. */
@@ -84,7 +84,7 @@ public final class CudaAttention {
     /** @param allowHopper use the wgmma kernel (flash_attention_sm90.cu) where the device is compute 9.0 */
     public CudaAttention(CudaDevice device, boolean allowHopper) {
         this.device = device;
-        this.ops = new CudaOps(device);
+        this.ops = new CudaKernels(device);
         this.hopper = allowHopper && OwnGemm.isHopper(device.info());
     }
 
@@ -155,7 +155,7 @@ public final class CudaAttention {
         return (c[2 * i] & 0xFFFFFFFFL) | ((long) c[2 * i + 1] << 32);
     }
 
-    /** Launches without waiting; counters add up in {@code stats} (zero it with {@code CudaOps.fill} first). */
+    /** Launches without waiting; counters add up in {@code stats} (zero it with {@code CudaKernels.fill} first). */
     public void launch(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
                        DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
         int[] shape = q.shape();

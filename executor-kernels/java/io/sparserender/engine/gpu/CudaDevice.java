@@ -7,6 +7,7 @@ import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemFree;
 import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuPointerGetAttribute;
@@ -247,6 +248,12 @@ public final class CudaDevice implements AutoCloseable {
                 CudaCheck.check(cuStreamSynchronize(stream), "cuStreamSynchronize after", "kernel " + kernel);
             }
         });
+    }
+
+    /** Copies {@code bytes} from {@code src} (arena memory no buffer holds any more) into {@code dst}, on the compute stream. */
+    void copyWithinArena(DeviceBuffer dst, CUdeviceptr src, long bytes) {
+        CUdeviceptr to = dst.pointer();
+        run(() -> CudaCheck.check(cuMemcpyDtoDAsync(to, src, bytes, stream), "cuMemcpyDtoDAsync", "arena move into " + dst));
     }
 
     /** Waits for all work on the compute stream. */

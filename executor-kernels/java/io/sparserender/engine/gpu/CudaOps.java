@@ -1,151 +1,508 @@
 package io.sparserender.engine.gpu;
 
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.HalfFloats;
+import io.sparserender.engine.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.function.Supplier;
 
 /**
- * The CUDA backend's operations over {@link DeviceBuffer}s, each a launch of one fatbin kernel with
- * a Java twin in {@code io.sparserender.engine.ops.reference} of the same name. Float32 and bf16
- * buffers; the arithmetic is fp32 inside every kernel, rounded once on store. Outputs may alias
- * inputs for the elementwise ops. (Wired to the model's {@code Ops} interface at merge.)
+ * The CUDA backend of the model's {@link Ops}: tensors are {@link DeviceBuffer}s carved from the device's
+ * arena, float32 or bf16.
+ *
+ * <p>Precision, as the reference models keep it: parameters that are matrices or kernels are bf16
+ * ({@link #parameter}); vectors (biases, norm weights, modulation tables) stay float32. Matrix products
+ * run on the tensor cores with bf16 operands and fp32 accumulation and write bf16; products with few rows
+ * and a float32 input (the time embeddings) run in float32. Elementwise results are float32 when any
+ * operand is float32, else bf16, so the DiT's residual stream and modulation stay float32 while the
+ * GEMM operands stay bf16. Every kernel computes in fp32 and rounds once on store.
+ *
+ * <p>Memory: operations allocate from the arena's stack; {@link #scoped} frees a body's intermediates and
+ * keeps its result (moved down the stack), so a DiT forward holds one block's activations at a time.
+ * All work runs on the device's GPU worker thread (call the model through {@link CudaDevice#call}).
  */
-public final class CudaOps {
+public final class CudaOps implements Ops<DeviceBuffer> {
     private static final int BLOCK = 256;
+    /** Products with at most this many rows and a float32 input run in float32 (linear_f32). */
+    static final int F32_LINEAR_MAX_ROWS = 64;
+
     private final CudaDevice device;
+    private final CudaKernels kernels;
+    private final CpuOps host = new CpuOps();
+    private final OpTimer timer;
 
     public CudaOps(CudaDevice device) {
+        this(device, OpTimer.OFF);
+    }
+
+    /** @param timer accumulates device time per kind of operation (benchmarks); {@link OpTimer#OFF} for none */
+    public CudaOps(CudaDevice device, OpTimer timer) {
         this.device = device;
+        this.kernels = new CudaKernels(device);
+        this.timer = timer;
     }
 
     public CudaDevice device() {
         return device;
     }
 
-    // ---- buffers
-
-    public DeviceBuffer allocate(DType dtype, int... shape) {
-        return device.arena().allocate(dtype, shape);
+    public CudaKernels kernels() {
+        return kernels;
     }
 
-    /** A new float32 buffer holding {@code data}. */
-    public DeviceBuffer upload(float[] data, int... shape) {
-        DeviceBuffer b = allocate(DType.F32, shape);
-        b.copyFrom(data);
+    @Override
+    public String backend() {
+        return "cuda";
+    }
+
+    // ---- host transfer and layout
+
+    @Override
+    public DeviceBuffer fromHost(Tensor t) {
+        DeviceBuffer b = allocate(DType.F32, t.shape());
+        b.copyFrom(t.data());
         return b;
     }
 
-    /** A new bf16 buffer holding {@code data} rounded to bf16 (nearest even). */
-    public DeviceBuffer uploadBf16(float[] data, int... shape) {
-        DeviceBuffer b = allocate(DType.BF16, shape);
-        short[] s = new short[data.length];
+    /** Matrices and kernels (rank ≥ 2) as bf16, vectors as float32. */
+    @Override
+    public DeviceBuffer parameter(Tensor t) {
+        if (t.rank() < 2) {
+            return fromHost(t);
+        }
+        DeviceBuffer b = allocate(DType.BF16, t.shape());
+        float[] d = t.data();
+        short[] s = new short[d.length];
         for (int i = 0; i < s.length; i++) {
-            s[i] = HalfFloats.floatToBf16(data[i]);
+            s[i] = HalfFloats.floatToBf16(d[i]);
         }
         b.copyFrom(s);
         return b;
     }
 
-    /** Sets every element's bits: 32-bit buffers to {@code bits}, 16-bit ones to its low half. */
-    public void fill(DeviceBuffer b, int bits) {
-        long n = b.numel();
-        if (b.dtype().byteSize() == 4) {
-            device.launch("fill_u32", grid(n), BLOCK, 0, new KernelArgs().ptr(b).i32(bits).i64(n));
-        } else if (b.dtype().byteSize() == 2) {
-            device.launch("fill_u16", grid(n), BLOCK, 0, new KernelArgs().ptr(b).i32(bits & 0xFFFF).i64(n));
-        } else {
-            throw new IllegalArgumentException("Cannot fill " + b);
+    @Override
+    public Tensor toHost(DeviceBuffer t) {
+        return new Tensor(t.toFloats(), t.shape());
+    }
+
+    @Override
+    public int[] shape(DeviceBuffer t) {
+        return t.shape();
+    }
+
+    @Override
+    public DeviceBuffer reshape(DeviceBuffer t, int... shape) {
+        if (DeviceBuffer.numelOf(shape) != t.numel()) {
+            throw new IllegalArgumentException("Cannot reshape " + t + " to " + Arrays.toString(shape) + ": element counts differ");
         }
+        return t.view(0, shape);
     }
 
-    /** Uniform bf16 values in [lo, hi) from a hash of (seed, index); for benchmarks. */
-    public void fillUniform(DeviceBuffer b, long seed, float lo, float hi) {
-        requireDtype(b, DType.BF16, "fillUniform");
-        long n = b.numel();
-        device.launch("fill_uniform_bf16", grid(n), BLOCK, 0, new KernelArgs().ptr(b).i64(seed).f32(lo).f32(hi).i64(n));
-    }
-
-    // ---- elementwise.cu
-
-    public void add(DeviceBuffer a, DeviceBuffer b, DeviceBuffer out) {
-        sameShapeAndType("add", a, b, out);
-        long n = out.numel();
-        device.launch("elementwise_add_" + suffix(out), grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(a).ptr(b).i64(n));
-    }
-
-    public void scale(DeviceBuffer x, float s, DeviceBuffer out) {
-        sameShapeAndType("scale", x, out);
-        long n = out.numel();
-        device.launch("elementwise_scale_" + suffix(out), grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(x).f32(s).i64(n));
-    }
-
-    public void silu(DeviceBuffer x, DeviceBuffer out) {
-        sameShapeAndType("silu", x, out);
-        long n = out.numel();
-        device.launch("elementwise_silu_" + suffix(out), grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(x).i64(n));
-    }
-
-    public void geluTanh(DeviceBuffer x, DeviceBuffer out) {
-        sameShapeAndType("geluTanh", x, out);
-        long n = out.numel();
-        device.launch("elementwise_gelu_tanh_" + suffix(out), grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(x).i64(n));
-    }
-
-    // ---- convert.cu
-
-    /** float32 -> bf16 or bf16 -> float32, by the buffers' dtypes. */
-    public void convert(DeviceBuffer in, DeviceBuffer out) {
-        if (in.numel() != out.numel()) {
-            throw new IllegalArgumentException("convert: " + in + " and " + out + " differ in size");
+    @Override
+    public DeviceBuffer permute(DeviceBuffer t, int... axes) {
+        int[] in = t.shape();
+        if (axes.length != in.length) {
+            throw new IllegalArgumentException("Cannot permute " + t + " with axes " + Arrays.toString(axes));
         }
-        long n = in.numel();
-        if (in.dtype() == DType.F32 && out.dtype() == DType.BF16) {
-            device.launch("convert_f32_to_bf16", grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(in).i64(n));
-        } else if (in.dtype() == DType.BF16 && out.dtype() == DType.F32) {
-            device.launch("convert_bf16_to_f32", grid(n), BLOCK, 0, new KernelArgs().ptr(out).ptr(in).i64(n));
-        } else {
-            throw new IllegalArgumentException("convert: F32 <-> BF16 only, got " + in + " -> " + out);
+        long[] inStrides = StridedLayout.contiguous(in);
+        int[] out = new int[in.length];
+        long[] src = new long[in.length];
+        boolean[] seen = new boolean[in.length];
+        for (int i = 0; i < axes.length; i++) {
+            if (axes[i] < 0 || axes[i] >= in.length || seen[axes[i]]) {
+                throw new IllegalArgumentException("Cannot permute " + t + " with axes " + Arrays.toString(axes));
+            }
+            seen[axes[i]] = true;
+            out[i] = in[axes[i]];
+            src[i] = inStrides[axes[i]];
         }
+        DeviceBuffer o = allocate(t.dtype(), out);
+        copy(o, 0, StridedLayout.contiguous(out), t, 0, src, out);
+        return o;
     }
 
-    // ---- layer_norm.cu, rms_norm.cu, softmax_rows.cu: over the last dimension
-
-    /** LayerNorm over the last dimension; weight and bias float32 [cols] or null. */
-    public void layerNorm(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias, float eps, DeviceBuffer out) {
-        sameShapeAndType("layerNorm", x, out);
-        int cols = x.dim(-1);
-        long rows = x.numel() / Math.max(1, cols);
-        requireVector("layerNorm weight", weight, cols);
-        requireVector("layerNorm bias", bias, cols);
-        KernelArgs.Struct p = new KernelArgs.Struct().ptr(out).ptr(x).ptr(weight).ptr(bias).i64(rows).i32(cols).f32(eps);
-        device.launch("layer_norm_" + suffix(out), rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p));
+    @Override
+    public DeviceBuffer slice(DeviceBuffer t, int dim, int start, int end) {
+        int[] s = t.shape();
+        if (dim < 0 || dim >= s.length || start < 0 || end > s[dim] || start > end) {
+            throw new IllegalArgumentException("Cannot slice " + t + " at dim " + dim + " [" + start + ", " + end + ")");
+        }
+        long[] st = StridedLayout.contiguous(s);
+        int[] out = s.clone();
+        out[dim] = end - start;
+        boolean leadingOnes = true;
+        for (int i = 0; i < dim; i++) {
+            leadingOnes &= s[i] == 1;
+        }
+        if (leadingOnes) {
+            return t.view(start * st[dim], out);
+        }
+        DeviceBuffer o = allocate(t.dtype(), out);
+        copy(o, 0, StridedLayout.contiguous(out), t, start * st[dim], st, out);
+        return o;
     }
 
-    /** RMSNorm over the last dimension; weight float32 [cols] or null. */
-    public void rmsNorm(DeviceBuffer x, DeviceBuffer weight, float eps, DeviceBuffer out) {
-        sameShapeAndType("rmsNorm", x, out);
-        int cols = x.dim(-1);
-        long rows = x.numel() / Math.max(1, cols);
-        requireVector("rmsNorm weight", weight, cols);
-        KernelArgs.Struct p = new KernelArgs.Struct().ptr(out).ptr(x).ptr(weight).i64(rows).i32(cols).f32(eps);
-        device.launch("rms_norm_" + suffix(out), rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p));
+    @Override
+    public DeviceBuffer concat(int dim, List<DeviceBuffer> parts) {
+        if (parts.isEmpty()) {
+            throw new IllegalArgumentException("Cannot concat no tensors");
+        }
+        int[] out = parts.get(0).shape();
+        DType dtype = DType.BF16;
+        int total = 0;
+        for (DeviceBuffer p : parts) {
+            int[] s = p.shape();
+            if (s.length != out.length || dim < 0 || dim >= s.length) {
+                throw new IllegalArgumentException("Cannot concat " + parts + " along " + dim);
+            }
+            for (int i = 0; i < s.length; i++) {
+                if (i != dim && s[i] != out[i]) {
+                    throw new IllegalArgumentException("Cannot concat " + parts + " along " + dim + ": dimension " + i + " differs");
+                }
+            }
+            total += s[dim];
+            if (p.dtype() == DType.F32) {
+                dtype = DType.F32;
+            }
+        }
+        out[dim] = total;
+        DeviceBuffer o = allocate(dtype, out);
+        long[] ost = StridedLayout.contiguous(out);
+        long at = 0;
+        for (DeviceBuffer p : parts) {
+            int[] s = p.shape();
+            copy(o, at * ost[dim], ost, p, 0, StridedLayout.contiguous(s), s);
+            at += s[dim];
+        }
+        return o;
     }
 
-    public void softmaxRows(DeviceBuffer x, DeviceBuffer out) {
-        sameShapeAndType("softmaxRows", x, out);
-        int cols = x.dim(-1);
-        long rows = x.numel() / Math.max(1, cols);
-        device.launch("softmax_rows_" + suffix(out), rowGrid(rows), BLOCK, 0, new KernelArgs().ptr(out).ptr(x).i64(rows).i32(cols));
+    // ---- elementwise
+
+    @Override
+    public DeviceBuffer add(DeviceBuffer a, DeviceBuffer b) {
+        return axpy(a, b, null, 1f);
     }
 
-    // ---- matrix product
+    @Override
+    public DeviceBuffer sub(DeviceBuffer a, DeviceBuffer b) {
+        return axpy(a, b, null, -1f);
+    }
 
-    /** {@code out[M,N] = a[M,K] . b[N,K]^T} with the GEMM chosen at start. */
-    public void matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer out) {
-        device.gemm().matmul(a, b, out, 1f);
+    @Override
+    public DeviceBuffer mul(DeviceBuffer a, DeviceBuffer b) {
+        return axpy(null, a, b, 1f);
+    }
+
+    @Override
+    public DeviceBuffer addGated(DeviceBuffer x, DeviceBuffer y, DeviceBuffer gate) {
+        return axpy(x, y, gate, 1f);
+    }
+
+    @Override
+    public DeviceBuffer addScalar(DeviceBuffer a, float s) {
+        return unary(a, 0, 1f, s, a.dtype());
+    }
+
+    @Override
+    public DeviceBuffer scale(DeviceBuffer a, float s) {
+        return unary(a, 0, s, 0f, a.dtype());
+    }
+
+    @Override
+    public DeviceBuffer silu(DeviceBuffer a) {
+        return unary(a, 1, 1f, 0f, a.dtype());
+    }
+
+    @Override
+    public DeviceBuffer geluTanh(DeviceBuffer a) {
+        return unary(a, 2, 1f, 0f, a.dtype());
+    }
+
+    @Override
+    public DeviceBuffer clamp(DeviceBuffer x, float lo, float hi) {
+        return unary(x, 3, lo, hi, x.dtype());
+    }
+
+    /** The same values in another dtype (a copy even when the dtype is the same). */
+    public DeviceBuffer convert(DeviceBuffer x, DType dtype) {
+        return unary(x, 0, 1f, 0f, dtype);
+    }
+
+    // ---- reductions
+
+    @Override
+    public DeviceBuffer layerNorm(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta, float eps) {
+        DeviceBuffer o = allocate(x.dtype(), x.shape());
+        timed(OpTimer.Kind.OTHER, () -> kernels.layerNorm(x, f32(gamma), f32(beta), eps, o));
+        return o;
+    }
+
+    @Override
+    public DeviceBuffer rmsNorm(DeviceBuffer x, DeviceBuffer gamma, float eps) {
+        DeviceBuffer o = allocate(x.dtype(), x.shape());
+        timed(OpTimer.Kind.OTHER, () -> kernels.rmsNorm(x, f32(gamma), eps, o));
+        return o;
+    }
+
+    @Override
+    public DeviceBuffer softmax(DeviceBuffer x) {
+        DeviceBuffer o = allocate(x.dtype(), x.shape());
+        timed(OpTimer.Kind.OTHER, () -> kernels.softmaxRows(x, o));
+        return o;
+    }
+
+    /** Fused: LayerNorm without affine and the modulation, written in bf16 (the next GEMM's operand). */
+    @Override
+    public DeviceBuffer adaLayerNorm(DeviceBuffer x, DeviceBuffer shift, DeviceBuffer scale, float eps) {
+        int[] s = x.shape();
+        int[] ms = shift.shape();
+        if (s.length != 3 || ms.length != 3 || !Arrays.equals(ms, scale.shape()) || ms[0] != s[0] || ms[2] != s[2]
+                || (ms[1] != 1 && ms[1] != s[1]) || shift.dtype() != scale.dtype()) {
+            return Ops.super.adaLayerNorm(x, shift, scale, eps);
+        }
+        DeviceBuffer o = allocate(DType.BF16, s);
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale)
+                .i64((long) s[0] * s[1]).i64(s[1]).i64(ms[1]).i32(s[2]).f32(eps)
+                .i32(1).i32(bf16(x)).i32(bf16(shift));
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid((long) s[0] * s[1]), BLOCK, 0,
+                new KernelArgs().struct(p)));
+        return o;
+    }
+
+    /** Fused rotary embedding; the result is bf16 (attention's operand). */
+    @Override
+    public DeviceBuffer rope(DeviceBuffer x, DeviceBuffer cos, DeviceBuffer sin) {
+        int[] s = x.shape();
+        if (s.length != 4 || s[3] % 2 != 0 || cos.dtype() != DType.F32 || sin.dtype() != DType.F32
+                || cos.numel() != (long) s[1] * s[3] / 2 || sin.numel() != cos.numel()) {
+            return Ops.super.rope(x, cos, sin);
+        }
+        DeviceBuffer o = allocate(DType.BF16, s);
+        long pairs = x.numel() / 2;
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(cos).ptr(sin).i64(pairs)
+                .i32(s[1]).i32(s[2]).i32(s[3] / 2).i32(1).i32(bf16(x));
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_rope", grid(pairs), BLOCK, 0, new KernelArgs().struct(p)));
+        return o;
+    }
+
+    // ---- products
+
+    @Override
+    public DeviceBuffer linear(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias) {
+        int[] s = x.shape();
+        int in = s[s.length - 1];
+        if (weight.rank() != 2 || weight.dim(1) != in) {
+            throw new IllegalArgumentException("Cannot apply linear: x " + x + ", weight " + weight + " (expected [..., in] and [out, in])");
+        }
+        int out = weight.dim(0);
+        if (bias != null && bias.numel() != out) {
+            throw new IllegalArgumentException("Cannot apply linear: bias " + bias + " is not [" + out + "]");
+        }
+        long rows = x.numel() / Math.max(1, in);
+        if (rows > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Cannot apply linear: " + rows + " rows exceed one GEMM");
+        }
+        int[] os = s.clone();
+        os[os.length - 1] = out;
+        if (x.dtype() == DType.F32 && rows <= F32_LINEAR_MAX_ROWS) {
+            DeviceBuffer o = allocate(DType.F32, os);
+            KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(weight).ptr(f32(bias))
+                    .i32((int) rows).i32(out).i32(in).i32(bf16(x)).i32(bf16(weight));
+            long warps = rows * out;
+            timed(OpTimer.Kind.GEMM, () -> device.launch("tensor_linear_f32", grid(warps * 32), BLOCK, 0, new KernelArgs().struct(p)));
+            return o;
+        }
+        DeviceBuffer a = (x.dtype() == DType.BF16 ? x : convert(x, DType.BF16)).view(0, (int) rows, in);
+        DeviceBuffer w = weight.dtype() == DType.BF16 ? weight : convert(weight, DType.BF16);
+        DeviceBuffer o = allocate(DType.BF16, os);
+        DeviceBuffer o2 = o.view(0, (int) rows, out);
+        timed(OpTimer.Kind.GEMM, () -> device.gemm().matmul(a, w, o2, 1f));
+        if (bias != null) {
+            // in place: o = o + bias (broadcast over rows)
+            DeviceBuffer b = f32(bias);
+            axpyInto(o2, o2, b, null, 1f, OpTimer.Kind.GEMM);
+        }
+        return o;
+    }
+
+    @Override
+    public DeviceBuffer attention(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, float scale, DeviceBuffer bias,
+                                  DeviceBuffer keyMask) {
+        int[] qs = q.shape();
+        int[] ks = k.shape();
+        if (qs.length != 4 || ks.length != 4 || qs[0] != ks[0] || qs[2] != ks[2] || qs[3] != ks[3]
+                || !Arrays.equals(ks, v.shape())) {
+            throw new IllegalArgumentException("Cannot attend: q " + q + ", k " + k + ", v " + v
+                    + " (expected [B, L, H, D] with equal B, H, D)");
+        }
+        int b = qs[0], lq = qs[1], h = qs[2], d = qs[3], lk = ks[1];
+        boolean batchedBias = bias != null && bias.rank() == 4;
+        if (bias != null && !(batchedBias ? Arrays.equals(bias.shape(), new int[] {b, h, lq, lk})
+                : Arrays.equals(bias.shape(), new int[] {h, lq, lk}))) {
+            throw new IllegalArgumentException("Cannot attend: bias " + bias + " is not [H, Lq, Lk] or [B, H, Lq, Lk]");
+        }
+        if (keyMask != null && !Arrays.equals(keyMask.shape(), new int[] {b, lk})) {
+            throw new IllegalArgumentException("Cannot attend: key mask " + keyMask + " is not [B, Lk]");
+        }
+        if (d != 64 && d != 128) {
+            // No kernel for this head width: the float32 reference on the host (tiny test models only).
+            return fromHost(host.attention(toHost(q), toHost(k), toHost(v), scale,
+                    bias == null ? null : toHost(bias), keyMask == null ? null : toHost(keyMask)));
+        }
+        DeviceBuffer qb = bf16Of(q);
+        DeviceBuffer kb = bf16Of(k);
+        DeviceBuffer vb = bf16Of(v);
+        DeviceBuffer biasF = f32(bias);
+        DeviceBuffer maskF = f32(keyMask);
+        DeviceBuffer o = allocate(DType.BF16, qs);
+        int nq = (lq + 63) / 64;
+        long grid = (long) b * h * nq;
+        if (grid > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Attention too large for one launch: " + grid + " CTAs");
+        }
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(qb).ptr(kb).ptr(vb).ptr(o).ptr(biasF).ptr(maskF)
+                .i64(batchedBias ? (long) h * lq * lk : 0L).i32(b).i32(lq).i32(lk).i32(h).f32(scale).i32(1);
+        timed(OpTimer.Kind.ATTENTION, () -> device.launch(d == 64 ? "dense_attention_d64" : "dense_attention_d128", (int) grid,
+                128, denseAttentionSmem(d), new KernelArgs().struct(p)));
+        return o;
+    }
+
+    static int denseAttentionSmem(int headDim) {
+        return (64 + 3 * 64) * headDim * 2;
+    }
+
+    @Override
+    public DeviceBuffer zeros(int... shape) {
+        DeviceBuffer o = allocate(DType.F32, shape);
+        kernels.fill(o, 0);
+        return o;
+    }
+
+    // ---- memory
+
+    @Override
+    public DeviceBuffer scoped(Supplier<DeviceBuffer> body) {
+        DeviceArena arena = device.arena();
+        DeviceArena.Scope scope = arena.scope();
+        DeviceBuffer r;
+        try {
+            r = body.get();
+        } catch (RuntimeException | Error e) {
+            scope.close();
+            throw e;
+        }
+        return arena.closeKeeping(scope, r);
     }
 
     // ---- helpers
+
+    private DeviceBuffer allocate(DType dtype, int... shape) {
+        return device.arena().allocate(dtype, shape);
+    }
+
+    private DeviceBuffer f32(DeviceBuffer b) {
+        return b == null || b.dtype() == DType.F32 ? b : convert(b, DType.F32);
+    }
+
+    private DeviceBuffer bf16Of(DeviceBuffer b) {
+        return b.dtype() == DType.BF16 ? b : convert(b, DType.BF16);
+    }
+
+    private static int bf16(DeviceBuffer b) {
+        if (b.dtype() != DType.F32 && b.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("CUDA ops take F32 or BF16 tensors, not " + b);
+        }
+        return b.dtype() == DType.BF16 ? 1 : 0;
+    }
+
+    private DeviceBuffer unary(DeviceBuffer x, int op, float mul, float add, DType outType) {
+        DeviceBuffer o = allocate(outType, x.shape());
+        long n = x.numel();
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).i64(n).i32(op).i32(bf16(o)).i32(bf16(x)).f32(mul).f32(add);
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_unary", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+        return o;
+    }
+
+    /** out = (a ? a : 0) + s·b·(c ? c : 1), broadcast; float32 when any operand is. */
+    private DeviceBuffer axpy(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, float s) {
+        List<int[]> shapes = new ArrayList<>();
+        boolean anyF32 = false;
+        for (DeviceBuffer t : new DeviceBuffer[] {a, b, c}) {
+            if (t != null) {
+                shapes.add(t.shape());
+                anyF32 |= t.dtype() == DType.F32;
+            }
+        }
+        int[] out = StridedLayout.broadcastShape(shapes.toArray(new int[0][]));
+        DeviceBuffer o = allocate(anyF32 ? DType.F32 : DType.BF16, out);
+        axpyInto(o, a, b, c, s, OpTimer.Kind.OTHER);
+        return o;
+    }
+
+    private void axpyInto(DeviceBuffer o, DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, float s, OpTimer.Kind kind) {
+        int[] out = o.shape();
+        List<long[]> strides = new ArrayList<>();
+        strides.add(StridedLayout.contiguous(out));
+        for (DeviceBuffer t : new DeviceBuffer[] {a, b, c}) {
+            strides.add(t == null ? new long[out.length] : StridedLayout.broadcastStrides(t.shape(), out));
+        }
+        StridedLayout l = new StridedLayout(out, strides).collapsed();
+        int rank = l.shape().length;
+        if (rank > StridedLayout.MAX_RANK) {
+            throw new IllegalArgumentException("Broadcast of rank " + rank + " exceeds the kernel's " + StridedLayout.MAX_RANK);
+        }
+        // The kernel walks the output contiguously: its strides are the layout's first operand, which
+        // collapsed() keeps contiguous; the inputs' strides follow.
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(a).ptr(b).ptr(c).i64(o.numel());
+        for (int k = 1; k <= 3; k++) {
+            putStrides(p, l.strides().get(k));
+        }
+        putShape(p, l.shape());
+        p.i32(rank).i32(bf16(o)).i32(a == null ? 0 : bf16(a)).i32(bf16(b)).i32(c == null ? 0 : bf16(c)).f32(s);
+        long n = o.numel();
+        timed(kind, () -> device.launch("tensor_broadcast_axpy", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+    }
+
+    /** dst[dstOffset + Σ i·dstStride] = src[srcOffset + Σ i·srcStride] over {@code shape}, converting dtypes. */
+    private void copy(DeviceBuffer dst, long dstOffset, long[] dstStrides, DeviceBuffer src, long srcOffset, long[] srcStrides,
+                      int[] shape) {
+        StridedLayout l = new StridedLayout(shape, List.of(dstStrides, srcStrides)).collapsed();
+        int rank = l.shape().length;
+        if (rank > StridedLayout.MAX_RANK) {
+            throw new IllegalArgumentException("Copy of rank " + rank + " exceeds the kernel's " + StridedLayout.MAX_RANK);
+        }
+        long n = l.numel();
+        if (n == 0) {
+            return;
+        }
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(dst).ptr(src).i64(n).i64(dstOffset).i64(srcOffset);
+        putStrides(p, l.strides().get(0));
+        putStrides(p, l.strides().get(1));
+        putShape(p, l.shape());
+        p.i32(rank).i32(bf16(dst)).i32(bf16(src));
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_strided_copy", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+    }
+
+    private static void putStrides(KernelArgs.Struct p, long[] strides) {
+        for (int i = 0; i < StridedLayout.MAX_RANK; i++) {
+            p.i64(i < strides.length ? strides[i] : 0L);
+        }
+    }
+
+    private static void putShape(KernelArgs.Struct p, int[] shape) {
+        for (int i = 0; i < StridedLayout.MAX_RANK; i++) {
+            p.i32(i < shape.length ? shape[i] : 1);
+        }
+    }
+
+    private void timed(OpTimer.Kind kind, Runnable launch) {
+        timer.time(device, kind, launch);
+    }
 
     private int grid(long n) {
         long blocks = (n + BLOCK - 1) / BLOCK;
@@ -154,37 +511,5 @@ public final class CudaOps {
 
     private static int rowGrid(long rows) {
         return (int) Math.max(1, Math.min(rows, 1L << 30));
-    }
-
-    private static String suffix(DeviceBuffer b) {
-        switch (b.dtype()) {
-            case F32:
-                return "f32";
-            case BF16:
-                return "bf16";
-            default:
-                throw new IllegalArgumentException("CUDA ops take F32 or BF16 buffers, not " + b);
-        }
-    }
-
-    private static void requireDtype(DeviceBuffer b, DType t, String op) {
-        if (b.dtype() != t) {
-            throw new IllegalArgumentException(op + ": wants " + t + ", got " + b);
-        }
-    }
-
-    private static void requireVector(String what, DeviceBuffer v, int cols) {
-        if (v != null && (v.dtype() != DType.F32 || v.numel() != cols)) {
-            throw new IllegalArgumentException(what + ": wants F32[" + cols + "], got " + v);
-        }
-    }
-
-    private static void sameShapeAndType(String op, DeviceBuffer first, DeviceBuffer... rest) {
-        suffix(first);
-        for (DeviceBuffer b : rest) {
-            if (b.dtype() != first.dtype() || !Arrays.equals(b.shape(), first.shape())) {
-                throw new IllegalArgumentException(op + ": buffers differ in dtype or shape: " + first + " vs " + b);
-            }
-        }
     }
 }

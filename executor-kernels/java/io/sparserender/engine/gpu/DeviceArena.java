@@ -76,6 +76,48 @@ public final class DeviceArena {
         return peak;
     }
 
+    /** Whether b's storage starts at or above where scope s began (so closing s frees it). */
+    public synchronized boolean inside(Scope s, DeviceBuffer b) {
+        return b.address() >= baseAddress + s.mark;
+    }
+
+    /**
+     * Closes {@code s} but keeps {@code r}: a buffer made inside the scope is moved to the scope's start
+     * (the lowest place it can live once everything else the scope made is freed) and returned as a new
+     * buffer; a buffer from outside the scope is returned as is. The move is ordered on the compute stream
+     * (no wait); when r straddles its new place it goes through a copy above everything first.
+     */
+    public DeviceBuffer closeKeeping(Scope s, DeviceBuffer r) {
+        synchronized (this) {
+            if (scopes.peek() != s) {
+                throw new IllegalStateException("Arena scopes must close in reverse order of opening");
+            }
+            if (!inside(s, r)) {
+                s.close();
+                return r;
+            }
+            long landing = align(s.mark);
+            long from = r.address() - baseAddress;
+            long bytes = r.byteSize();
+            DType dtype = r.dtype();
+            int[] shape = r.shape();
+            if (from == landing) {
+                s.close();
+                return allocate(dtype, shape);
+            }
+            long source = from;
+            if (from < landing + bytes) {
+                DeviceBuffer tmp = allocate(dtype, shape); // above everything, so above r's new place
+                tmp.copyFromDevice(r);
+                source = tmp.address() - baseAddress;
+            }
+            s.close();
+            DeviceBuffer kept = allocate(dtype, shape);
+            device.copyWithinArena(kept, base.withByteOffset(source), bytes);
+            return kept;
+        }
+    }
+
     public long capacityBytes() {
         return capacity;
     }

@@ -18,15 +18,41 @@ public final class DeviceBuffer {
     private final long numel;
     private final long address;
     private final CUdeviceptr pointer;
+    /** The arena buffer whose storage this view shares; null for a buffer the arena made. */
+    private final DeviceBuffer owner;
     private volatile boolean released;
 
     DeviceBuffer(CudaDevice device, DType dtype, int[] shape, long address, CUdeviceptr pointer) {
+        this(device, dtype, shape, address, pointer, null);
+    }
+
+    private DeviceBuffer(CudaDevice device, DType dtype, int[] shape, long address, CUdeviceptr pointer, DeviceBuffer owner) {
         this.device = device;
         this.dtype = dtype;
         this.shape = shape.clone();
         this.numel = numelOf(shape);
         this.address = address;
         this.pointer = pointer;
+        this.owner = owner;
+    }
+
+    /**
+     * A view of {@code numel(shape)} elements starting {@code elementOffset} elements into this buffer, with
+     * this buffer's dtype; it lives and dies with the arena buffer it shares storage with.
+     */
+    public DeviceBuffer view(long elementOffset, int... shape) {
+        long n = numelOf(shape);
+        if (elementOffset < 0 || elementOffset + n > numel) {
+            throw new IllegalArgumentException("Cannot view " + n + " elements at offset " + elementOffset + " of " + this);
+        }
+        long bytes = elementOffset * dtype.byteSize();
+        return new DeviceBuffer(device, dtype, shape, address() + bytes, pointer().withByteOffset(bytes),
+                owner == null ? this : owner);
+    }
+
+    /** Whether both name the same first element. */
+    public boolean sameStart(DeviceBuffer other) {
+        return address == other.address;
     }
 
     static long numelOf(int[] shape) {
@@ -85,11 +111,11 @@ public final class DeviceBuffer {
     }
 
     public boolean isReleased() {
-        return released;
+        return released || owner != null && owner.released;
     }
 
     private void checkLive() {
-        if (released) {
+        if (isReleased()) {
             throw new IllegalStateException("Device buffer " + this + " was used after its arena scope closed");
         }
     }
@@ -115,6 +141,18 @@ public final class DeviceBuffer {
         requireType(DType.I32, "int[]");
         requireLength(host.length);
         copyIn(Pointer.to(host));
+    }
+
+    /** Copies {@code src} (same dtype and element count) into this buffer, ordered on the compute stream. */
+    public void copyFromDevice(DeviceBuffer src) {
+        if (src.dtype != dtype || src.numel != numel) {
+            throw new IllegalArgumentException("Cannot copy " + src + " into " + this + ": dtype or size differ");
+        }
+        CUdeviceptr dst = pointer();
+        CUdeviceptr from = src.pointer();
+        long bytes = byteSize();
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoDAsync(dst, from, bytes, device.stream()),
+                "cuMemcpyDtoDAsync", "buffer " + src + " -> " + this));
     }
 
     // ---- device -> host

@@ -25,13 +25,13 @@ public final class GemmBenchmark {
     }
 
     private final CudaDevice device;
-    private final CudaOps ops;
+    private final CudaKernels ops;
     private final int warmups;
     private final int iters;
 
     public GemmBenchmark(CudaDevice device, int warmups, int iters) {
         this.device = device;
-        this.ops = new CudaOps(device);
+        this.ops = new CudaKernels(device);
         this.warmups = warmups;
         this.iters = iters;
     }

@@ -47,7 +47,7 @@ public final class KernelArgs {
      * next multiple of its own size, the whole padded to its largest field.
      */
     public static final class Struct {
-        private final ByteBuffer buf = ByteBuffer.allocate(256).order(ByteOrder.LITTLE_ENDIAN);
+        private final ByteBuffer buf = ByteBuffer.allocate(1024).order(ByteOrder.LITTLE_ENDIAN);
         private int maxAlign = 1;
 
         public Struct ptr(DeviceBuffer b) {

@@ -31,7 +31,10 @@ final class KernelModule {
             CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
             CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32,
             CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
-            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V);
+            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V,
+            // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
+            "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
+            "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128");
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -58,6 +61,11 @@ final class KernelModule {
                 CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32)) {
             CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.MAX_SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
+        for (String name : List.of("dense_attention_d64", "dense_attention_d128")) {
+            CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaOps.denseAttentionSmem(128)),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
         if (hopper) {

@@ -17,6 +17,14 @@ public interface Ops<T> {
 
     T fromHost(Tensor t);
 
+    /**
+     * Uploads a model parameter. Backends may store it in their parameter format (the CUDA backend keeps
+     * matrices and convolution kernels in bf16 and vectors in float32); the CPU keeps float32.
+     */
+    default T parameter(Tensor t) {
+        return fromHost(t);
+    }
+
     Tensor toHost(T t);
 
     int[] shape(T t);
@@ -74,6 +82,45 @@ public interface Ops<T> {
 
     /** Frees a tensor's storage early where the backend holds device memory; a no-op on the CPU. */
     default void release(T t) {}
+
+    /**
+     * Runs {@code body} and returns its result; storage of every other tensor the body created may be
+     * reclaimed when it returns (the CUDA backend's stack arena frees it), so the body's intermediate
+     * tensors must not be used afterwards. On the CPU it just runs the body.
+     */
+    default T scoped(java.util.function.Supplier<T> body) {
+        return body.get();
+    }
+
+    // ---- fused compositions: defaults spell out the reference arithmetic; backends may fuse them ----
+
+    /**
+     * The DiT's adaptive LayerNorm: n = layerNorm(x) without affine, then (n + n·scale) + shift, with
+     * shift and scale broadcast against n.
+     */
+    default T adaLayerNorm(T x, T shift, T scale, float eps) {
+        T n = layerNorm(x, null, null, eps);
+        return add(add(n, mul(n, scale)), shift);
+    }
+
+    /** A gated residual: x + y·gate (gate broadcast against y). */
+    default T addGated(T x, T y, T gate) {
+        return add(x, mul(y, gate));
+    }
+
+    /**
+     * Rotary embedding of interleaved pairs: x [B, L, H, D] is read as D/2 pairs (a, b) per head, rotated to
+     * (a·cos − b·sin, a·sin + b·cos) with cos and sin [L, 1, D/2, 1] (one angle per token and pair).
+     */
+    default T rope(T x, T cos, T sin) {
+        int[] s = shape(x);
+        T pairs = reshape(x, s[0], s[1], s[2], s[3] / 2, 2);
+        T a = slice(pairs, 4, 0, 1);
+        T b = slice(pairs, 4, 1, 2);
+        T ra = sub(mul(a, cos), mul(b, sin));
+        T rb = add(mul(a, sin), mul(b, cos));
+        return reshape(concat(4, java.util.List.of(ra, rb)), s);
+    }
 
     // ---- VAE ----
     // Video tensors are channels-first, one sample: [C, T, H, W] (the diffusers layout less the batch

@@ -172,6 +172,6 @@ public final class UmT5Weights<T> implements AutoCloseable {
 
     private static <T> T upload(Ops<T> ops, Checkpoint ckpt, String name) {
         Tensor host = ckpt.readTensor(name);
-        return ops.fromHost(host);
+        return ops.parameter(host);
     }
 }

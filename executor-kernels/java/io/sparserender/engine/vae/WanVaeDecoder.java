@@ -199,20 +199,20 @@ public final class WanVaeDecoder<T> {
         }
 
         T tensor(String name) {
-            return ops.fromHost(w.get(name));
+            return ops.parameter(w.get(name));
         }
 
         /** A norm gamma of any stored shape [C, 1, ...] as [C]. */
         T vector(String name) {
             Tensor t = w.get(name);
-            return ops.fromHost(t.reshape(t.shape()[0]));
+            return ops.parameter(t.reshape(t.shape()[0]));
         }
 
         /** A 2D conv weight [O, C, kh, kw] as [O, C, 1, kh, kw]. */
         T conv2dAs3d(String name) {
             Tensor t = w.get(name);
             int[] s = t.shape();
-            return ops.fromHost(t.reshape(s[0], s[1], 1, s[2], s[3]));
+            return ops.parameter(t.reshape(s[0], s[1], 1, s[2], s[3]));
         }
 
         CausalConv3d<T> conv(String prefix) {

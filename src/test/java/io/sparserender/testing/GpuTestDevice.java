@@ -1,7 +1,7 @@
 package io.sparserender.testing;
 
 import io.sparserender.engine.gpu.CudaDevice;
-import io.sparserender.engine.gpu.CudaOps;
+import io.sparserender.engine.gpu.CudaKernels;
 import io.sparserender.engine.gpu.DeviceBuffer;
 import io.sparserender.engine.tensor.DType;
 import java.util.SplittableRandom;
@@ -17,14 +17,14 @@ public final class GpuTestDevice {
     public static final short POISON16 = (short) 0x7FBA;
 
     private static CudaDevice device;
-    private static CudaOps ops;
+    private static CudaKernels ops;
 
     private GpuTestDevice() {}
 
-    public static synchronized CudaOps ops() {
+    public static synchronized CudaKernels ops() {
         if (ops == null) {
             device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(4L << 30).withCheckEveryLaunch(true));
-            ops = new CudaOps(device);
+            ops = new CudaKernels(device);
         }
         return ops;
     }

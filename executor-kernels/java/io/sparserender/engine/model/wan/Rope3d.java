@@ -96,11 +96,6 @@ public final class Rope3d {
             throw new IllegalArgumentException("Cannot apply RoPE: x " + java.util.Arrays.toString(s) + " is not [B, "
                     + tables.frames() * tables.height() * tables.width() + ", H, " + headDim + "]");
         }
-        T pairs = ops.reshape(x, s[0], s[1], s[2], headDim / 2, 2);
-        T a = ops.slice(pairs, 4, 0, 1);
-        T b = ops.slice(pairs, 4, 1, 2);
-        T ra = ops.sub(ops.mul(a, tables.cos()), ops.mul(b, tables.sin()));
-        T rb = ops.add(ops.mul(a, tables.sin()), ops.mul(b, tables.cos()));
-        return ops.reshape(ops.concat(4, java.util.List.of(ra, rb)), s);
+        return ops.rope(x, tables.cos(), tables.sin());
     }
 }

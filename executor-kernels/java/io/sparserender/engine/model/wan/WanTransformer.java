@@ -143,6 +143,12 @@ public final class WanTransformer<T> {
         if (collapseConstantTimesteps && timesteps.perSample() > 1 && timesteps.constantPerSample()) {
             timesteps = timesteps.collapsed();
         }
+        Timesteps ts = timesteps;
+        return ops.scoped(() -> forwardBlocks(latents, ts, prompt, step, gf, gh, gw));
+    }
+
+    private T forwardBlocks(T latents, Timesteps timesteps, Prompt<T> prompt, int step, int gf, int gh, int gw) {
+        int b = ops.shape(latents)[0];
         int d = config.dim();
         int lm = timesteps.perSample(); // 1 or tokens: modulation rows per sample
 
@@ -155,13 +161,15 @@ public final class WanTransformer<T> {
         T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
         Rope3d.Tables<T> rot = rope.tables(ops, gf, gh, gw);
         for (int i = 0; i < weights.blocks().size(); i++) {
-            x = block(i, step, x, e0, prompt, rot);
+            int layer = i;
+            T in = x;
+            x = ops.scoped(() -> block(layer, step, in, e0, prompt, rot));
         }
 
         T hm = weights.headModulation; // [2·dim]
         T shift = ops.add(ops.slice(hm, 0, 0, d), e);
         T scale = ops.add(ops.slice(hm, 0, d, 2 * d), e);
-        T out = linear(modulate(ops.layerNorm(x, null, null, config.eps()), shift, scale), weights.projOut);
+        T out = linear(ops.adaLayerNorm(x, shift, scale, config.eps()), weights.projOut);
         return unpatchify(out, b, gf, gh, gw);
     }
 
@@ -177,13 +185,13 @@ public final class WanTransformer<T> {
         T gate2 = ops.slice(mod, 2, 5 * d, 6 * d);
 
         // self-attention
-        T h = modulate(ops.layerNorm(x, null, null, config.eps()), shift1, scale1);
+        T h = ops.adaLayerNorm(x, shift1, scale1, config.eps());
         WanWeights.Attention<T> a = w.self();
         T q = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot);
         T k = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot);
         T v = heads(linear(h, a.v()));
         T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
-        x = ops.add(x, ops.mul(linear(merge(att), a.o()), gate1));
+        x = ops.addGated(x, linear(merge(att), a.o()), gate1);
 
         // cross-attention: dense, keys and values from the prepared prompt
         WanWeights.Attention<T> c = w.cross();
@@ -194,14 +202,9 @@ public final class WanTransformer<T> {
         x = ops.add(x, linear(merge(catt), c.o()));
 
         // feed-forward
-        h = modulate(ops.layerNorm(x, null, null, config.eps()), shift2, scale2);
+        h = ops.adaLayerNorm(x, shift2, scale2, config.eps());
         T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
-        return ops.add(x, ops.mul(ff, gate2));
-    }
-
-    /** x·(1 + scale) + shift, with scale and shift [B, 1 or L, dim] broadcast over tokens. */
-    private T modulate(T x, T shift, T scale) {
-        return ops.add(ops.add(x, ops.mul(x, scale)), shift);
+        return ops.addGated(x, ff, gate2);
     }
 
     private T linear(T x, WanWeights.Linear<T> l) {

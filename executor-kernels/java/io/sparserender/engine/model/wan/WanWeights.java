@@ -122,7 +122,7 @@ public final class WanWeights<T> {
             } else if (name.endsWith("scale_shift_table")) {
                 t = t.reshape(t.numel());
             }
-            return ops.fromHost(t);
+            return ops.parameter(t);
         });
     }
 

@@ -69,14 +69,14 @@ class AttentionGpuTest {
         int bc = policy.tiling().bc();
         int nq = (seqLen + 63) / 64;
         int nk = (seqLen + bc - 1) / bc;
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         // Both kernels: mma.sync everywhere, wgmma on compute 9.0 (elsewhere the second run repeats the first).
         for (boolean allowHopper : new boolean[] {false, true}) {
             check(ops, new CudaAttention(ops.device(), allowHopper), ref, policy, q, k, v, shape, batch, seqLen, heads, headDim, nq, nk, bc);
         }
     }
 
-    private static void check(CudaOps ops, CudaAttention attention, AttentionResult ref, AttentionPolicy policy, float[] q,
+    private static void check(CudaKernels ops, CudaAttention attention, AttentionResult ref, AttentionPolicy policy, float[] q,
                               float[] k, float[] v, int[] shape, int batch, int seqLen, int heads, int headDim, int nq, int nk,
                               int bc) {
         String spec = attention.name() + " " + policy.spec();

@@ -31,7 +31,7 @@ class ConvertGpuTest {
                 x[i] = Float.NaN; // the canonical NaN: other payloads may be quieted differently
             }
         }
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer in = ops.upload(x, n);
             DeviceBuffer bf = poisoned(DType.BF16, n);

@@ -25,7 +25,7 @@ class ElementwiseGpuTest {
         float[] a = uniform(r, n, -6, 6);
         float[] b = uniform(r, n, -6, 6);
         float s = (float) r.nextDouble(-3, 3);
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer da = ops.upload(a, n);
             DeviceBuffer db = ops.upload(b, n);
@@ -51,7 +51,7 @@ class ElementwiseGpuTest {
         float[] a = roundBf16(uniform(r, n, -6, 6));
         float[] b = roundBf16(uniform(r, n, -6, 6));
         float s = (float) r.nextDouble(-3, 3);
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer da = ops.uploadBf16(a, n);
             DeviceBuffer db = ops.uploadBf16(b, n);

@@ -34,7 +34,7 @@ class GemmGpuTest {
         "cublaslt, 129, 3072, 3072",
     })
     void matchesTheTwin(String impl, int m, int n, int k) {
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         Gemm gemm;
         if (impl.equals("own")) {
             gemm = ops.device().ownGemm();

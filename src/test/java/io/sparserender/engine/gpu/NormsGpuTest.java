@@ -27,7 +27,7 @@ class NormsGpuTest {
         float[] x = uniform(r, rows * cols, -2, 4); // mean far from 0: the two-pass variance matters
         float[] w = uniform(r, cols, 0.5, 1.5);
         float[] b = uniform(r, cols, -0.5, 0.5);
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer dx = ops.upload(x, rows, cols);
             DeviceBuffer dw = ops.upload(w, cols);
@@ -53,7 +53,7 @@ class NormsGpuTest {
         SplittableRandom r = random("rms_norm " + rows + "x" + cols);
         float[] x = uniform(r, rows * cols, -3, 3);
         float[] w = uniform(r, cols, 0.5, 1.5);
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer dx = ops.upload(x, rows, cols);
             DeviceBuffer dw = ops.upload(w, cols);
@@ -77,7 +77,7 @@ class NormsGpuTest {
     void softmaxRowsMatchesTheTwin(int rows, int cols) {
         SplittableRandom r = random("softmax_rows " + rows + "x" + cols);
         float[] x = uniform(r, rows * cols, -8, 8);
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {
             DeviceBuffer dx = ops.upload(x, rows, cols);
             DeviceBuffer out = poisoned(DType.F32, rows, cols);

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
 class RuntimeGpuTest {
     @Test
     void gpuWorkRunsOnTheWorkerThreadWhoeverSubmitsIt() throws Exception {
-        CudaOps ops = ops();
+        CudaKernels ops = ops();
         assertThat(ops.device().call(() -> Thread.currentThread().getName())).startsWith("sparse-render-gpu-");
         ExecutorService pool = Executors.newFixedThreadPool(6);
         try (DeviceArena.Scope scope = ops.device().arena().scope()) {

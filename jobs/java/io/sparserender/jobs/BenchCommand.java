@@ -14,12 +14,12 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks; `bench gemm` times both GEMM implementations on the device. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention."},
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class})
+        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention, dit."},
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class})
 final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new UsageException("choose a benchmark: gemm, attention");
+        throw new UsageException("choose a benchmark: gemm, attention, dit");
     }
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
@@ -111,6 +111,85 @@ final class BenchCommand implements Callable<Integer> {
             for (int i = 0; i < shapes.size(); i++) {
                 bench.run(dims[i][0], grids[i], dims[i][1], dims[i][2], genHeads, parsed, seed, System.out);
             }
+            return Main.EXIT_OK;
+        }
+    }
+
+    @Command(name = "dit", mixinStandardHelpOptions = true,
+            description = {"Time one DiT forward on the GPU (random weights made on the device): total (CUDA events, median of",
+                "--iters after --warmups) and a split into GEMMs, attention and the rest from one further, op-by-op timed forward.",
+                "One JSON line per policy."})
+    static final class Dit implements Callable<Integer> {
+        @Option(names = "--config", defaultValue = "wan2.2-ti2v-5b", description = "a built-in model preset (default: ${DEFAULT-VALUE})")
+        String config;
+
+        @Option(names = "--random-weights", required = true, description = "random weights made on the device (required: no checkpoint is read)")
+        boolean randomWeights;
+
+        @Option(names = "--frames", defaultValue = "121", description = "video frames (default: ${DEFAULT-VALUE})")
+        int frames;
+
+        @Option(names = "--size", defaultValue = "1280x704", description = "WIDTHxHEIGHT in pixels (default: ${DEFAULT-VALUE})")
+        String size;
+
+        @Option(names = "--batch", defaultValue = "1", description = "latent batch (2 = the guided pair; default: ${DEFAULT-VALUE})")
+        int batch;
+
+        @Option(names = "--policy", split = ";", description = "self-attention policy specs, repeatable (default: dense; dynsparse:lambda=-9,bc=32; recall:r=0.95)")
+        List<String> policies = List.of("dense", "dynsparse:lambda=-9,br=64,bc=32", "recall:r=0.95");
+
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+
+        @Option(names = "--warmups", defaultValue = "1")
+        int warmups;
+
+        @Option(names = "--iters", defaultValue = "3")
+        int iters;
+
+        @Option(names = "--arena-gib", defaultValue = "40", description = "device memory reserved (default: ${DEFAULT-VALUE})")
+        long arenaGib;
+
+        @Override
+        public Integer call() {
+            io.sparserender.engine.model.wan.WanPreset preset;
+            try {
+                preset = io.sparserender.engine.model.wan.WanPreset.builtIn(config);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--config " + config + ": " + e.getMessage());
+            }
+            String[] wh = size.toLowerCase(java.util.Locale.ROOT).split("x");
+            int width;
+            int height;
+            try {
+                width = Integer.parseInt(wh[0]);
+                height = Integer.parseInt(wh[1]);
+            } catch (RuntimeException e) {
+                throw new UsageException("--size " + size + ": expected WIDTHxHEIGHT, e.g. 1280x704");
+            }
+            int spatial = "wan2.2".equals(preset.vae()) ? 16 : 8;
+            var c = preset.transformer();
+            if (width % (spatial * c.patchW()) != 0 || height % (spatial * c.patchH()) != 0) {
+                throw new UsageException("--size " + size + ": width and height must be multiples of " + spatial * c.patchW());
+            }
+            if (frames < 1 || (frames - 1) % 4 != 0) {
+                throw new UsageException("--frames " + frames + ": must be 1 + 4k");
+            }
+            if (batch < 1) {
+                throw new UsageException("--batch " + batch + ": must be at least 1");
+            }
+            for (String p : policies) {
+                try {
+                    PolicySpec.parse(p);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--policy " + p + ": " + e.getMessage());
+                }
+            }
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            System.out.println("{\"device\":\"" + device.info().name() + "\",\"gemm\":\"" + device.gemm().name() + "\",\"config\":\""
+                    + preset.name() + "\",\"frames\":" + frames + ",\"size\":\"" + width + "x" + height + "\"}");
+            new io.sparserender.engine.bench.DitBenchmark(device, warmups, iters).run(c, batch, (frames - 1) / 4 + 1,
+                    height / spatial, width / spatial, policies, seed, System.out);
             return Main.EXIT_OK;
         }
     }

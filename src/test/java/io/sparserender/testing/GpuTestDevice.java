@@ -18,6 +18,7 @@ public final class GpuTestDevice {
 
     private static CudaDevice device;
     private static CudaKernels ops;
+    private static io.sparserender.engine.gpu.CudaOps cudaOps;
 
     private GpuTestDevice() {}
 
@@ -27,6 +28,27 @@ public final class GpuTestDevice {
             ops = new CudaKernels(device);
         }
         return ops;
+    }
+
+    /** The model-level CUDA backend over the shared device. */
+    public static synchronized io.sparserender.engine.gpu.CudaOps cudaOps() {
+        if (cudaOps == null) {
+            cudaOps = new io.sparserender.engine.gpu.CudaOps(ops().device());
+        }
+        return cudaOps;
+    }
+
+    /**
+     * Fills the arena's free memory (all but a small margin) with the 32-bit poison, so tensors an
+     * operation allocates next start poisoned and an element it never writes shows up as NaN.
+     */
+    public static void poisonFreeArena() {
+        io.sparserender.engine.gpu.DeviceArena arena = ops().device().arena();
+        long free = arena.capacityBytes() - arena.usedBytes() - (1L << 20);
+        try (io.sparserender.engine.gpu.DeviceArena.Scope s = arena.scope()) {
+            DeviceBuffer all = arena.allocate(DType.I32, (int) Math.min(Integer.MAX_VALUE - 8L, free / 4));
+            ops().fill(all, POISON32);
+        }
     }
 
     /** A random generator seeded from the clock, with the seed printed so a failure can be replayed. */

@@ -114,16 +114,33 @@ public final class WanWeights<T> {
         Layout layout = storedByCanonical.keySet().stream().anyMatch(k -> !storedByCanonical.get(k).endsWith(k))
                 ? Layout.ORIGINAL : Layout.DIFFUSERS;
         boolean prefixed = storedByCanonical.values().stream().anyMatch(s -> s.startsWith(WanKeys.SINGLE_FILE_PREFIX));
-        int d = config.dim();
         return new WanWeights<>(config, layout, prefixed, name -> {
             Tensor t = ckpt.readTensor(storedByCanonical.get(name));
-            if (name.equals("patch_embedding.weight")) {
-                t = t.reshape(d, config.inChannels() * config.patchVolume());
-            } else if (name.endsWith("scale_shift_table")) {
-                t = t.reshape(t.numel());
-            }
-            return ops.parameter(t);
+            return ops.parameter(t.reshape(forwardShape(name, t.shape(), config)));
         });
+    }
+
+    /**
+     * Weights made by {@code make} from each canonical name and the shape the forward uses (for benchmarks
+     * with random weights made on the device, where no checkpoint is read).
+     */
+    public static <T> WanWeights<T> synthetic(WanConfig config, java.util.function.BiFunction<String, int[], T> make) {
+        Map<String, int[]> shapes = new LinkedHashMap<>();
+        for (WanKeys.Expected e : WanKeys.expected(config)) {
+            shapes.put(e.name(), forwardShape(e.name(), e.shape(), config));
+        }
+        return new WanWeights<>(config, Layout.DIFFUSERS, false, name -> make.apply(name, shapes.get(name)));
+    }
+
+    /** The stored shape as the forward uses it: the patch embedding as a matrix, modulation tables flat. */
+    static int[] forwardShape(String canonical, int[] stored, WanConfig config) {
+        if (canonical.equals("patch_embedding.weight")) {
+            return new int[] {config.dim(), config.inChannels() * config.patchVolume()};
+        }
+        if (canonical.endsWith("scale_shift_table")) {
+            return new int[] {(int) Tensor.numel(stored)};
+        }
+        return stored;
     }
 
     /**

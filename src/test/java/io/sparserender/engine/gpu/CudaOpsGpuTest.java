@@ -1,0 +1,235 @@
+package io.sparserender.engine.gpu;
+
+import static io.sparserender.testing.GpuTestDevice.assertClose;
+import static io.sparserender.testing.GpuTestDevice.cudaOps;
+import static io.sparserender.testing.GpuTestDevice.poisonFreeArena;
+import static io.sparserender.testing.GpuTestDevice.random;
+import static io.sparserender.testing.GpuTestDevice.roundBf16;
+import static io.sparserender.testing.GpuTestDevice.uniform;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.tensor.DType;
+import io.sparserender.engine.tensor.Tensor;
+import io.sparserender.testing.RequiresGpu;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * The CUDA backend of Ops against CpuOps (the float32 reference) on fresh random inputs of awkward
+ * shapes. Before every operation the arena's free memory is poisoned, so an output element the kernel
+ * never wrote reads as NaN and fails the comparison. Float32 results are compared at fp32 tolerance;
+ * results the backend writes in bf16 (GEMMs, fused norms, RoPE, attention) at bf16 tolerance against the
+ * reference run on the same bf16-rounded inputs.
+ */
+@RequiresGpu
+@SuppressWarnings("try")
+class CudaOpsGpuTest {
+    private static final CpuOps CPU = new CpuOps();
+
+    private static Tensor rand(SplittableRandom r, double lo, double hi, int... shape) {
+        return new Tensor(uniform(r, (int) Tensor.numel(shape), lo, hi), shape);
+    }
+
+    private static Tensor bf16(Tensor t) {
+        return new Tensor(roundBf16(t.data()), t.shape());
+    }
+
+    private static float[] run(java.util.function.Supplier<DeviceBuffer> op) {
+        CudaOps ops = cudaOps();
+        try (DeviceArena.Scope s = ops.device().arena().scope()) {
+            DeviceBuffer out = ops.device().call(op::get);
+            return ops.toHost(out).data();
+        }
+    }
+
+    private static void exact(String what, Tensor expected, java.util.function.Supplier<DeviceBuffer> op) {
+        poisonFreeArena();
+        assertClose(run(op), expected.data(), 0, 0, what);
+    }
+
+    @Test
+    void layoutOperationsMoveEveryElement() {
+        SplittableRandom r = random("cuda ops layout");
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -5, 5, 3, 5, 7, 2);
+        exact("permute", CPU.permute(x, 2, 0, 3, 1), () -> g.permute(g.fromHost(x), 2, 0, 3, 1));
+        exact("permute identity", CPU.permute(x, 0, 1, 2, 3), () -> g.permute(g.fromHost(x), 0, 1, 2, 3));
+        exact("slice inner", CPU.slice(x, 2, 1, 6), () -> g.slice(g.fromHost(x), 2, 1, 6));
+        exact("slice outer", CPU.slice(x, 0, 1, 3), () -> g.slice(g.fromHost(x), 0, 1, 3));
+        exact("slice last", CPU.slice(x, 3, 1, 2), () -> g.slice(g.fromHost(x), 3, 1, 2));
+        Tensor y = rand(r, -5, 5, 3, 5, 4, 2);
+        exact("concat", CPU.concat(2, List.of(x, y)), () -> g.concat(2, List.of(g.fromHost(x), g.fromHost(y))));
+        exact("reshape+permute", CPU.permute(CPU.reshape(x, 15, 14), 1, 0),
+                () -> g.permute(g.reshape(g.fromHost(x), 15, 14), 1, 0));
+        // a 8-D permute as the DiT's unpatchify does it
+        Tensor p = rand(r, -1, 1, 2, 3, 2, 5, 1, 2, 2, 3);
+        exact("unpatchify permute", CPU.permute(p, 0, 7, 1, 4, 2, 5, 3, 6),
+                () -> g.permute(g.fromHost(p), 0, 7, 1, 4, 2, 5, 3, 6));
+    }
+
+    @ParameterizedTest(name = "{0} op {1}")
+    @CsvSource({
+        "'2,7,13', '2,7,13'",
+        "'2,7,13', '2,1,13'",
+        "'2,7,13', '13'",
+        "'5,1', '3,1,6'",
+        "'1', '4,3'",
+        "'1000003', '1000003'",
+    })
+    void broadcastArithmeticIsExactInFloat32(String as, String bs) {
+        SplittableRandom r = random("cuda ops broadcast " + as + " " + bs);
+        CudaOps g = cudaOps();
+        Tensor a = rand(r, -4, 4, dims(as));
+        Tensor b = rand(r, -4, 4, dims(bs));
+        exact("add", CPU.add(a, b), () -> g.add(g.fromHost(a), g.fromHost(b)));
+        exact("sub", CPU.sub(a, b), () -> g.sub(g.fromHost(a), g.fromHost(b)));
+        exact("mul", CPU.mul(a, b), () -> g.mul(g.fromHost(a), g.fromHost(b)));
+        exact("addScalar", CPU.addScalar(a, 0.37f), () -> g.addScalar(g.fromHost(a), 0.37f));
+        exact("scale", CPU.scale(a, -1.9f), () -> g.scale(g.fromHost(a), -1.9f));
+        Tensor c = rand(r, -2, 2, dims(bs));
+        Tensor gated = CPU.add(a, CPU.mul(b, c));
+        if (java.util.Arrays.equals(gated.shape(), a.shape())) {
+            exact("addGated", gated, () -> g.addGated(g.fromHost(a), g.fromHost(b), g.fromHost(c)));
+        }
+    }
+
+    @Test
+    void activationsAndNormsMatchAtFloat32Tolerance() {
+        SplittableRandom r = random("cuda ops norms");
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -6, 6, 3, 17, 301);
+        Tensor gamma = rand(r, 0.5, 1.5, 301);
+        Tensor beta = rand(r, -1, 1, 301);
+        check("silu", CPU.silu(x), () -> g.silu(g.fromHost(x)), 1e-6, 1e-5);
+        check("gelu", CPU.geluTanh(x), () -> g.geluTanh(g.fromHost(x)), 1e-6, 1e-5);
+        check("clamp", CPU.clamp(x, -1, 1), () -> g.clamp(g.fromHost(x), -1, 1), 0, 0);
+        check("layerNorm", CPU.layerNorm(x, gamma, beta, 1e-6f), () -> g.layerNorm(g.fromHost(x), g.fromHost(gamma), g.fromHost(beta), 1e-6f), 1e-5, 1e-4);
+        check("layerNorm bare", CPU.layerNorm(x, null, null, 1e-6f), () -> g.layerNorm(g.fromHost(x), null, null, 1e-6f), 1e-5, 1e-4);
+        check("rmsNorm", CPU.rmsNorm(x, gamma, 1e-6f), () -> g.rmsNorm(g.fromHost(x), g.fromHost(gamma), 1e-6f), 1e-5, 1e-4);
+        check("softmax", CPU.softmax(x), () -> g.softmax(g.fromHost(x)), 1e-7, 1e-4);
+    }
+
+    @ParameterizedTest(name = "modulation rows {0}")
+    @CsvSource({"1", "37"})
+    void fusedAdaLayerNormAndRopeMatchTheComposition(int modRows) {
+        SplittableRandom r = random("cuda ops adaLN/rope " + modRows);
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -3, 3, 2, 37, 256);
+        Tensor shift = rand(r, -1, 1, 2, modRows, 256);
+        Tensor scale = rand(r, -1, 1, 2, modRows, 256);
+        Tensor expected = ((Ops<Tensor>) CPU).adaLayerNorm(x, shift, scale, 1e-6f);
+        check("adaLayerNorm", expected, () -> g.adaLayerNorm(g.fromHost(x), g.fromHost(shift), g.fromHost(scale), 1e-6f), 1e-2, 8e-3);
+
+        Tensor q = rand(r, -2, 2, 2, 37, 3, 64);
+        Tensor cos = rand(r, -1, 1, 37, 1, 32, 1);
+        Tensor sin = rand(r, -1, 1, 37, 1, 32, 1);
+        check("rope", CPU.rope(q, cos, sin), () -> g.rope(g.fromHost(q), g.fromHost(cos), g.fromHost(sin)), 1e-2, 8e-3);
+    }
+
+    @ParameterizedTest(name = "rows {0}, in {1}, out {2}")
+    @CsvSource({"2, 256, 1536", "1, 7, 5", "300, 96, 130", "1031, 128, 384"})
+    void linearMatchesTheReference(int rows, int in, int out) {
+        SplittableRandom r = random("cuda ops linear " + rows + "x" + in + "x" + out);
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -1, 1, rows, in);
+        Tensor w = bf16(rand(r, -0.2, 0.2, out, in));
+        Tensor b = rand(r, -1, 1, out);
+        if (rows <= CudaOps.F32_LINEAR_MAX_ROWS) {
+            // float32 input, few rows: the float32 path (weights stored bf16, so the reference uses the rounded weights)
+            check("linear f32", CPU.linear(x, w, b), () -> g.linear(g.fromHost(x), g.parameter(w), g.fromHost(b)), 1e-5, 1e-4);
+        }
+        Tensor xb = bf16(x);
+        float[] got = run(() -> g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
+        assertThat(relL2(got, CPU.linear(xb, w, b).data())).as("linear bf16 relative L2").isLessThan(1e-2);
+    }
+
+    @ParameterizedTest(name = "B={0} Lq={1} Lk={2} H={3} D={4} bias={5} mask={6}")
+    @CsvSource({
+        "2, 77, 130, 3, 128, false, false",
+        "1, 200, 512, 2, 128, false, false",
+        "2, 33, 33, 4, 64, true, true",
+        "1, 129, 64, 2, 64, true, false",
+        "2, 5, 300, 1, 64, false, true",
+    })
+    void denseAttentionMatchesTheReference(int b, int lq, int lk, int h, int d, boolean withBias, boolean withMask) {
+        SplittableRandom r = random("cuda ops attention " + b + "," + lq + "," + lk + "," + h + "," + d);
+        CudaOps g = cudaOps();
+        Tensor q = bf16(rand(r, -2, 2, b, lq, h, d));
+        Tensor k = bf16(rand(r, -2, 2, b, lk, h, d));
+        Tensor v = bf16(rand(r, -2, 2, b, lk, h, d));
+        Tensor bias = withBias ? rand(r, -3, 3, h, lq, lk) : null;
+        Tensor mask = null;
+        if (withMask) {
+            float[] m = new float[b * lk];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = i % lk < Math.max(1, lk - 7 - i / lk) ? 1 : 0; // a padded tail per row, never empty
+            }
+            mask = new Tensor(m, b, lk);
+        }
+        float scale = (float) (1 / Math.sqrt(d));
+        Tensor expected = CPU.attention(q, k, v, scale, bias, mask);
+        Tensor fm = mask;
+        poisonFreeArena();
+        float[] got = run(() -> g.attention(g.convert(g.fromHost(q), DType.BF16), g.convert(g.fromHost(k), DType.BF16),
+                g.convert(g.fromHost(v), DType.BF16), scale, bias == null ? null : g.fromHost(bias), fm == null ? null : g.fromHost(fm)));
+        for (float f : got) {
+            assertThat(Float.isFinite(f)).as("every output element written and finite").isTrue();
+        }
+        assertThat(relL2(got, expected.data())).as("attention relative L2").isLessThan(1e-2);
+    }
+
+    @Test
+    void scopedKeepsTheResultAndFreesTheRest() {
+        SplittableRandom r = random("cuda ops scoped");
+        CudaOps g = cudaOps();
+        Tensor a = rand(r, -1, 1, 1000, 33);
+        DeviceArena arena = g.device().arena();
+        try (DeviceArena.Scope outer = arena.scope()) {
+            DeviceBuffer in = g.fromHost(a);
+            long before = arena.usedBytes();
+            // result made last (straddling its landing place after many temporaries)
+            DeviceBuffer kept = g.device().call(() -> g.scoped(() -> {
+                DeviceBuffer t = g.scale(in, 2f);
+                DeviceBuffer u = g.addScalar(t, 1f);
+                return g.silu(u);
+            }));
+            assertClose(g.toHost(kept).data(), CPU.silu(CPU.addScalar(CPU.scale(a, 2f), 1f)).data(), 1e-6, 1e-5, "kept");
+            assertThat(arena.usedBytes() - before).isLessThanOrEqualTo(kept.byteSize() + DeviceArena.ALIGNMENT);
+            // result made first: stays where it is
+            DeviceBuffer first = g.device().call(() -> g.scoped(() -> {
+                DeviceBuffer t = g.scale(in, 3f);
+                g.addScalar(t, 1f);
+                return t;
+            }));
+            assertClose(g.toHost(first).data(), CPU.scale(a, 3f).data(), 0, 0, "kept first");
+            // a result from outside the scope passes through
+            DeviceBuffer same = g.device().call(() -> g.scoped(() -> in));
+            assertThat(same).isSameAs(in);
+        }
+    }
+
+    private static void check(String what, Tensor expected, java.util.function.Supplier<DeviceBuffer> op, double atol, double rtol) {
+        poisonFreeArena();
+        assertClose(run(op), expected.data(), atol, rtol, what);
+    }
+
+    private static int[] dims(String s) {
+        return java.util.Arrays.stream(s.split(",")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    static double relL2(float[] a, float[] b) {
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < a.length; i++) {
+            double diff = (double) a[i] - b[i];
+            num += diff * diff;
+            den += (double) b[i] * b[i];
+        }
+        return Math.sqrt(num / den);
+    }
+}

@@ -7,7 +7,7 @@
 set -uo pipefail
 bundle="${1:?usage: dit-check.sh BUNDLE_DIR [OUT_DIR]}"
 out="${2:-${OUT:-/tmp/dit-check}}"
-shift; [ $# -gt 0 ] && shift
+shift; [ $# -gt 0 ] && shift; [ "${1:-}" = "--" ] && shift
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 config="${DIT_CONFIG:-wan2.2-ti2v-5b}"
 frames="${DIT_FRAMES:-121}"

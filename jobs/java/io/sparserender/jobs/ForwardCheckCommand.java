@@ -7,7 +7,12 @@ import io.sparserender.engine.model.wan.WanInputs;
 import io.sparserender.engine.model.wan.WanModelDir;
 import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.model.wan.WanWeights;
+import io.sparserender.engine.gpu.CudaDevice;
+import io.sparserender.engine.gpu.CudaOps;
+import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.ops.CpuOps;
+import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.pipeline.CudaSelfAttention;
 import io.sparserender.engine.pipeline.PolicySelfAttention;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.text.UmT5Encoder;
@@ -59,7 +64,8 @@ final class ForwardCheckCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--backend", defaultValue = "cpu", paramLabel = "cpu|cuda",
-            description = "cpu: the float32 reference. cuda: not available in this build yet. Default: ${DEFAULT-VALUE}.")
+            description = "cpu: the float32 reference. cuda: the GPU backend (bf16 weights and GEMM operands, fp32 residual and"
+                    + " statistics; device 0 or SPARSE_RENDER_DEVICE). Default: ${DEFAULT-VALUE}.")
     String backend;
 
     @Option(names = "--policy", defaultValue = "dense", paramLabel = "SPEC",
@@ -77,27 +83,35 @@ final class ForwardCheckCommand implements Callable<Integer> {
             + " text_len, as diffusers' transformer module computes when called directly (real pipelines pad).")
     boolean noPad;
 
+    @Option(names = "--arena-gib", defaultValue = "16", paramLabel = "GIB",
+            description = "With --backend cuda: device memory reserved for weights and activations (default: ${DEFAULT-VALUE}).")
+    long arenaGib;
+
     @Override
     public Integer call() {
-        if (backend.equals("cuda")) {
-            throw new UsageException("backend 'cuda' is not available in this build yet (the GPU backend comes with a later"
-                    + " release); use --backend cpu");
-        }
-        if (!backend.equals("cpu")) {
+        if (!backend.equals("cpu") && !backend.equals("cuda")) {
             throw new UsageException("unknown backend '" + backend + "': expected cpu or cuda");
         }
-        SelfAttention<Tensor> selfAttention;
         try {
-            selfAttention = PolicySelfAttention.forSpec(policy);
+            io.sparserender.engine.attention.PolicySpec.parse(policy);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
         }
+        if (backend.equals("cuda")) {
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            CudaOps g = new CudaOps(device);
+            return device.call(() -> run(g, CudaSelfAttention.forSpec(policy, OpTimer.OFF)));
+        }
+        return run(new CpuOps(), PolicySelfAttention.forSpec(policy));
+    }
+
+    private <T> int run(Ops<T> ops, SelfAttention<T> selfAttention) {
         PrintWriter o = spec.commandLine().getOut();
         if (java.nio.file.Files.isDirectory(model) && WanVaeConfig.isWanVaeFolder(model)) {
-            return forwardVae(o);
+            return forwardVae(ops, o);
         }
         if (isTextEncoderFolder(model)) {
-            return forwardTextEncoder(o);
+            return forwardTextEncoder(ops, o);
         }
         WanModelDir dir = WanModelDir.resolve(model);
         WanModelDir.Expert ex = expert == null ? dir.experts().get(0) : dir.expert(expert);
@@ -123,13 +137,12 @@ final class ForwardCheckCommand implements Callable<Integer> {
             throw new IllegalArgumentException("Invalid inputs " + inputs + ": " + e.getMessage(), e);
         }
 
-        CpuOps ops = new CpuOps();
         long t0 = System.nanoTime();
-        WanWeights<Tensor> weights = ex.load(ops);
+        WanWeights<T> weights = ex.load(ops);
         long t1 = System.nanoTime();
-        WanTransformer<Tensor> dit = new WanTransformer<>(ops, weights, selfAttention);
-        WanTransformer.Prompt<Tensor> prompt = dit.encodePrompt(text, !noPad);
-        Tensor sample = dit.forward(hidden, timesteps, prompt);
+        WanTransformer<T> dit = new WanTransformer<>(ops, weights, selfAttention);
+        WanTransformer.Prompt<T> prompt = dit.encodePrompt(ops.fromHost(text), !noPad);
+        Tensor sample = ops.toHost(dit.forward(ops.fromHost(hidden), timesteps, prompt));
         long t2 = System.nanoTime();
         new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("sample", sample).write(out);
 
@@ -156,10 +169,9 @@ final class ForwardCheckCommand implements Callable<Integer> {
         return Main.EXIT_OK;
     }
 
-    private int forwardVae(PrintWriter o) {
-        CpuOps ops = new CpuOps();
+    private <T> int forwardVae(Ops<T> ops, PrintWriter o) {
         long t0 = System.nanoTime();
-        WanVaeDecoder<Tensor> vae = WanVaeDecoder.load(ops, model);
+        WanVaeDecoder<T> vae = WanVaeDecoder.load(ops, model);
         Tensor z;
         try (SafetensorsFile in = SafetensorsFile.open(inputs)) {
             requireTensors(in, "z");
@@ -170,7 +182,7 @@ final class ForwardCheckCommand implements Callable<Integer> {
                     + " must be [B, " + vae.config().zDim() + ", T, h, w]");
         }
         long t1 = System.nanoTime();
-        Tensor sample = vae.decode(z);
+        Tensor sample = ops.toHost(vae.decode(ops.fromHost(z)));
         long t2 = System.nanoTime();
         new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("sample", sample).write(out);
         o.printf("model            %s (Wan VAE, z_dim %d, x%d space, x%d time)%n", model, vae.config().zDim(),
@@ -181,8 +193,7 @@ final class ForwardCheckCommand implements Callable<Integer> {
         return checkFinite(sample);
     }
 
-    private int forwardTextEncoder(PrintWriter o) {
-        CpuOps ops = new CpuOps();
+    private <T> int forwardTextEncoder(Ops<T> ops, PrintWriter o) {
         int[][] ids;
         int[][] mask;
         try (SafetensorsFile in = SafetensorsFile.open(inputs)) {
@@ -194,9 +205,9 @@ final class ForwardCheckCommand implements Callable<Integer> {
             throw new IllegalArgumentException("Invalid inputs " + inputs + ": input_ids and attention_mask shapes differ");
         }
         long t0 = System.nanoTime();
-        try (UmT5Encoder<Tensor> enc = UmT5Encoder.open(model, ops)) {
+        try (UmT5Encoder<T> enc = UmT5Encoder.open(model, ops)) {
             long t1 = System.nanoTime();
-            Tensor hidden = enc.forward(ids, mask);
+            Tensor hidden = ops.toHost(enc.forward(ids, mask));
             long t2 = System.nanoTime();
             new SafetensorsWriter().metadata("producer", "sparse-render forward-check").add("last_hidden_state", hidden).write(out);
             o.printf("model            %s (umT5 encoder, d_model %d, %d layers)%n", model, enc.config().dModel(),

@@ -1,5 +1,10 @@
 package io.sparserender.driver.executor;
 
+import io.sparserender.engine.gpu.CudaDevice;
+import io.sparserender.engine.gpu.CudaOps;
+import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.OpTimer;
+import io.sparserender.engine.pipeline.CudaSelfAttention;
 import io.sparserender.engine.pipeline.PolicySelfAttention;
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.pipeline.ModelRepo;
@@ -9,7 +14,8 @@ import java.nio.file.Path;
 
 /**
  * The production renderer: a Wan model on this executor's backend. Options: {@code model_cache}
- * (where generated models are written; default {@link #defaultCache()}).
+ * (where generated models are written; default {@link #defaultCache()}); on cuda, {@code arena_gib}
+ * (device memory the executor reserves once; default: all free memory but a reserve).
  */
 public final class WanRendererFactory implements ClipRendererFactory {
     public static Path defaultCache() {
@@ -18,15 +24,24 @@ public final class WanRendererFactory implements ClipRendererFactory {
     }
 
     @Override
-    public WanClipRenderer<Tensor> create(RendererSettings settings, int deviceIndex) {
+    public WanClipRenderer<?> create(RendererSettings settings, int deviceIndex) {
         String cache = settings.options().get("model_cache");
         ModelRepo repo = ModelRepo.resolve(settings.model(), cache != null ? Path.of(cache) : defaultCache());
         return switch (settings.backend()) {
             case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu");
-            case "cuda" -> throw new IllegalStateException("Cannot render on cuda: the DiT's CUDA backend is not in "
-                    + "this build yet (the GPU runtime and GEMM are; the model still runs on --backend cpu)");
+            case "cuda" -> cuda(repo, settings, deviceIndex);
             default -> throw new IllegalArgumentException("Invalid backend '" + settings.backend() + "': use cpu or cuda");
         };
     }
 
+    private static WanClipRenderer<DeviceBuffer> cuda(ModelRepo repo, RendererSettings settings, int deviceIndex) {
+        String gib = settings.options().get("arena_gib");
+        CudaDevice.Options options = CudaDevice.Options.defaults().withArenaBytes(gib == null ? 0 : Long.parseLong(gib) << 30);
+        if (deviceIndex >= 0) {
+            options = options.withDevice(Integer.toString(deviceIndex));
+        }
+        CudaDevice device = CudaDevice.open(options);
+        String name = "cuda:" + device.info().index() + " " + device.info().name() + " " + device.uuid();
+        return new WanClipRenderer<>(new CudaOps(device), repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name);
+    }
 }

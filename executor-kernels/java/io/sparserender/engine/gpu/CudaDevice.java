@@ -42,7 +42,7 @@ public final class CudaDevice implements AutoCloseable {
     /** How to open a device. */
     public record Options(
             String deviceSpec,       // Spark's address or a CUDA_VISIBLE_DEVICES-style list; null: configured or 0
-            long arenaBytes,         // device memory reserved at start for the arena
+            long arenaBytes,         // device memory reserved at start for the arena; <= 0: all free memory but a reserve
             boolean checkEveryLaunch, // synchronize after each launch, so an async fault names its kernel (tests)
             GemmChoice gemm) {       // which matrix product implementation
         public static Options defaults() {
@@ -65,6 +65,9 @@ public final class CudaDevice implements AutoCloseable {
             return new Options(deviceSpec, arenaBytes, checkEveryLaunch, g);
         }
     }
+
+    /** Left free beside an arena that takes "all" memory: cuBLASLt's workspace, the context, other libraries. */
+    static final long ARENA_RESERVE_BYTES = 2L << 30;
 
     /** auto: cuBLASLt when usable, else the own kernel; or one forced (property sparserender.gemm). */
     public enum GemmChoice {
@@ -97,6 +100,8 @@ public final class CudaDevice implements AutoCloseable {
     private String cublasLtProblem = "";
     private Gemm gemm;
     private boolean closed;
+
+    private volatile String uuid = "unknown";
 
     private CudaDevice(GpuEnvironment.Device info, Options options) {
         this.info = info;
@@ -157,6 +162,10 @@ public final class CudaDevice implements AutoCloseable {
         CudaCheck.check(cuDeviceGetAttribute(sms, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device),
                 "cuDeviceGetAttribute(MULTIPROCESSOR_COUNT)", what);
         multiprocessors = sms[0];
+        jcuda.driver.CUuuid u = new jcuda.driver.CUuuid();
+        if (jcuda.driver.JCudaDriver.cuDeviceGetUuid(u, device) == 0) {
+            uuid = formatUuid(u.bytes);
+        }
         // A blocking stream: ordered with the synchronous copies, which run on the legacy default stream.
         CudaCheck.check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT), "cuStreamCreate", what);
         kernels = new KernelModule(image, OwnGemm.isHopper(info));
@@ -164,21 +173,23 @@ public final class CudaDevice implements AutoCloseable {
         long[] free = {0};
         long[] total = {0};
         CudaCheck.check(cuMemGetInfo(free, total), "cuMemGetInfo", what);
-        if (options.arenaBytes() > free[0]) {
-            throw new GpuException.OutOfDeviceMemory("the arena of " + what, options.arenaBytes(), free[0]);
+        long arenaBytes = options.arenaBytes() > 0 ? options.arenaBytes()
+                : free[0] - Math.max(ARENA_RESERVE_BYTES, total[0] / 20);
+        if (arenaBytes <= 0 || arenaBytes > free[0]) {
+            throw new GpuException.OutOfDeviceMemory("the arena of " + what, Math.max(arenaBytes, options.arenaBytes()), free[0]);
         }
         CUdeviceptr base = new CUdeviceptr();
-        int r = cuMemAlloc(base, options.arenaBytes());
+        int r = cuMemAlloc(base, arenaBytes);
         if (r != 0) {
             long[] f = {0};
             cuMemGetInfo(f, total);
             throw new GpuException.OutOfDeviceMemory("the arena of " + what + " (" + CudaCheck.message(r, "cuMemAlloc", "arena") + ")",
-                    options.arenaBytes(), f[0]);
+                    arenaBytes, f[0]);
         }
         long[] address = {0};
         CudaCheck.check(cuPointerGetAttribute(Pointer.to(address), CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, base),
                 "cuPointerGetAttribute(DEVICE_POINTER)", "arena");
-        arena = new DeviceArena(this, base, address[0], options.arenaBytes());
+        arena = new DeviceArena(this, base, address[0], arenaBytes);
 
         ownGemm = new OwnGemm(this, true);
         ownGemmMmaSync = new OwnGemm(this, false);
@@ -283,6 +294,22 @@ public final class CudaDevice implements AutoCloseable {
 
     public DeviceArena arena() {
         return arena;
+    }
+
+    /** The device's UUID as nvidia-smi prints it ("GPU-…"), or "unknown". */
+    public String uuid() {
+        return uuid;
+    }
+
+    static String formatUuid(byte[] b) {
+        StringBuilder sb = new StringBuilder("GPU-");
+        for (int i = 0; i < b.length; i++) {
+            if (i == 4 || i == 6 || i == 8 || i == 10) {
+                sb.append('-');
+            }
+            sb.append(String.format("%02x", b[i] & 0xFF));
+        }
+        return sb.toString();
     }
 
     public int multiprocessors() {

@@ -399,6 +399,32 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return arena.closeKeeping(scope, r);
     }
 
+    @Override
+    public io.sparserender.engine.ops.MemoryRegion<DeviceBuffer> region() {
+        DeviceArena arena = device.arena();
+        DeviceArena.Scope first = arena.scope();
+        return new io.sparserender.engine.ops.MemoryRegion<>() {
+            private DeviceArena.Scope scope = first;
+
+            @Override
+            public List<DeviceBuffer> compact(List<DeviceBuffer> keep) {
+                DeviceArena.Compacted c = arena.compact(scope, keep);
+                scope = c.scope();
+                return c.kept();
+            }
+
+            @Override
+            public void close() {
+                scope.close();
+            }
+        };
+    }
+
+    @Override
+    public <R> R run(Supplier<R> body) {
+        return device.call(body::get);
+    }
+
     // ---- helpers
 
     private DeviceBuffer allocate(DType dtype, int... shape) {

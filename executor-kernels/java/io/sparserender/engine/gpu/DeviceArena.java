@@ -118,6 +118,44 @@ public final class DeviceArena {
         }
     }
 
+    /** The outcome of {@link #compact}: the scope that now holds the kept buffers, and the buffers. */
+    public record Compacted(Scope scope, List<DeviceBuffer> kept) {}
+
+    /**
+     * Frees everything scope {@code s} made except {@code keep}: the kept buffers made inside it are copied
+     * above everything, the scope is closed, and they are copied back to its start inside a new scope, which
+     * is returned with them (buffers from outside s pass through). Two device copies of the kept bytes, ordered
+     * on the compute stream.
+     */
+    public Compacted compact(Scope s, List<DeviceBuffer> keep) {
+        synchronized (this) {
+            if (scopes.peek() != s) {
+                throw new IllegalStateException("Arena scopes must close in reverse order of opening");
+            }
+            List<DeviceBuffer> out = new ArrayList<>(keep);
+            List<Integer> moved = new ArrayList<>();
+            List<Long> parked = new ArrayList<>();
+            for (int i = 0; i < keep.size(); i++) {
+                DeviceBuffer k = keep.get(i);
+                if (k != null && inside(s, k)) {
+                    DeviceBuffer tmp = allocate(k.dtype(), k.shape());
+                    tmp.copyFromDevice(k);
+                    moved.add(i);
+                    parked.add(tmp.address() - baseAddress);
+                }
+            }
+            s.close();
+            Scope n = scope();
+            for (int j = 0; j < moved.size(); j++) {
+                DeviceBuffer k = keep.get(moved.get(j));
+                DeviceBuffer kept = allocate(k.dtype(), k.shape());
+                device.copyWithinArena(kept, base.withByteOffset(parked.get(j)), kept.byteSize());
+                out.set(moved.get(j), kept);
+            }
+            return new Compacted(n, out);
+        }
+    }
+
     public long capacityBytes() {
         return capacity;
     }

@@ -92,6 +92,19 @@ public interface Ops<T> {
         return body.get();
     }
 
+    /** Opens a region of this backend's memory (see {@link MemoryRegion}); the CPU's frees nothing itself. */
+    default MemoryRegion<T> region() {
+        return MemoryRegion.unmanaged();
+    }
+
+    /**
+     * Runs {@code body} on the thread that owns this backend (the CUDA backend's GPU worker, so launches need
+     * no hand-over) and returns its result; the CPU runs it on the calling thread.
+     */
+    default <R> R run(java.util.function.Supplier<R> body) {
+        return body.get();
+    }
+
     // ---- fused compositions: defaults spell out the reference arithmetic; backends may fuse them ----
 
     /**

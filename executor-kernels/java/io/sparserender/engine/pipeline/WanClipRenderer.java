@@ -5,6 +5,7 @@ import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
 import io.sparserender.engine.model.wan.WanModelDir;
 import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.model.wan.WanTransformer;
+import io.sparserender.engine.ops.MemoryRegion;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.sampler.ExpertSchedule;
 import io.sparserender.engine.sampler.NoiseGenerator;
@@ -72,8 +73,20 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         return device;
     }
 
+    /**
+     * Renders on the backend's own thread (the GPU worker on CUDA), with every tensor of the clip in one memory
+     * region freed at the end and each denoising step's tensors in a region of their own.
+     */
     @Override
     public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+        return ops.run(() -> {
+            try (MemoryRegion<T> clip = ops.region()) {
+                return renderInRegion(spec, workDir, listener);
+            }
+        });
+    }
+
+    private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener) {
         WanPreset preset = repo.preset();
         String id = spec.clipId();
         Map<String, Double> seconds = new LinkedHashMap<>();
@@ -107,12 +120,12 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         int[] step = {0};
         SamplingLoop.FlowModel flow = (expert, x, t) -> {
             int e = expert == ExpertSchedule.Expert.HIGH_NOISE ? 0 : 1;
-            T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
-            T batch = ops.concat(0, List.of(latent, latent));
-            T v = models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
-            Tensor host = ops.toHost(v);
-            ops.release(v);
-            ops.release(batch);
+            Tensor host;
+            try (MemoryRegion<T> stepMemory = ops.region()) {
+                T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
+                T batch = ops.concat(0, List.of(latent, latent));
+                host = ops.toHost(models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]));
+            }
             int n = x.numel();
             float[] cond = java.util.Arrays.copyOfRange(host.data(), 0, n);
             float[] uncond = java.util.Arrays.copyOfRange(host.data(), n, 2 * n);

@@ -64,6 +64,22 @@ public final class CausalConvCache<T> {
         return n;
     }
 
+    /** Every slot's frames in slot order (null for an empty slot). */
+    java.util.List<T> entries() {
+        java.util.List<T> out = new java.util.ArrayList<>();
+        for (int i = 0; i < slots.length; i++) {
+            out.add(get(i));
+        }
+        return out;
+    }
+
+    /** Replaces every slot with the same frames moved by a memory compaction (no release: they are the same values). */
+    void replaceEntries(java.util.List<T> moved) {
+        for (int i = 0; i < slots.length; i++) {
+            slots[i] = moved.get(i);
+        }
+    }
+
     /** Drops every slot (a new clip starts from zeros). */
     public void clear() {
         for (int i = 0; i < slots.length; i++) {

@@ -18,6 +18,8 @@ import java.util.function.Consumer;
  * <p>Latents must be de-normalised first ({@link WanVaeLatents#denormalize}), as the pipelines do.
  */
 public final class WanVaeDecoder<T> {
+    private static final io.sparserender.engine.ops.CpuOps HOST = new io.sparserender.engine.ops.CpuOps();
+
     private final Ops<T> ops;
     private final WanVaeConfig config;
     private final CausalConv3d<T> postQuant;
@@ -92,10 +94,10 @@ public final class WanVaeDecoder<T> {
         List<T> samples = new ArrayList<>();
         for (int b = 0; b < s[0]; b++) {
             T zb = ops.reshape(ops.slice(z, 0, b, b + 1), s[1], s[2], s[3], s[4]);
-            List<T> chunks = new ArrayList<>();
-            decode(zb, chunks::add);
-            T video = ops.concat(1, chunks);
-            chunks.forEach(ops::release);
+            // each chunk leaves the session's memory region through the host (this whole-clip form is for checks and tests)
+            List<io.sparserender.engine.tensor.Tensor> chunks = new ArrayList<>();
+            decode(zb, chunk -> chunks.add(ops.toHost(chunk)));
+            T video = ops.fromHost(HOST.concat(1, chunks));
             int[] v = ops.shape(video);
             samples.add(ops.reshape(video, 1, v[0], v[1], v[2], v[3]));
         }
@@ -126,9 +128,14 @@ public final class WanVaeDecoder<T> {
         return new Session();
     }
 
-    /** One clip's chunked decode: its own cache, fed one latent frame [zDim, 1, h, w] at a time. */
+    /**
+     * One clip's chunked decode: its own cache, fed one latent frame [zDim, 1, h, w] at a time. Its tensors live
+     * in one memory region that every chunk compacts to the cache and that chunk's output, so device memory stays
+     * flat however many frames are decoded.
+     */
     public final class Session implements AutoCloseable {
         private final CausalConvCache<T> cache = new CausalConvCache<>(ops, cacheSlots);
+        private final io.sparserender.engine.ops.MemoryRegion<T> region = ops.region();
         private int chunks;
 
         /** Decodes the next latent frame [zDim, 1, h, w] to [videoChannels, 1 or temporalFactor, H, W]. */
@@ -157,7 +164,11 @@ public final class WanVaeDecoder<T> {
                 x = step(x, ops.clamp(x, -1f, 1f));
             }
             chunks++;
-            return x;
+            List<T> keep = new ArrayList<>(cache.entries());
+            keep.add(x);
+            List<T> kept = region.compact(keep);
+            cache.replaceEntries(kept.subList(0, kept.size() - 1));
+            return kept.get(kept.size() - 1);
         }
 
         public CausalConvCache<T> cache() {
@@ -171,6 +182,7 @@ public final class WanVaeDecoder<T> {
         @Override
         public void close() {
             cache.clear();
+            region.close();
         }
     }
 

@@ -70,11 +70,12 @@ if [ "$with_tests" = 1 ]; then
 #!/usr/bin/env bash
 # Runs every test tagged `gpu` on this host's device with JUnit's console launcher; a missing device
 # fails them (sparserender.gpu.tests=require) instead of skipping. Last line: the summary.
+# SPARSE_RENDER_EXTRA_CP: more jars for the tests that render whole clips (FFmpeg, tokenizers; not bundled).
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log="$(mktemp)"
 "$home/runtime/bin/java" -Xmx16g -Dsparserender.gpu.tests=require ${SPARSE_RENDER_JAVA_OPTS:-} \
   -jar "$home"/test-lib/junit-platform-console-standalone-*.jar execute \
-  --class-path "$home/test-lib/classes:$(ls "$home"/test-lib/assertj-core-*.jar):$(printf '%s:' "$home"/lib/*.jar)" \
+  --class-path "$home/test-lib/classes:$(ls "$home"/test-lib/assertj-core-*.jar):$(printf '%s:' "$home"/lib/*.jar)${SPARSE_RENDER_EXTRA_CP:+:$SPARSE_RENDER_EXTRA_CP}" \
   --scan-class-path "$home/test-lib/classes" --include-tag gpu \
   --details "${SPARSE_RENDER_TEST_DETAILS:-tree}" --disable-banner "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}

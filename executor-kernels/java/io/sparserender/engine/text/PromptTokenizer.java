@@ -22,6 +22,14 @@ public final class PromptTokenizer implements AutoCloseable {
     public static final int MAX_LENGTH = 512;
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    static {
+        // DJL picks a CUDA build of its native library when it sees a GPU and downloads it, which fails on
+        // offline GPU hosts; tokenizing needs no GPU, and the CPU build ships inside the jar.
+        if (System.getenv("RUST_FLAVOR") == null && System.getProperty("RUST_FLAVOR") == null) {
+            System.setProperty("RUST_FLAVOR", "cpu");
+        }
+    }
+
     private final Path file;
     private final HuggingFaceTokenizer tokenizer;
     private final int eosId;

@@ -55,8 +55,9 @@ cp "$root/conf/log4j2.properties" "$out/conf/" 2>/dev/null || true
 cat > "$out/bin/sparse-render" <<'SH'
 #!/usr/bin/env bash
 # The sparse-render CLI on the bundled Java runtime (engine commands: doctor, bench gemm, ...).
+# SPARSE_RENDER_EXTRA_CP: more jars (FFmpeg, tokenizers) for the commands that write videos (bench generate).
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-exec "$home/runtime/bin/java" ${SPARSE_RENDER_JAVA_OPTS:--Xmx8g} -cp "$home/lib/*" io.sparserender.jobs.Main "$@"
+exec "$home/runtime/bin/java" ${SPARSE_RENDER_JAVA_OPTS:--Xmx8g} -cp "$home/lib/*${SPARSE_RENDER_EXTRA_CP:+:$SPARSE_RENDER_EXTRA_CP}" io.sparserender.jobs.Main "$@"
 SH
 chmod +x "$out/bin/sparse-render"
 

@@ -14,12 +14,12 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks; `bench gemm` times both GEMM implementations on the device. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention, dit."},
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class})
+        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention, dit, generate."},
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class, BenchCommand.Generate.class})
 final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new UsageException("choose a benchmark: gemm, attention, dit");
+        throw new UsageException("choose a benchmark: gemm, attention, dit, generate");
     }
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
@@ -190,6 +190,67 @@ final class BenchCommand implements Callable<Integer> {
                     + preset.name() + "\",\"frames\":" + frames + ",\"size\":\"" + width + "x" + height + "\"}");
             new io.sparserender.engine.bench.DitBenchmark(device, warmups, iters).run(c, batch, (frames - 1) / 4 + 1,
                     height / spatial, width / spatial, policies, seed, System.out);
+            return Main.EXIT_OK;
+        }
+    }
+
+    @Command(name = "generate", mixinStandardHelpOptions = true,
+            description = {"One whole generation on the GPU at a released preset's shapes with random weights (written once as a",
+                "bf16 diffusers repo under --cache): text, every step, VAE decode and H.264, timed per stage, with the arena's peak."})
+    static final class Generate implements Callable<Integer> {
+        @Option(names = "--config", defaultValue = "wan2.2-ti2v-5b", description = "a built-in preset (default: ${DEFAULT-VALUE})")
+        String config;
+
+        @Option(names = "--random-weights", required = true, description = "random weights (required: released weights are not downloaded)")
+        boolean randomWeights;
+
+        @Option(names = "--frames", defaultValue = "121")
+        int frames;
+
+        @Option(names = "--size", defaultValue = "1280x704", description = "WIDTHxHEIGHT (default: ${DEFAULT-VALUE})")
+        String size;
+
+        @Option(names = "--steps", defaultValue = "50")
+        int steps;
+
+        @Option(names = "--policy", defaultValue = "dense")
+        String policy;
+
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+
+        @Option(names = "--cache", defaultValue = "/tmp/sparse-render-models", description = "where the random repo is written once")
+        java.nio.file.Path cache;
+
+        @Option(names = "--out", defaultValue = "/tmp/sparse-render-bench-out", description = "where the MP4 goes")
+        java.nio.file.Path out;
+
+        @Option(names = "--arena-gib", defaultValue = "0", description = "device memory reserved; 0: all free memory but a reserve")
+        long arenaGib;
+
+        @Override
+        public Integer call() {
+            io.sparserender.engine.model.wan.WanPreset preset;
+            try {
+                preset = io.sparserender.engine.model.wan.WanPreset.builtIn(config);
+                PolicySpec.parse(policy);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            String[] wh = size.toLowerCase(java.util.Locale.ROOT).split("x");
+            int width;
+            int height;
+            try {
+                width = Integer.parseInt(wh[0]);
+                height = Integer.parseInt(wh[1]);
+            } catch (RuntimeException e) {
+                throw new UsageException("--size " + size + ": expected WIDTHxHEIGHT, e.g. 1280x704");
+            }
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            System.out.println("{\"device\":\"" + device.info().name() + "\",\"arena_gib\":"
+                    + device.arena().capacityBytes() / (1L << 30) + "}");
+            io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, cache, out, width, height, frames, steps, policy, seed,
+                    System.out);
             return Main.EXIT_OK;
         }
     }

@@ -56,11 +56,20 @@ public record TinyUmT5(int vocabSize, int dModel, int dKv, int numHeads, int dFf
 
     /** Writes {@code root/text_encoder/} and {@code root/tokenizer/}. */
     public void write(Path root) {
-        writeTextEncoder(root.resolve("text_encoder"));
+        write(root, DType.F32);
+    }
+
+    /** As {@link #write(Path)}, storing the weights in {@code dtype} (BF16 halves a full-size encoder). */
+    public void write(Path root, DType dtype) {
+        writeTextEncoder(root.resolve("text_encoder"), dtype);
         UnigramTokenizerJson.write(root.resolve("tokenizer").resolve("tokenizer.json"), vocabulary());
     }
 
     void writeTextEncoder(Path dir) {
+        writeTextEncoder(dir, DType.F32);
+    }
+
+    void writeTextEncoder(Path dir, DType dtype) {
         UmT5Config c = config();
         try {
             Files.createDirectories(dir);
@@ -99,7 +108,7 @@ public record TinyUmT5(int vocabSize, int dModel, int dKv, int numHeads, int dFf
             for (int i = 0; i < n; i++) {
                 v[i] = (float) (norm ? 1 + 0.1 * z[i] : std * z[i]);
             }
-            w.add(name, DType.F32, shape, v);
+            w.add(name, dtype, shape, v);
         }
         w.write(dir.resolve("model.safetensors"));
     }

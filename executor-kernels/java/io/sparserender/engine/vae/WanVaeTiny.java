@@ -29,6 +29,19 @@ public final class WanVaeTiny {
                 means(zDim, seed), stds(zDim, seed), true);
     }
 
+    /**
+     * The released decoder architecture (REFERENCE.md: 2.1 widths 384…96, 2.2 widths 1024…256, two res blocks)
+     * with generated latent constants: for full-size random-weight benchmarks.
+     */
+    public static WanVaeConfig fullSize(String vae, int zDim, long seed) {
+        if (vae.equals("wan2.2")) {
+            return new WanVaeConfig(160, 256, zDim, List.of(1, 2, 4, 4), 2, List.of(false, true, true), true, 12, 2,
+                    means(zDim, seed), stds(zDim, seed), false);
+        }
+        return new WanVaeConfig(96, 96, zDim, List.of(1, 2, 4, 4), 2, List.of(false, true, true), false, 3, 1,
+                means(zDim, seed), stds(zDim, seed), true);
+    }
+
     /** Writes config.json and the decoder weights (plus nothing of the encoder) into {@code vaeFolder}. */
     public static void write(Path vaeFolder, WanVaeConfig config, long seed, DType dtype) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");

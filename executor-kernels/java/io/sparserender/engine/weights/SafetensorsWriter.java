@@ -107,8 +107,19 @@ public final class SafetensorsWriter {
         return this;
     }
 
-    /** The complete file contents. */
+    /** The complete file contents (files under 2 GiB; {@link #write} streams any size). */
     public byte[] toBytes() {
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        try {
+            writeTo(out);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toByteArray();
+    }
+
+    /** The 8-byte length, the JSON header padded with spaces to 8 bytes, then every tensor's bytes in order. */
+    private void writeTo(OutputStream os) throws IOException {
         ObjectNode header = JSON.createObjectNode();
         if (!metadata.isEmpty()) {
             ObjectNode meta = header.putObject("__metadata__");
@@ -127,23 +138,18 @@ public final class SafetensorsWriter {
             off.add(offset + e.bytes.length);
             offset += e.bytes.length;
         }
-        byte[] json;
-        try {
-            json = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new IllegalStateException("Cannot serialise safetensors header", e);
-        }
+        byte[] json = JSON.writeValueAsString(header).getBytes(StandardCharsets.UTF_8);
         int padded = (json.length + 7) / 8 * 8; // the format pads the header with spaces to 8 bytes
-        ByteBuffer out = ByteBuffer.allocate(Math.toIntExact(8 + padded + offset)).order(ByteOrder.LITTLE_ENDIAN);
-        out.putLong(padded);
-        out.put(json);
+        ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+        head.putLong(padded);
+        head.put(json);
         for (int i = json.length; i < padded; i++) {
-            out.put((byte) ' ');
+            head.put((byte) ' ');
         }
+        os.write(head.array());
         for (Entry e : entries) {
-            out.put(e.bytes);
+            os.write(e.bytes);
         }
-        return out.array();
     }
 
     /** Writes the file atomically: a reader sees either nothing or the whole file. */
@@ -153,8 +159,8 @@ public final class SafetensorsWriter {
             Files.createDirectories(dir);
             Path tmp = Files.createTempFile(dir, "." + path.getFileName(), ".tmp");
             try {
-                try (OutputStream os = Files.newOutputStream(tmp)) {
-                    os.write(toBytes());
+                try (OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+                    writeTo(os);
                 }
                 if (tmp.getFileSystem().supportedFileAttributeViews().contains("posix")) {
                     // createTempFile makes the file private (0600); weights and tensors are meant to be shared.

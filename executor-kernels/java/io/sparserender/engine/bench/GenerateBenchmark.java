@@ -1,0 +1,72 @@
+package io.sparserender.engine.bench;
+
+import io.sparserender.engine.gpu.CudaDevice;
+import io.sparserender.engine.gpu.CudaOps;
+import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.OpTimer;
+import io.sparserender.engine.model.wan.WanPreset;
+import io.sparserender.engine.pipeline.ClipSpec;
+import io.sparserender.engine.pipeline.CudaSelfAttention;
+import io.sparserender.engine.pipeline.FullSizeRandomModel;
+import io.sparserender.engine.pipeline.ModelRepo;
+import io.sparserender.engine.pipeline.RenderResult;
+import io.sparserender.engine.pipeline.WanClipRenderer;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * One whole generation on the GPU with a released preset's shapes and random weights
+ * ({@link FullSizeRandomModel}): text encoding, every denoising step (conditional and unconditional as a
+ * batch of 2), the chunked VAE decode streamed into H.264. Prints the model write and load times, the
+ * stage times of {@link RenderResult}, the seconds of each step, and the arena's peak (the device memory
+ * the engine used, weights included; the arena itself reserves more).
+ */
+public final class GenerateBenchmark {
+    private GenerateBenchmark() {}
+
+    public static RenderResult run(CudaDevice device, WanPreset preset, Path cache, Path outDir, int width, int height,
+                                   int frames, int steps, String policy, long seed, PrintStream out) {
+        long t0 = System.nanoTime();
+        ModelRepo repo = FullSizeRandomModel.resolve(preset, seed, cache);
+        long t1 = System.nanoTime();
+        out.printf(Locale.ROOT, "{\"model\":\"%s\",\"write_s\":%.1f}%n", repo.root(), (t1 - t0) * 1e-9);
+        CudaOps ops = new CudaOps(device);
+        long[] stepStart = {System.nanoTime()};
+        try (WanClipRenderer<DeviceBuffer> r = new WanClipRenderer<>(ops, repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF),
+                "cuda:" + device.info().index() + " " + device.info().name())) {
+            long t2 = System.nanoTime();
+            long weights = device.arena().usedBytes();
+            out.printf(Locale.ROOT, "{\"load_s\":%.1f,\"weights_gib\":%.2f}%n", (t2 - t1) * 1e-9, weights / (double) (1L << 30));
+            ClipSpec spec = new ClipSpec("a red fox running through fresh snow at dawn, cinematic", "blurry, low quality", seed,
+                    width, height, frames, steps, preset.defaults().guidance().get(0), Double.NaN, preset.defaults().shift(), policy,
+                    preset.name(), repo.revision());
+            Files.createDirectories(outDir);
+            RenderResult res = r.render(spec, outDir, (id, stage, done, total) -> {
+                if (stage.equals("dit")) {
+                    long now = System.nanoTime();
+                    out.printf(Locale.ROOT, "{\"step\":%d,\"of\":%d,\"s\":%.2f}%n", done, total, (now - stepStart[0]) * 1e-9);
+                    stepStart[0] = now;
+                } else if (stage.equals("text") || stage.equals("vae")) {
+                    stepStart[0] = System.nanoTime();
+                }
+            });
+            String stages = res.stageSeconds().entrySet().stream()
+                    .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue())).collect(Collectors.joining(","));
+            out.printf(Locale.ROOT, "{\"policy\":\"%s\",\"size\":\"%dx%d\",\"frames\":%d,\"steps\":%d,\"stages_s\":{%s},"
+                            + "\"arena_peak_gib\":%.2f,\"weights_gib\":%.2f,\"mean_tile_sparsity\":%.4f,\"mp4_bytes\":%d}%n",
+                    policy, width, height, frames, steps, stages, device.arena().peakBytes() / (double) (1L << 30),
+                    weights / (double) (1L << 30), res.tileSparsity(), Files.size(res.video()));
+            return res;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    static String describe(Map<String, Double> m) {
+        return m.toString();
+    }
+}

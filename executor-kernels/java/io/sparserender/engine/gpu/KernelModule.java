@@ -31,7 +31,12 @@ final class KernelModule {
             CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
             CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32,
             CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
-            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V);
+            CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32, CudaAttention.KERNEL_TRANSPOSE_V,
+            CudaAttention.KERNEL_LIST_D64_BC64, CudaAttention.KERNEL_LIST_D128_BC64,
+            CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32,
+            CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
+            CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32,
+            AttentionPlanner.KERNEL_POOL, AttentionPlanner.KERNEL_SCORES, AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL);
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -55,14 +60,24 @@ final class KernelModule {
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
         for (String name : List.of(CudaAttention.KERNEL_D64_BC64, CudaAttention.KERNEL_D128_BC64,
-                CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32)) {
+                CudaAttention.KERNEL_D64_BC32, CudaAttention.KERNEL_D128_BC32,
+                CudaAttention.KERNEL_LIST_D64_BC64, CudaAttention.KERNEL_LIST_D128_BC64,
+                CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32)) {
             CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.MAX_SMEM_BYTES),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
+        // The planner's sort buffers: 96 KiB + scratch at 8192 kv-tiles, within every target's opt-in limit (99 KiB on sm_86/89).
+        for (String name : List.of(AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL)) {
+            CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, AttentionPlanner.PLAN_SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
         if (hopper) {
             for (String name : List.of(CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
-                    CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32)) {
+                    CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32,
+                    CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
+                    CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90_MAX_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);

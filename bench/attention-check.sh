@@ -4,7 +4,7 @@
 # same shapes in the same call, one combined table at the end.
 # Usage: bench/attention-check.sh BUNDLE_DIR [OUT_DIR] [bench attention args...]   (bundle built with --with-tests)
 #   SKIP_GPU_TESTS=1 skips the tests; GPU_TEST_SELECT overrides the launcher's selection
-#   (default: --include-classname .*AttentionGpuTest).
+#   (default: --include-classname '.*Attention.*GpuTest': the kernels, the pre-pass, the listed policies, the CLI).
 set -uo pipefail
 bundle="${1:?usage: attention-check.sh BUNDLE_DIR [OUT_DIR] [bench attention args...]}"
 out="${2:-${OUT:-/tmp/attention-check}}"
@@ -16,8 +16,8 @@ tests_rc=0
 if [ "${SKIP_GPU_TESTS:-0}" != 1 ]; then
   echo "== gpu tests"
   # shellcheck disable=SC2086
-  "$bundle/bin/gpu-tests" ${GPU_TEST_SELECT:---include-classname .*AttentionGpuTest} 2>&1 \
-      | tee "$out/gpu-tests.txt" | grep -E "flipped|seed|✘|FAIL|Error|expected|gpu tests:|tests (successful|failed)" | tail -80
+  "$bundle/bin/gpu-tests" ${GPU_TEST_SELECT:---include-classname .*Attention.*GpuTest} 2>&1 \
+      | tee "$out/gpu-tests.txt" | grep -E "flipped|flips|estimate rows|seed|✘|FAIL|Error|expected|gpu tests:|tests (successful|failed)" | tail -120
   tests_rc=${PIPESTATUS[0]}
 fi
 echo "== bench attention (ours)"

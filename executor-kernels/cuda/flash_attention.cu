@@ -20,15 +20,25 @@
 //         p = exp2(S·scale·log2e − m'·scale·log2e); l = α·l + Σp (full row sum, every tile, since
 //         dynsparse/recall read it); O = α·O + bf16(p)·V_j; skipped *= α
 // m is kept in raw-dot units (scale > 0, so max commutes with the scale).
+//
+// Listed entry points (flash_attn_list_*, FaListParams): the same CTA walks a per-q-tile list of
+// kv-tiles instead of 0 .. nk−1 (attention_plan.cu writes it: topk, topp, hybrid's pre-skip, orders
+// local and estimate; a null list = natural order, a null count = every tile), prefetching K of the
+// next listed tile; tiles not on the list get no QKᵀ (keep flag 2, counted as skipped before QKᵀ,
+// 4·rows·cols·D FLOPs saved). They also run the recall bounds exact (Σ_c exp((s − m)·scale), the
+// tile's exps without V or PV) and binned (scores counted into 1-nat bins below the row max, 8-bit
+// counters packed in a u64, Σ_k count_k·exp(t − k − m) as RecallBound). The unlisted entry points
+// are compiled from the same template with LISTED = false: their code is what it was.
 #include <stdint.h>
 #include <cuda_bf16.h>
+#include "attention_bounds.cuh"
 
 namespace fa {
 
 constexpr int BR = 64;
 constexpr int THREADS = 128;
 
-enum Mode : int { DENSE = 0, BLASST = 1, DYNSPARSE = 2, RECALL_MAX = 3 };
+enum Mode : int { DENSE = 0, BLASST = 1, DYNSPARSE = 2, RECALL_MAX = 3, RECALL_EXACT = 4, RECALL_BINNED = 5 };
 
 struct FaParams {
     const __nv_bfloat16* q;
@@ -45,6 +55,29 @@ struct FaParams {
     float scale;                 // 1/sqrt(D)
     float threshold;             // blasst: ln(scale_b/L); dynsparse: lambda; recall: (1-r)/r·(1-slack)
 };
+
+// The listed kernels' params: FaParams, then the visit lists. stats holds 4 counters there (the 4th:
+// kv-tiles skipped before QKᵀ); keep flags: 0 skipped in the loop, 1 kept, 2 not on the list.
+struct FaListParams {
+    FaParams base;
+    const int* list;             // list[bh * list_bh_stride + qt * nk + i], i < count; null: natural order
+    const int* count;            // [B*H, nq]; null: every kv-tile is listed
+    long long list_bh_stride;    // nq*nk, or 0 when one list serves every (batch, head)
+};
+
+// Row sums of a recall bound over this thread's columns of one row (r = 0: fragment entries 0, 1;
+// r = 1: entries 2, 3), reduced over the quad. Masked columns hold −∞.
+template <int SN>
+__device__ __forceinline__ float exact_bound(const float (*s)[4], int r, float sl2e, float msc) {
+    float sum = 0.f;
+#pragma unroll
+    for (int nt = 0; nt < SN; nt++) {
+        sum += exp2f(fmaf(s[nt][2 * r], sl2e, -msc)) + exp2f(fmaf(s[nt][2 * r + 1], sl2e, -msc));
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    return sum;
+}
 
 __device__ __forceinline__ uint32_t smem_u32(const void* p) {
     return static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -98,8 +131,8 @@ __device__ __forceinline__ void load_tile(__nv_bfloat16* dst, const __nv_bfloat1
     }
 }
 
-template <int D, int BC>
-__device__ __forceinline__ void attention_cta(const FaParams& p) {
+template <int D, int BC, bool LISTED>
+__device__ __forceinline__ void attention_cta(const FaParams& p, const int* list, const int* count, long long list_bh_stride) {
     constexpr int KSTEPS = D / 16;   // k-steps of QKᵀ
     constexpr int SN = BC / 8;       // n-tiles of S per warp
     constexpr int ON = D / 8;        // n-tiles of O per warp
@@ -128,8 +161,27 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
     const float sl2e = scale * 1.4426950408889634f;
     const float thr = p.threshold;
 
+    // Listed: the q-tile's visit list (nvis entries, at least one); unlisted: 0 .. nk−1.
+    int nvis = nk;
+    const int* lst = nullptr;
+    int jcur = 0;
+    if constexpr (LISTED) {
+        if (count != nullptr) nvis = count[(long long)bh * nq + qt];
+        if (list != nullptr) {
+            lst = list + (long long)bh * list_bh_stride + (long long)qt * nk;
+            jcur = __ldg(lst);
+        }
+        if (p.keep != nullptr) {
+            for (int j = threadIdx.x; j < nk; j += THREADS) p.keep[((long long)bh * nq + qt) * nk + j] = 2;
+        }
+    }
+
     load_tile<D, BR>(sQ, q, r0, L, row_stride);
-    load_tile<D, BC>(sK, k, 0, L, row_stride);
+    if constexpr (LISTED) {
+        load_tile<D, BC>(sK, k, jcur * BC, L, row_stride);
+    } else {
+        load_tile<D, BC>(sK, k, 0, L, row_stride);
+    }
     cp_async_commit();
 
     // The two rows this thread holds in every fragment: warp*16 + g and warp*16 + g + 8.
@@ -146,12 +198,22 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
 
     long long cta_skipped = 0;
     double cta_saved = 0;
+    long long visited_cols = 0;
 
-    for (int j = 0; j < nk; j++) {
-        const __nv_bfloat16* bufK = sK + (j & 1) * BC * D;
+    for (int it = 0; it < nvis; it++) {
+        // j: this tile; jn: the next one on the list (its K is prefetched), −1 past the end.
+        int j, jn;
+        if constexpr (LISTED) {
+            j = jcur;
+            jn = it + 1 < nvis ? (lst != nullptr ? __ldg(lst + it + 1) : it + 1) : -1;
+        } else {
+            j = it;
+            jn = it + 1;
+        }
+        const __nv_bfloat16* bufK = sK + (it & 1) * BC * D;
         cp_async_wait<0>();
         __syncthreads();
-        if (j == 0) {
+        if ((LISTED ? it : j) == 0) {   // Q fragments into registers before the first QKᵀ
 #pragma unroll
             for (int ks = 0; ks < KSTEPS; ks++) {
                 const __nv_bfloat16* a = sQ + swz<D>(warp * 16 + (lane & 15), ks * 16 + (lane >> 4) * 8);
@@ -175,6 +237,7 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
         }
         const int c0 = j * BC;
         const int cols = min(BC, L - c0);
+        if constexpr (LISTED) visited_cols += cols;
         if (cols < BC) {
 #pragma unroll
             for (int nt = 0; nt < SN; nt++) {
@@ -207,7 +270,22 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
                 } else if (mode == DYNSPARSE) {
                     agree[r] = l[r] > 0.f && tn - (mn + logf(l[r])) < thr;
                 } else {
-                    bound[r] = (float)cols * expf(tn - mn);
+                    if constexpr (LISTED) {
+                        if (mode == RECALL_EXACT) {
+                            bound[r] = exact_bound<SN>(s, r, sl2e, m[r] * sl2e);
+                        } else if (mode == RECALL_BINNED) {
+                            unsigned long long cnt = 0ull;
+#pragma unroll
+                            for (int nt = 0; nt < SN; nt++) {
+                                cnt += attn::bin_one(s[nt][2 * r], tmax[r], scale) + attn::bin_one(s[nt][2 * r + 1], tmax[r], scale);
+                            }
+                            bound[r] = attn::binned_sum(cnt, tn, mn);
+                        } else {
+                            bound[r] = (float)cols * expf(tn - mn);
+                        }
+                    } else {
+                        bound[r] = (float)cols * expf(tn - mn);
+                    }
                     agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
                 }
             }
@@ -217,8 +295,14 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
             __syncthreads();
         }
         if (skip) {
-            if (mode == RECALL_MAX) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
-            if (j + 1 < nk) load_tile<D, BC>(sK + ((j + 1) & 1) * BC * D, k, c0 + BC, L, row_stride);
+            if constexpr (LISTED) {
+                if (mode >= RECALL_MAX) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                if (jn >= 0) load_tile<D, BC>(sK + ((it + 1) & 1) * BC * D, k, jn * BC, L, row_stride);
+                jcur = jn;
+            } else {
+                if (mode == RECALL_MAX) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                if (j + 1 < nk) load_tile<D, BC>(sK + ((j + 1) & 1) * BC * D, k, c0 + BC, L, row_stride);
+            }
             cp_async_commit();
             cta_skipped++;
             cta_saved += 2.0 * rows * cols * D;
@@ -228,7 +312,12 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
         if (p.keep != nullptr && threadIdx.x == 0) p.keep[((long long)bh * nq + qt) * nk + j] = 1;
         load_tile<D, BC>(sV, v, c0, L, row_stride);
         cp_async_commit();
-        if (j + 1 < nk) load_tile<D, BC>(sK + ((j + 1) & 1) * BC * D, k, c0 + BC, L, row_stride);
+        if constexpr (LISTED) {
+            if (jn >= 0) load_tile<D, BC>(sK + ((it + 1) & 1) * BC * D, k, jn * BC, L, row_stride);
+            jcur = jn;
+        } else {
+            if (j + 1 < nk) load_tile<D, BC>(sK + ((j + 1) & 1) * BC * D, k, c0 + BC, L, row_stride);
+        }
         cp_async_commit();
         // Online softmax update.
         float alpha[2], msc[2];
@@ -299,10 +388,12 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
         }
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
     }
+    if constexpr (LISTED) cta_saved += 4.0 * rows * D * (double)(L - visited_cols);
     if (threadIdx.x == 0) {
         atomicAdd(&p.stats[0], (unsigned long long)nk);
         atomicAdd(&p.stats[1], (unsigned long long)cta_skipped);
         atomicAdd(&p.stats[2], (unsigned long long)cta_saved);
+        if constexpr (LISTED) atomicAdd(&p.stats[3], (unsigned long long)(nk - nvis));
     }
 }
 
@@ -310,7 +401,10 @@ __device__ __forceinline__ void attention_cta(const FaParams& p) {
 
 #define FA_KERNEL(D, BC)                                                                              \
     extern "C" __global__ void __launch_bounds__(fa::THREADS, 2) flash_attn_fwd_d##D##_bc##BC(fa::FaParams p) { \
-        fa::attention_cta<D, BC>(p);                                                                  \
+        fa::attention_cta<D, BC, false>(p, nullptr, nullptr, 0);                                      \
+    }                                                                                                 \
+    extern "C" __global__ void __launch_bounds__(fa::THREADS, 2) flash_attn_list_d##D##_bc##BC(fa::FaListParams p) { \
+        fa::attention_cta<D, BC, true>(p.base, p.list, p.count, p.list_bh_stride);                   \
     }
 FA_KERNEL(64, 64)
 FA_KERNEL(128, 64)

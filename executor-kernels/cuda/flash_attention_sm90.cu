@@ -23,8 +23,19 @@
 // k-steps out instead of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
 // Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
 // and the host launches them only on compute 9.0.
+//
+// Listed entry points (flash_attn_sm90_list_*, Fa90ListParams): the q-tile walks a list of kv-tiles
+// (attention_plan.cu; null list = natural order, null count = all tiles; see flash_attention.cu) and a
+// "block" is NSUB consecutive list entries rather than 64 consecutive keys: at bc = 64 one listed tile,
+// at bc = 32 two listed tiles of 32 keys, wherever they lie, gathered into the 64 rows of the K buffer
+// and the 64 columns of the Vᵀ buffer (16-byte cp.async chunks, so any 32-key tile start works).
+// Decided in list order as the reference visits them; a missing second entry (odd count) is absent:
+// its rows are zero-filled and its P set to 0. Columns ≥ L are masked per listed tile. Also runs the
+// recall bounds exact and binned (flash_attention.cu's helpers). LISTED = false compiles to the code
+// above, unchanged.
 #include <stdint.h>
 #include <cuda_bf16.h>
+#include "attention_bounds.cuh"
 
 namespace fa90 {
 
@@ -46,6 +57,18 @@ struct Fa90Params {
     float threshold;
     int vt_stride;
 };
+
+// The listed kernels' params (see flash_attention.cu's FaListParams): 4 stats counters, keep flag 2 =
+// not on the list.
+struct Fa90ListParams {
+    Fa90Params base;
+    const int* list;
+    const int* count;
+    long long list_bh_stride;
+};
+
+// A list entry past the count: rows and columns from here on are ≥ L, so they are zero-filled.
+constexpr int ABSENT = 1 << 30;
 
 struct TransposeParams {
     const __nv_bfloat16* v;      // [B, L, H, D]
@@ -145,13 +168,42 @@ __device__ __forceinline__ void load_vt(uint32_t smem, const __nv_bfloat16* g, i
     }
 }
 
+// Listed: 64 K rows from two 32-row tiles starting at keys s0 and s1 (BC = 32) or one 64-row tile at
+// s0 (BC = 64), into the same panel layout as load_rows64; rows ≥ nrows zero-filled.
+template <int D, int BC>
+__device__ __forceinline__ void load_rows_listed(uint32_t smem, const __nv_bfloat16* g, long long row_stride, int s0, int s1,
+                                                 int nrows) {
+    constexpr int CH = D / 8;
+    #pragma unroll
+    for (int i = 0; i < 64 * CH / THREADS; i++) {
+        int idx = threadIdx.x + i * THREADS;
+        int r = idx / CH, c = idx % CH;
+        int gr = BC == 64 ? s0 + r : (r < 32 ? s0 + r : s1 + r - 32);
+        bool ok = gr < nrows;
+        cp16(smem + (c >> 3) * (64 * 128) + swz128(r, c & 7), g + (long long)(ok ? gr : 0) * row_stride + c * 8, ok ? 16 : 0);
+    }
+}
+
+// Listed Vᵀ block: columns 0-31 from key s0 and 32-63 from key s1 (BC = 32), or 0-63 from s0 (BC = 64).
+template <int D, int BC>
+__device__ __forceinline__ void load_vt_listed(uint32_t smem, const __nv_bfloat16* g, int stride, int s0, int s1) {
+    #pragma unroll
+    for (int i = 0; i < D * 8 / THREADS; i++) {
+        int idx = threadIdx.x + i * THREADS;
+        int r = idx >> 3, c = idx & 7;
+        int l = BC == 64 ? s0 + c * 8 : (c < 4 ? s0 + c * 8 : s1 + (c - 4) * 8);
+        bool ok = l < stride;
+        cp16(smem + swz128(r, c), g + (long long)r * stride + (ok ? l : 0), ok ? 16 : 0);
+    }
+}
+
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&v);
 }
 
-template <int D, int BC>
-__device__ __forceinline__ void attention90(const Fa90Params& p) {
+template <int D, int BC, bool LISTED>
+__device__ __forceinline__ void attention90(const Fa90Params& p, const int* list, const int* count, long long list_bh_stride) {
     constexpr int NSUB = 64 / BC;          // policy kv-tiles per 64-key block
     constexpr int SUBN = BC / 8;           // 8-column accumulator groups per policy tile
     constexpr int PANEL = 64 * 128;        // bytes of one 64 x 64 panel
@@ -161,8 +213,21 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
     const uint32_t sQ = base, sK = base + Q_BYTES, sVt = sK + 2 * K_BYTES;
 
     const int L = p.seq_len, H = p.heads;
-    const int nq = (L + 63) / 64, nk = (L + BC - 1) / BC, nb = (L + 63) / 64;
+    const int nq = (L + 63) / 64, nk = (L + BC - 1) / BC;
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    // Listed: nvis entries of lst (null: 0 .. nk−1), NSUB per block; unlisted: blocks of 64 keys.
+    int nvis = nk;
+    const int* lst = nullptr;
+    if constexpr (LISTED) {
+        if (count != nullptr) nvis = count[(long long)bh * nq + qt];
+        if (list != nullptr) lst = list + (long long)bh * list_bh_stride + (long long)qt * nk;
+        if (p.keep != nullptr) {
+            for (int j = threadIdx.x; j < nk; j += THREADS) p.keep[((long long)bh * nq + qt) * nk + j] = 2u;
+        }
+    }
+    const int nb = LISTED ? (nvis + NSUB - 1) / NSUB : (L + 63) / 64;
+    // Key start of list entry pos (ABSENT past the count).
+    auto seg = [&](int pos) { return pos < nvis ? (lst != nullptr ? __ldg(lst + pos) : pos) * BC : ABSENT; };
     const int b = bh / H, h = bh % H;
     const long long row_stride = (long long)H * D;
     const long long head0 = ((long long)b * L * H + h) * D;
@@ -177,7 +242,17 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
     const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
 
     load_rows64<D>(sQ, q, row_stride, r0, L);
-    load_rows64<D>(sK, k, row_stride, 0, L);
+    // Listed: key starts of the current block's entries (c0, c1) and of the next block's (n0, n1).
+    int c0s = 0, c1s = 0, n0s = 0, n1s = 0;
+    if constexpr (LISTED) {
+        c0s = seg(0);
+        c1s = NSUB == 2 ? seg(1) : ABSENT;
+        n0s = seg(NSUB);
+        n1s = NSUB == 2 ? seg(NSUB + 1) : ABSENT;
+        load_rows_listed<D, BC>(sK, k, row_stride, c0s, c1s, L);
+    } else {
+        load_rows64<D>(sK, k, row_stride, 0, L);
+    }
     asm volatile("cp.async.commit_group;\n" ::);
 
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f};
@@ -186,6 +261,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
     for (int i = 0; i < D / 2; i++) o[i] = 0.f;
     long long cta_skipped = 0;
     double cta_saved = 0;
+    long long visited_cols = 0;
 
     // Prologue: S_0 = Q K_0ᵀ, K_1 in flight.
     float s[32];
@@ -201,7 +277,11 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         wgmma_ss_n64(s, desc128(sQ + off), desc128(sK + off));
     }
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    if (nb > 1) load_rows64<D>(sK + K_BYTES, k, row_stride, 64, L);
+    if constexpr (LISTED) {
+        if (nb > 1) load_rows_listed<D, BC>(sK + K_BYTES, k, row_stride, n0s, n1s, L);
+    } else {
+        if (nb > 1) load_rows64<D>(sK + K_BYTES, k, row_stride, 64, L);
+    }
     asm volatile("cp.async.commit_group;\n" ::);
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
@@ -227,7 +307,18 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 
         const int kb0 = jb * 64;
-        if (kb0 + 64 > L) {
+        // Listed: key starts of block jb + 2 (its K is loaded below).
+        int f0s = ABSENT, f1s = ABSENT;
+        if constexpr (LISTED) {
+            f0s = seg((jb + 2) * NSUB);
+            if (NSUB == 2) f1s = seg((jb + 2) * NSUB + 1);
+            #pragma unroll
+            for (int j = 0; j < 8; j++) {
+                int c = (j * 8 < BC ? c0s + j * 8 : c1s + j * 8 - BC) + 2 * t4;
+                if (c >= L) { s[j * 4 + 0] = -INFINITY; s[j * 4 + 2] = -INFINITY; }
+                if (c + 1 >= L) { s[j * 4 + 1] = -INFINITY; s[j * 4 + 3] = -INFINITY; }
+            }
+        } else if (kb0 + 64 > L) {
             #pragma unroll
             for (int j = 0; j < 8; j++) {
                 int c = kb0 + j * 8 + 2 * t4;
@@ -240,10 +331,19 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         float atot[2] = {1.f, 1.f};
         #pragma unroll
         for (int sub = 0; sub < NSUB; sub++) {
-            const int jt = jb * NSUB + sub;
             kept[sub] = false;
-            if (jt >= nk) continue;   // past the last policy tile (uniform)
-            const int c0 = jt * BC, cols = min(BC, L - c0);
+            int jt, c0;
+            if constexpr (LISTED) {
+                if (jb * NSUB + sub >= nvis) continue;   // past the list's end (uniform)
+                c0 = sub == 0 ? c0s : c1s;
+                jt = c0 / BC;
+            } else {
+                jt = jb * NSUB + sub;
+                if (jt >= nk) continue;   // past the last policy tile (uniform)
+                c0 = jt * BC;
+            }
+            const int cols = min(BC, L - c0);
+            if constexpr (LISTED) visited_cols += cols;
             float tmax[2] = {-INFINITY, -INFINITY};
             #pragma unroll
             for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
@@ -267,7 +367,30 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
                     } else if (mode == 2) {
                         agree[r] = l[r] > 0.f && tn - (mn + logf(l[r])) < thr;
                     } else {
-                        bound[r] = (float)cols * expf(tn - mn);
+                        if constexpr (LISTED) {
+                            if (mode == 4) {          // recall, bound=exact
+                                float sum = 0.f;
+                                const float msc = m[r] * sl2e;
+                                #pragma unroll
+                                for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                                    sum += exp2f(fmaf(s[j * 4 + 2 * r], sl2e, -msc)) + exp2f(fmaf(s[j * 4 + 2 * r + 1], sl2e, -msc));
+                                }
+                                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+                                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+                                bound[r] = sum;
+                            } else if (mode == 5) {   // recall, bound=binned
+                                unsigned long long cnt = 0ull;
+                                #pragma unroll
+                                for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
+                                    cnt += attn::bin_one(s[j * 4 + 2 * r], tmax[r], scale) + attn::bin_one(s[j * 4 + 2 * r + 1], tmax[r], scale);
+                                }
+                                bound[r] = attn::binned_sum(cnt, tn, mn);
+                            } else {
+                                bound[r] = (float)cols * expf(tn - mn);
+                            }
+                        } else {
+                            bound[r] = (float)cols * expf(tn - mn);
+                        }
                         agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
                     }
                 }
@@ -275,7 +398,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
             }
             if (p.keep != nullptr && threadIdx.x == 0) p.keep[((long long)bh * nq + qt) * nk + jt] = skip ? 0u : 1u;
             if (skip) {
-                if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                if (LISTED ? mode >= 3 : mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
                 cta_skipped++;
                 cta_saved += 2.0 * rows * cols * D;
                 continue;
@@ -283,7 +406,11 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
             kept[sub] = true;
             if (!any) {
                 // The block's V as soon as one of its tiles is kept: the load runs under the exps.
-                load_vt<D>(sVt, vt, p.vt_stride, kb0);
+                if constexpr (LISTED) {
+                    load_vt_listed<D, BC>(sVt, vt, p.vt_stride, c0s, c1s);
+                } else {
+                    load_vt<D>(sVt, vt, p.vt_stride, kb0);
+                }
                 asm volatile("cp.async.commit_group;\n" ::);
             }
             any = true;
@@ -326,14 +453,24 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         }
         // K_{jb+2} goes into this block's K buffer: S_jb finished before this iteration began.
         if (!any) {
-            if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+            if constexpr (LISTED) {
+                if (jb + 2 < nb) load_rows_listed<D, BC>(sK + (jb & 1) * K_BYTES, k, row_stride, f0s, f1s, L);
+                c0s = n0s; c1s = n1s; n0s = f0s; n1s = f1s;
+            } else {
+                if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+            }
             asm volatile("cp.async.commit_group;\n" ::);
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
             #pragma unroll
             for (int i = 0; i < 32; i++) s[i] = sn[i];
             continue;
         }
-        if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+        if constexpr (LISTED) {
+            if (jb + 2 < nb) load_rows_listed<D, BC>(sK + (jb & 1) * K_BYTES, k, row_stride, f0s, f1s, L);
+            c0s = n0s; c1s = n1s; n0s = f0s; n1s = f1s;
+        } else {
+            if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
+        }
         asm volatile("cp.async.commit_group;\n" ::);
         #pragma unroll
         for (int j = 0; j < D / 8; j++) {
@@ -391,10 +528,12 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
         }
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
     }
+    if constexpr (LISTED) cta_saved += 4.0 * rows * D * (double)(L - visited_cols);
     if (threadIdx.x == 0) {
         atomicAdd(&p.stats[0], (unsigned long long)nk);
         atomicAdd(&p.stats[1], (unsigned long long)cta_skipped);
         atomicAdd(&p.stats[2], (unsigned long long)cta_saved);
+        if constexpr (LISTED) atomicAdd(&p.stats[3], (unsigned long long)(nk - nvis));
     }
 }
 
@@ -404,13 +543,18 @@ __device__ __forceinline__ void attention90(const Fa90Params& p) {
 
 // Grid: B*H*ceil(L/64) blocks (1D), 128 threads, (64 + 3*64)*D*2 + 1024 bytes of dynamic shared memory.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FA90_BODY(D, BC) fa90::attention90<D, BC>(p);
+#define FA90_BODY(D, BC) fa90::attention90<D, BC, false>(p, nullptr, nullptr, 0);
+#define FA90_LIST_BODY(D, BC) fa90::attention90<D, BC, true>(p.base, p.list, p.count, p.list_bh_stride);
 #else
 #define FA90_BODY(D, BC) __trap();
+#define FA90_LIST_BODY(D, BC) __trap();
 #endif
 #define FA90_KERNEL(D, BC)                                                                                    \
     extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90_d##D##_bc##BC(fa90::Fa90Params p) { \
         FA90_BODY(D, BC)                                                                                      \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90_list_d##D##_bc##BC(fa90::Fa90ListParams p) { \
+        FA90_LIST_BODY(D, BC)                                                                                 \
     }
 FA90_KERNEL(64, 64)
 FA90_KERNEL(128, 64)
@@ -418,3 +562,4 @@ FA90_KERNEL(64, 32)
 FA90_KERNEL(128, 32)
 #undef FA90_KERNEL
 #undef FA90_BODY
+#undef FA90_LIST_BODY

@@ -6,12 +6,16 @@ import io.sparserender.engine.attention.AttentionOptions;
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.AttentionResult;
 import io.sparserender.engine.attention.AttentionStats;
+import io.sparserender.engine.attention.DenseReference;
 import io.sparserender.engine.attention.ExactRecall;
 import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.attention.PolicySweep;
 import io.sparserender.engine.attention.QkvInput;
 import io.sparserender.engine.attention.TiledAttention;
 import io.sparserender.engine.attention.VideoGrid;
+import io.sparserender.engine.gpu.CudaAttention;
+import io.sparserender.engine.gpu.CudaAttentionHost;
+import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.weights.SafetensorsFile;
@@ -34,7 +38,8 @@ import picocli.CommandLine.Option;
 /**
  * {@code sparse-render attention}: runs one sparse-attention policy (or a sweep of them) over Q/K/V
  * dumped to a safetensors file, writes {@code o} and the statistics. Thin: parse, call the engine
- * ({@code io.sparserender.engine.attention}), write.
+ * ({@code io.sparserender.engine.attention} on the CPU, {@code io.sparserender.engine.gpu.CudaAttentionHost}
+ * with {@code --backend cuda}), write. Both backends print and write the same statistics.
  */
 @Command(name = "attention", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
@@ -44,7 +49,8 @@ import picocli.CommandLine.Option;
             "  dense | topk (k) | topp (p) | blasst (scale) | dynsparse (lambda or preal)",
             "  | recall (r, bound=max|exact|binned) | hybrid (r, bound, pre);",
             "  all take br, bc (default 64) and order=natural|local|estimate.",
-            "Example: --policy recall:r=0.95,bound=exact,order=local --grid 4,24,24"})
+            "Example: --policy recall:r=0.95,bound=exact,order=local --grid 4,24,24",
+            "--backend cuda runs the CUDA kernels (every policy; br=64, bc 32 or 64, D 64 or 128), q, k, v rounded to bf16."})
 final class AttentionCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
@@ -86,7 +92,9 @@ final class AttentionCommand implements Callable<Integer> {
     boolean exactStats;
 
     @Option(names = "--backend", paramLabel = "cpu|cuda", defaultValue = "cpu",
-            description = "Where to run (default: ${DEFAULT-VALUE}); cuda is not available yet.")
+            description = "Where to run (default: ${DEFAULT-VALUE}): cpu = the float32 reference; cuda = the GPU kernels "
+                    + "(q, k, v rounded to bf16 on upload; exact statistics still compare with the float64 dense pass over "
+                    + "the inputs as given, so rel_l2_vs_dense includes that rounding).")
     String backend;
 
     @Option(names = "--markdown", description = "With --sweep: print the table as Markdown.")
@@ -113,21 +121,30 @@ final class AttentionCommand implements Callable<Integer> {
         }
         List<AttentionPolicy> policies = parsePolicies();
         AttentionOptions options = AttentionOptions.withGrid(grid == null ? null : parseGrid());
-        if (backend.equals("cuda")) {
-            throw new IllegalStateException("the cuda backend of 'attention' is not available yet (the attention kernel "
-                    + "lands in a later issue); use --backend cpu");
-        }
+        boolean cuda = backend.equals("cuda");
         QkvInput in = read(qkv);
         if (options.grid() != null && options.grid().tokens() != in.seqLen()) {
             throw new UsageException("Invalid --grid " + grid + ": " + options.grid().tokens() + " tokens, but the input has L = "
                     + in.seqLen());
         }
+        for (AttentionPolicy p : policies) {
+            String why = cuda ? CudaAttention.refusal(p, in.headDim()) : null;
+            if (why != null) {
+                throw new UsageException("Invalid policy '" + p.spec() + "' for --backend cuda: " + why);
+            }
+        }
+        CudaAttentionHost gpu = cuda ? openGpu(in, policies) : null;
         PrintWriter stdout = spec.commandLine().getOut();
         if (sweep != null) {
             PolicySweep sw = new PolicySweep(in, options);
             List<PolicySweep.Row> rows = new ArrayList<>();
             for (AttentionPolicy p : policies) {
-                rows.add(sw.run(p));
+                if (gpu == null) {
+                    rows.add(sw.run(p));
+                } else {
+                    CudaAttentionHost.Result r = gpu.run(in, p, options);
+                    rows.add(sw.row(p, r.stats(), r.mask(), r.o()));
+                }
             }
             stdout.print(PolicySweep.format(rows, sw.oracles(rows), markdown));
             stdout.flush();
@@ -143,10 +160,20 @@ final class AttentionCommand implements Callable<Integer> {
             return Main.EXIT_OK;
         }
         AttentionPolicy p = policies.get(0);
-        AttentionResult result = TiledAttention.run(in, p, options);
-        AttentionStats st = exactStats ? ExactRecall.of(in, result) : result.stats();
+        Tensor o;
+        AttentionStats st;
+        if (gpu == null) {
+            AttentionResult result = TiledAttention.run(in, p, options);
+            o = result.o();
+            st = exactStats ? ExactRecall.of(in, result) : result.stats();
+        } else {
+            CudaAttentionHost.Result result = gpu.run(in, p, options);
+            o = result.o();
+            st = exactStats ? ExactRecall.of(DenseReference.compute(in, p.tiling().bc()), result.stats(), result.mask(), o)
+                    : result.stats();
+        }
         if (out != null) {
-            new SafetensorsWriter().metadata("policy", p.spec()).add("o", result.o(), DType.F32).write(out);
+            new SafetensorsWriter().metadata("policy", p.spec()).metadata("backend", backend).add("o", o, DType.F32).write(out);
         }
         if (stats != null) {
             writeJson(stats, st.toMap());
@@ -154,6 +181,14 @@ final class AttentionCommand implements Callable<Integer> {
         stdout.println(summary(st));
         stdout.flush();
         return Main.EXIT_OK;
+    }
+
+    /** The device, with an arena sized for this input at the smallest bc among the policies. */
+    private CudaAttentionHost openGpu(QkvInput in, List<AttentionPolicy> policies) {
+        int minBc = policies.stream().mapToInt(p -> p.tiling().bc()).min().orElse(64);
+        CudaDevice dev = CudaDevice.open(CudaDevice.Options.defaults()
+                .withArenaBytes(CudaAttentionHost.arenaBytes(in, minBc)));
+        return new CudaAttentionHost(dev);
     }
 
     private List<AttentionPolicy> parsePolicies() {

@@ -55,17 +55,20 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
-            description = {"Time the CUDA attention kernel (flash_attention.cu) on the GPU: bf16 q, k, v [B, L, H, D], fp32 out,",
+            description = {"Time the CUDA attention kernels on the GPU: bf16 q, k, v [B, L, H, D], fp32 out,",
                 "on video-like inputs; one JSON line per shape and policy, median of --iters after --warmups (CUDA events).",
-                "TFLOP/s is dense-equivalent (4·B·H·L²·D / t); real_tflop subtracts the PV FLOPs of skipped tiles."})
+                "Every policy spec (br=64, bc 32 or 64, D 64 or 128); a pre-pass (topk, topp, hybrid, orders local/estimate)",
+                "is timed with the call and alone (plan_ms); order=local uses the shape's grid.",
+                "TFLOP/s is dense-equivalent (4·B·H·L²·D / t); real_tflop subtracts the FLOPs of skipped tiles."})
     static final class Attention implements Callable<Integer> {
         @Option(names = "--shape", split = ";",
                 description = "B:FRAMESxROWSxCOLS:H:D, repeatable (default: the Wan shapes 1:31x22x40:24:128 (L 27,280) and 1:21x45x80:40:128 (L 75,600))")
         List<String> shapes = List.of("1:31x22x40:24:128", "1:21x45x80:40:128");
 
-        @Option(names = "--policy", split = ";", description = "policy specs (br=64, bc 32 or 64, order=natural), repeatable")
+        @Option(names = "--policy", split = ";", description = "policy specs (any policy and order; br=64, bc 32 or 64), repeatable")
         List<String> policies = List.of("dense:br=64,bc=64", "dense:br=64,bc=32", "dynsparse:lambda=-9,br=64,bc=32",
-                "dynsparse:lambda=-9,br=64,bc=64", "blasst:scale=1,br=64,bc=64");
+                "dynsparse:lambda=-9,br=64,bc=64", "blasst:scale=1,br=64,bc=64", "recall:r=0.95,br=64,bc=64",
+                "hybrid:r=0.95,br=64,bc=64");
 
         @Option(names = "--gen-heads", defaultValue = "4", description = "video-like heads generated on the host, repeated over H")
         int genHeads;
@@ -84,7 +87,12 @@ final class BenchCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            List<AttentionPolicy> parsed = policies.stream().map(PolicySpec::parse).toList();
+            List<AttentionPolicy> parsed;
+            try {
+                parsed = policies.stream().map(PolicySpec::parse).toList();
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
             int[][] dims = new int[shapes.size()][];
             VideoGrid[] grids = new VideoGrid[shapes.size()];
             for (int i = 0; i < shapes.size(); i++) {
@@ -99,9 +107,9 @@ final class BenchCommand implements Callable<Integer> {
                     throw new UsageException("--shape " + shapes.get(i) + ": " + e.getMessage());
                 }
                 for (AttentionPolicy a : parsed) {
-                    if (!CudaAttention.supports(a, dims[i][2])) {
-                        throw new UsageException("--policy " + a.spec() + " is not run by the kernel at D = " + dims[i][2]
-                                + " (br=64, bc 32 or 64, order=natural; dense, blasst, dynsparse, recall bound=max; D 64 or 128)");
+                    String why = CudaAttention.refusal(a, dims[i][2]);
+                    if (why != null) {
+                        throw new UsageException("--policy " + a.spec() + " is not run by the kernels at D = " + dims[i][2] + ": " + why);
                     }
                 }
             }

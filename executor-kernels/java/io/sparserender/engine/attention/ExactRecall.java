@@ -1,5 +1,6 @@
 package io.sparserender.engine.attention;
 
+import io.sparserender.engine.tensor.Tensor;
 import java.util.Arrays;
 
 /**
@@ -17,12 +18,16 @@ public final class ExactRecall {
     }
 
     public static AttentionStats of(DenseReference ref, AttentionResult result) {
-        AttentionStats st = result.stats();
+        return of(ref, result.stats(), result.mask(), result.o());
+    }
+
+    /** The exact statistics of a call given by its parts (e.g. one run on the GPU). */
+    public static AttentionStats of(DenseReference ref, AttentionStats st, TileMask mask, Tensor out) {
         if (ref.bc() != st.bc() || ref.seqLen() != st.seqLen() || ref.heads() != st.heads() || ref.batch() != st.batch()) {
             throw new IllegalArgumentException("Cannot compute exact statistics: the dense reference is for bc=" + ref.bc()
                     + ", L=" + ref.seqLen() + ", the call used bc=" + st.bc() + ", L=" + st.seqLen());
         }
-        double[] recall = rowRecalls(ref, result.mask(), st.br());
+        double[] recall = rowRecalls(ref, mask, st.br());
         double sum = 0;
         for (double r : recall) {
             sum += r;
@@ -32,7 +37,7 @@ public final class ExactRecall {
         int rank = (int) Math.ceil(0.05 * sorted.length);
         double p05 = sorted[Math.max(0, rank - 1)];
         double[] dense = ref.output();
-        float[] o = result.o().data();
+        float[] o = out.data();
         double num = 0;
         double den = 0;
         for (int i = 0; i < o.length; i++) {

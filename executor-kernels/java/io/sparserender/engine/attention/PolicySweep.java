@@ -1,5 +1,6 @@
 package io.sparserender.engine.attention;
 
+import io.sparserender.engine.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -40,7 +41,12 @@ public final class PolicySweep {
 
     public Row run(AttentionPolicy policy) {
         AttentionResult r = TiledAttention.run(input, policy, options);
-        AttentionStats stats = ExactRecall.of(reference(policy.tiling().bc()), r);
+        return row(policy, r.stats(), r.mask(), r.o());
+    }
+
+    /** The row of a call that ran elsewhere (e.g. on the GPU) over this sweep's input. */
+    public Row row(AttentionPolicy policy, AttentionStats callStats, TileMask mask, Tensor o) {
+        AttentionStats stats = ExactRecall.of(reference(policy.tiling().bc()), callStats, mask, o);
         double oracle = Oracle.tileSparsity(reference(policy.tiling().bc()), policy.tiling().br(), stats.recallMin());
         return new Row(policy, stats, oracle);
     }

@@ -34,25 +34,9 @@ public final class TiledAttention {
         int headDim = in.headDim();
         int nq = tiling.qTiles(seqLen);
         int nk = tiling.kvTiles(seqLen);
-        int[][] localOrders = null;
-        if (tiling.order() == VisitOrder.LOCAL) {
-            if (options.grid() == null) {
-                throw new IllegalArgumentException("Cannot run policy '" + policy.spec()
-                        + "': order=local needs the token grid (frames, rows, columns)");
-            }
-            if (options.grid().tokens() != seqLen) {
-                throw new IllegalArgumentException("Cannot run policy '" + policy.spec() + "': grid " + options.grid()
-                        + " has " + options.grid().tokens() + " tokens, the input has L = " + seqLen);
-            }
-            localOrders = LocalOrder.of(options.grid(), seqLen, tiling);
-        }
+        int[][] localOrders = TilePlans.localOrders(in, policy, options);
         TileMassTable prior = options.prior();
-        if (prior != null && (prior.batch() != bsz || prior.heads() != heads || prior.seqLen() != seqLen
-                || prior.br() != tiling.br() || prior.bc() != tiling.bc())) {
-            throw new IllegalArgumentException("Cannot run policy '" + policy.spec() + "': the prior tile masses are for "
-                    + prior.batch() + "x" + prior.seqLen() + "x" + prior.heads() + " with br=" + prior.br() + ", bc="
-                    + prior.bc() + ", not this call's " + bsz + "x" + seqLen + "x" + heads);
-        }
+        TilePlans.checkPrior(in, policy, prior);
         float[] out = new float[in.q().numel()];
         TileMask mask = new TileMask(bsz, heads, nq, nk);
         double[] measured = new double[Math.multiplyExact(bsz * heads, nq * nk)];
@@ -131,8 +115,7 @@ public final class TiledAttention {
             }
             float[] est = null;
             if (TilePlanner.needsEstimate(policy)) {
-                est = prior != null ? TileEstimates.fromPrior(prior.slice(b, h))
-                        : TileEstimates.meanPooled(q, k, seqLen, headDim, tiling);
+                est = TilePlans.headEstimates(tiling, prior, b, h, q, k, seqLen, headDim);
             }
             LoopRule rule = LoopRule.forPolicy(policy, seqLen, br);
             float[] s = new float[br * bc];

@@ -1,5 +1,6 @@
 package io.sparserender.engine.gpu;
 
+import io.sparserender.engine.attention.AttentionOptions;
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.QkvInput;
 import io.sparserender.engine.attention.VideoGrid;
@@ -17,18 +18,22 @@ import java.util.Locale;
  * the shape's token grid, default knobs): {@code genHeads} heads are generated on the host and repeated
  * over the H heads (the generator's heads are i.i.d., so sparsity statistics per head are the same;
  * generating all 40 heads of 75,600 tokens on one host thread takes minutes). TFLOP/s is dense-equivalent,
- * 4·B·H·L²·D / t; the real FLOPs are the dense ones minus those the device counted as skipped.
+ * 4·B·H·L²·D / t; the real FLOPs are the dense ones minus those the device counted as skipped (PV of tiles
+ * skipped in the loop, QKᵀ and PV of tiles skipped before QKᵀ). A policy with a pre-pass is timed whole
+ * (pre-pass + attention kernel: what a caller pays); the pre-pass alone is timed too ({@code plan_ms}).
+ * order=local uses the shape's token grid.
  */
 public final class AttentionBenchmark {
     /** One measurement. */
     public record Result(String impl, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
-                         double realTflop, double tflopsReal, double tileSparsity, double[] allMs) {
+                         double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs) {
         public String json() {
             return String.format(Locale.ROOT,
                     "{\"impl\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
-                            + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,\"all_ms\":%s}",
+                            + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,"
+                            + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"all_ms\":%s}",
                     impl, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
-                    Arrays.toString(allMs));
+                    skippedBeforeQk, planMs, Arrays.toString(allMs));
         }
     }
 
@@ -58,6 +63,7 @@ public final class AttentionBenchmark {
         out.printf(Locale.ROOT, "{\"inputs\":\"video-like, %d of %d heads generated and repeated\",\"grid\":\"%s\",\"gen_s\":%.1f}%n",
                 gh, heads, grid, (System.nanoTime() - t0) * 1e-9);
         int[] shape = {batch, seqLen, heads, headDim};
+        AttentionOptions options = AttentionOptions.withGrid(grid);
         List<Result> results = new java.util.ArrayList<>();
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer q = upload(gen.q().data(), batch, seqLen, heads, gh, headDim);
@@ -70,33 +76,50 @@ public final class AttentionBenchmark {
                 String impl = attention.name().startsWith("flash_attention_sm90") ? "ours-wgmma" : "ours-mma-sync";
                 for (AttentionPolicy p : policies) {
                     for (int i = 0; i < warmups; i++) {
-                        attention.forward(p, q, k, v, o, null, null, stats);
+                        attention.forward(p, options, q, k, v, o, null, null, stats);
                     }
                     double[] ms = new double[iters];
+                    double[] planMs = new double[iters];
                     CudaAttention.Stats st = null;
                     try (CudaEvent start = device.newEvent(); CudaEvent end = device.newEvent()) {
                         for (int i = 0; i < iters; i++) {
                             ops.fill(stats, 0);
                             start.record();
-                            attention.launch(p, q, k, v, o, null, null, stats);
+                            attention.launch(p, options, q, k, v, o, null, null, stats);
                             end.record();
                             end.synchronize();
                             ms[i] = end.elapsedMsSince(start);
                             st = attention.readStats(stats);
                         }
+                        if (AttentionPlanner.needsPlan(p)) {
+                            for (int i = 0; i < iters; i++) {
+                                try (DeviceArena.Scope planScope = device.arena().scope()) {
+                                    start.record();
+                                    attention.planner().plan(p, options, q, k, false);
+                                    end.record();
+                                    end.synchronize();
+                                    planMs[i] = end.elapsedMsSince(start);
+                                }
+                            }
+                        }
                     }
-                    double[] sorted = ms.clone();
-                    Arrays.sort(sorted);
-                    double med = sorted[iters / 2];
+                    double med = median(ms);
                     double real = dense - st.flopsSaved();
                     Result r = new Result(impl, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
-                            real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(), ms);
+                            real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(),
+                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms);
                     out.println(r.json());
                     results.add(r);
                 }
             }
         }
         return results;
+    }
+
+    private static double median(double[] x) {
+        double[] sorted = x.clone();
+        Arrays.sort(sorted);
+        return sorted[x.length / 2];
     }
 
     /** bf16 [B, L, H, D] from a generated [B, L, gh, D], head h taking generated head h % gh. */

@@ -1,6 +1,8 @@
 package io.sparserender.engine.gpu;
 
+import io.sparserender.engine.attention.AttentionOptions;
 import io.sparserender.engine.attention.AttentionPolicy;
+import io.sparserender.engine.attention.AttentionStats;
 import io.sparserender.engine.attention.RecallBound;
 import io.sparserender.engine.attention.Tiling;
 import io.sparserender.engine.attention.VisitOrder;
@@ -8,12 +10,17 @@ import io.sparserender.engine.tensor.DType;
 import java.util.Arrays;
 
 /**
- * Forward attention on the device ({@code flash_attention.cu}): bf16 q, k, v {@code [B, L, H, D]},
- * fp32 output of the same shape, optional per-row LSE {@code [B, H, L]} and per-tile keep flags
- * {@code [B, H, q-tiles, kv-tiles]}, plus tile statistics. Runs the in-loop policies of
- * {@link io.sparserender.engine.attention.TiledAttention} decision for decision: dense, blasst,
- * dynsparse and recall with bound=max, with br = 64, bc = 32 or 64, order=natural, D = 64 or 128.
- * Other policies (pre-pass ones, other tilings) are refused with an {@link IllegalArgumentException}.
+ * Forward attention on the device ({@code flash_attention.cu}, {@code flash_attention_sm90.cu}): bf16 q,
+ * k, v {@code [B, L, H, D]}, fp32 output of the same shape, optional per-row LSE {@code [B, H, L]} and
+ * per-tile keep flags {@code [B, H, q-tiles, kv-tiles]} (1 kept, 0 skipped in the loop, 2 skipped before
+ * QKᵀ), plus tile statistics. Runs every policy of {@link io.sparserender.engine.attention.TiledAttention}
+ * decision for decision at br = 64, bc = 32 or 64, D = 64 or 128, any L; other tilings and head dims are
+ * refused with an {@link IllegalArgumentException}.
+ *
+ * <p>Two paths. dense, blasst, dynsparse and recall bound=max in natural order run the unlisted kernels
+ * (the dense fast path). Everything else, i.e. topk, topp, hybrid, recall bound=exact|binned and orders
+ * local and estimate, runs the pre-pass ({@link AttentionPlanner}: per q-tile a list of kv-tiles) and
+ * the listed kernels, which visit only the listed tiles in list order.
  */
 public final class CudaAttention {
     static final String KERNEL_D64_BC64 = "flash_attn_fwd_d64_bc64";
@@ -25,6 +32,14 @@ public final class CudaAttention {
     static final String KERNEL_SM90_D64_BC32 = "flash_attn_sm90_d64_bc32";
     static final String KERNEL_SM90_D128_BC32 = "flash_attn_sm90_d128_bc32";
     static final String KERNEL_TRANSPOSE_V = "flash_attn_transpose_v";
+    static final String KERNEL_LIST_D64_BC64 = "flash_attn_list_d64_bc64";
+    static final String KERNEL_LIST_D128_BC64 = "flash_attn_list_d128_bc64";
+    static final String KERNEL_LIST_D64_BC32 = "flash_attn_list_d64_bc32";
+    static final String KERNEL_LIST_D128_BC32 = "flash_attn_list_d128_bc32";
+    static final String KERNEL_SM90_LIST_D64_BC64 = "flash_attn_sm90_list_d64_bc64";
+    static final String KERNEL_SM90_LIST_D128_BC64 = "flash_attn_sm90_list_d128_bc64";
+    static final String KERNEL_SM90_LIST_D64_BC32 = "flash_attn_sm90_list_d64_bc32";
+    static final String KERNEL_SM90_LIST_D128_BC32 = "flash_attn_sm90_list_d128_bc32";
     /** sm90 path: Q + two K blocks + one Vᵀ block of 64 keys, bf16, at D = 128, + 1024 to align the base. */
     static final int SM90_MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2 + 1024;
     /** Q tile (64 x D) + two K tiles + one V tile (bc x D each), bf16, at D = 128, bc = 64. */
@@ -38,12 +53,25 @@ public final class CudaAttention {
     static final int MODE_BLASST = 1;
     static final int MODE_DYNSPARSE = 2;
     static final int MODE_RECALL_MAX = 3;
+    static final int MODE_RECALL_EXACT = 4;
+    static final int MODE_RECALL_BINNED = 5;
 
-    /** Tile statistics of one call, counted on the device. */
-    public record Stats(long tilesTotal, long tilesSkippedInLoop, long flopsSaved) {
-        /** Skipped tiles / all tiles. */
+    /**
+     * Tile statistics of one call, counted on the device: all tiles, those skipped in the loop and before
+     * QKᵀ, and the QKᵀ + PV FLOPs saved (2·rows·cols·D per in-loop skip, 4·rows·cols·D per pre-pass skip).
+     */
+    public record Stats(long tilesTotal, long tilesSkippedInLoop, long tilesSkippedBeforeQk, long flopsSaved) {
+        /** Skipped tiles (both kinds) / all tiles. */
         public double tileSparsity() {
-            return tilesTotal == 0 ? 0 : (double) tilesSkippedInLoop / tilesTotal;
+            return tilesTotal == 0 ? 0 : (double) (tilesSkippedInLoop + tilesSkippedBeforeQk) / tilesTotal;
+        }
+
+        /** The reference's statistics record for this call (no exact part). */
+        public AttentionStats toAttentionStats(AttentionPolicy policy, int batch, int seqLen, int heads, int headDim) {
+            double dense = 4.0 * batch * heads * (double) seqLen * seqLen * headDim;
+            return new AttentionStats(policy.spec(), batch, seqLen, heads, headDim, policy.tiling().br(), policy.tiling().bc(),
+                    tilesTotal, tilesSkippedInLoop, tilesSkippedBeforeQk, tileSparsity(), flopsSaved / dense,
+                    null, null, null, null);
         }
     }
 
@@ -65,6 +93,11 @@ public final class CudaAttention {
         }
     }
 
+    /** fa::FaListParams / fa90::Fa90ListParams: the base params, then the plan's lists. */
+    static KernelArgs.Struct listStruct(KernelArgs.Struct base, AttentionPlanner.DevicePlan plan) {
+        return base.ptr(plan.list()).ptr(plan.count()).i64(plan.listBhStride());
+    }
+
     /** fa90::TransposeParams. */
     record TransposeParams(DeviceBuffer v, DeviceBuffer vt, int batch, int seqLen, int heads, int headDim, int vtStride) {
         KernelArgs.Struct struct() {
@@ -74,6 +107,7 @@ public final class CudaAttention {
 
     private final CudaDevice device;
     private final CudaKernels ops;
+    private final AttentionPlanner planner;
     private final boolean hopper;
 
     /** The wgmma kernel on compute 9.0, the mma.sync one elsewhere. */
@@ -85,6 +119,7 @@ public final class CudaAttention {
     public CudaAttention(CudaDevice device, boolean allowHopper) {
         this.device = device;
         this.ops = new CudaKernels(device);
+        this.planner = new AttentionPlanner(device);
         this.hopper = allowHopper && OwnGemm.isHopper(device.info());
     }
 
@@ -94,28 +129,35 @@ public final class CudaAttention {
                 : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
     }
 
-    /** Whether the kernel runs this policy (else {@link #forward} refuses it). */
+    /**
+     * Whether the kernels run this policy at this head dim (else {@link #forward} refuses it). Every policy,
+     * bound and order is run at br = 64, bc = 32 or 64, D = 64 or 128; order=local also needs the grid and
+     * the planner's orders at most {@link AttentionPlanner#MAX_SORTED_TILES} kv-tiles, checked at launch.
+     */
     public static boolean supports(AttentionPolicy policy, int headDim) {
         return refusal(policy, headDim) == null;
     }
 
-    private static String refusal(AttentionPolicy policy, int headDim) {
+    /** Why the kernels do not run this policy at this head dim, or null when they do. */
+    public static String refusal(AttentionPolicy policy, int headDim) {
         Tiling t = policy.tiling();
         if (headDim != 64 && headDim != 128) {
-            return "head dim " + headDim + " (the kernel has 64 and 128)";
+            return "head dim " + headDim + " (the kernels have 64 and 128)";
         }
-        if (t.br() != BR || (t.bc() != 32 && t.bc() != 64) || t.order() != VisitOrder.NATURAL) {
-            return "tiling br=" + t.br() + ", bc=" + t.bc() + ", order=" + t.order().specName()
-                    + " (the kernel has br=64, bc=32 or 64, order=natural)";
+        if (t.br() != BR || (t.bc() != 32 && t.bc() != 64)) {
+            return "tiling br=" + t.br() + ", bc=" + t.bc() + " (the kernels have br=64, bc=32 or 64)";
         }
-        if (policy instanceof AttentionPolicy.Dense || policy instanceof AttentionPolicy.Blasst
-                || policy instanceof AttentionPolicy.DynSparse) {
-            return null;
+        return null;
+    }
+
+    /** Whether the policy runs on the unlisted kernels (the dense fast path and the first in-loop rules). */
+    static boolean unlisted(AttentionPolicy policy) {
+        if (AttentionPlanner.needsPlan(policy)) {
+            return false;
         }
-        if (policy instanceof AttentionPolicy.Recall r) {
-            return r.bound() == RecallBound.MAX ? null : "recall bound=" + r.bound().specName() + " (the kernel has bound=max)";
-        }
-        return "policy " + policy.name() + " (the kernel has dense, blasst, dynsparse, recall bound=max)";
+        return policy instanceof AttentionPolicy.Dense || policy instanceof AttentionPolicy.Blasst
+                || policy instanceof AttentionPolicy.DynSparse
+                || policy instanceof AttentionPolicy.Recall r && r.bound() == RecallBound.MAX;
     }
 
     static String kernel(int headDim, int bc) {
@@ -123,13 +165,30 @@ public final class CudaAttention {
                 : (bc == 64 ? KERNEL_D128_BC64 : KERNEL_D128_BC32);
     }
 
+    static String listKernel(int headDim, int bc, boolean sm90) {
+        if (sm90) {
+            return headDim == 64 ? (bc == 64 ? KERNEL_SM90_LIST_D64_BC64 : KERNEL_SM90_LIST_D64_BC32)
+                    : (bc == 64 ? KERNEL_SM90_LIST_D128_BC64 : KERNEL_SM90_LIST_D128_BC32);
+        }
+        return headDim == 64 ? (bc == 64 ? KERNEL_LIST_D64_BC64 : KERNEL_LIST_D64_BC32)
+                : (bc == 64 ? KERNEL_LIST_D128_BC64 : KERNEL_LIST_D128_BC32);
+    }
+
     static int smemBytes(int headDim, int bc) {
         return (BR + 3 * bc) * headDim * 2;
     }
 
-    /** The 3-counter statistics buffer the launches accumulate into (I32 x 6: three little-endian u64). */
+    /**
+     * The statistics buffer the launches accumulate into (I32 x 8: four little-endian u64: tiles, skipped
+     * in the loop, FLOPs saved, skipped before QKᵀ; the unlisted kernels leave the last at 0).
+     */
     public DeviceBuffer newStatsBuffer() {
-        return ops.allocate(DType.I32, 6);
+        return ops.allocate(DType.I32, 8);
+    }
+
+    /** The planner this instance runs pre-passes with. */
+    public AttentionPlanner planner() {
+        return planner;
     }
 
     /**
@@ -140,15 +199,21 @@ public final class CudaAttention {
      */
     public Stats forward(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
                          DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        return forward(policy, AttentionOptions.NONE, q, k, v, out, lse, keep, stats);
+    }
+
+    /** As {@link #forward(AttentionPolicy, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer, DeviceBuffer)}, with the grid (order=local) and prior of {@code options}. */
+    public Stats forward(AttentionPolicy policy, AttentionOptions options, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                         DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
         ops.fill(stats, 0);
-        launch(policy, q, k, v, out, lse, keep, stats);
+        launch(policy, options, q, k, v, out, lse, keep, stats);
         return readStats(stats);
     }
 
     /** Reads the counters (synchronizing with the stream through the copy). */
     public Stats readStats(DeviceBuffer stats) {
         int[] c = stats.toIntArray();
-        return new Stats(u64(c, 0), u64(c, 1), u64(c, 2));
+        return new Stats(u64(c, 0), u64(c, 1), u64(c, 3), u64(c, 2));
     }
 
     private static long u64(int[] c, int i) {
@@ -157,6 +222,105 @@ public final class CudaAttention {
 
     /** Launches without waiting; counters add up in {@code stats} (zero it with {@code CudaKernels.fill} first). */
     public void launch(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
+                       DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        launch(policy, AttentionOptions.NONE, q, k, v, out, lse, keep, stats);
+    }
+
+    /**
+     * Launches without waiting, the pre-pass first when the policy has one (its buffers live in an arena
+     * scope closed on return; the stream orders later work after them).
+     */
+    public void launch(AttentionPolicy policy, AttentionOptions options, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                       DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        check(policy, q, k, v, out, lse, keep, stats);
+        if (unlisted(policy)) {
+            launchUnlisted(policy, q, k, v, out, lse, keep, stats);
+            return;
+        }
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            AttentionPlanner.DevicePlan plan = planner.plan(policy, options, q, k, false);
+            launchPlanned(policy, plan, q, k, v, out, lse, keep, stats);
+        }
+    }
+
+    /**
+     * Runs the listed kernel over a plan made by {@link #planner()} for this policy and these q, k (tests and
+     * the benchmark time the two apart). Without waiting.
+     */
+    public void launchPlanned(AttentionPolicy policy, AttentionPlanner.DevicePlan plan, DeviceBuffer q, DeviceBuffer k,
+                              DeviceBuffer v, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        check(policy, q, k, v, out, lse, keep, stats);
+        int[] shape = q.shape();
+        int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
+        int bc = policy.tiling().bc();
+        int nq = (seqLen + BR - 1) / BR;
+        int nk = (seqLen + bc - 1) / bc;
+        if (plan.list() != null && plan.list().numel() < (plan.listBhStride() == 0 ? 1L : (long) bsz * heads) * nq * nk) {
+            throw new IllegalArgumentException("Cannot run attention: plan list " + plan.list() + " is smaller than its "
+                    + (plan.listBhStride() == 0 ? "q-tiles x kv-tiles" : "B*H*q-tiles*kv-tiles"));
+        }
+        if (plan.count() != null && plan.count().numel() != (long) bsz * heads * nq) {
+            throw new IllegalArgumentException("Cannot run attention: plan count " + plan.count() + " must have B*H*q-tiles elements");
+        }
+        int[] mode = modeAndThreshold(policy, seqLen);
+        float threshold = Float.intBitsToFloat(mode[1]);
+        float scale = (float) (1 / Math.sqrt(headDim));
+        int grid = (int) ((long) bsz * heads * nq);
+        if (!hopper) {
+            Params p = new Params(q, k, v, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold);
+            device.launch(listKernel(headDim, bc, false), grid, THREADS, smemBytes(headDim, bc),
+                    new KernelArgs().struct(listStruct(p.struct(), plan)));
+            return;
+        }
+        int vtStride = (seqLen + 7) / 8 * 8;
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
+            Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold, vtStride);
+            device.launch(listKernel(headDim, bc, true), grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024,
+                    new KernelArgs().struct(listStruct(p.struct(), plan)));
+        }
+    }
+
+    /** {mode, float bits of the threshold} of the kernels' decision for this policy. */
+    static int[] modeAndThreshold(AttentionPolicy policy, int seqLen) {
+        if (policy instanceof AttentionPolicy.Blasst b) {
+            return new int[] {MODE_BLASST, Float.floatToRawIntBits((float) b.threshold(seqLen))};
+        }
+        if (policy instanceof AttentionPolicy.DynSparse d) {
+            return new int[] {MODE_DYNSPARSE, Float.floatToRawIntBits((float) d.lambdaFor(seqLen))};
+        }
+        double r;
+        RecallBound bound;
+        if (policy instanceof AttentionPolicy.Recall rc) {
+            r = rc.r();
+            bound = rc.bound();
+        } else if (policy instanceof AttentionPolicy.Hybrid h) {
+            r = h.loopRecall();
+            bound = h.bound();
+        } else {
+            return new int[] {MODE_DENSE, 0}; // dense, topk, topp: no in-loop decision
+        }
+        int mode = switch (bound) {
+            case MAX -> MODE_RECALL_MAX;
+            case EXACT -> MODE_RECALL_EXACT;
+            case BINNED -> MODE_RECALL_BINNED;
+        };
+        // LoopRule.Recall's ratio, in the same float arithmetic.
+        return new int[] {mode, Float.floatToRawIntBits((float) ((1 - r) / r) * (1 - RECALL_SLACK))};
+    }
+
+    private DeviceBuffer transposeV(DeviceBuffer v, int bsz, int seqLen, int heads, int headDim, int vtStride) {
+        DeviceBuffer vt = ops.allocate(DType.BF16, bsz, heads, headDim, vtStride);
+        TransposeParams tp = new TransposeParams(v, vt, bsz, seqLen, heads, headDim, vtStride);
+        long tgrid = (long) bsz * heads * ((vtStride + 31) / 32);
+        if (tgrid > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("Attention too large for one launch: " + tgrid + " transpose blocks");
+        }
+        device.launch(KERNEL_TRANSPOSE_V, (int) tgrid, 256, 0, new KernelArgs().struct(tp.struct()));
+        return vt;
+    }
+
+    private void check(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
                        DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
         int[] shape = q.shape();
         if (shape.length != 4) {
@@ -184,28 +348,26 @@ public final class CudaAttention {
         if (keep != null && (keep.dtype() != DType.I32 || keep.numel() != (long) bsz * heads * nq * nk)) {
             throw new IllegalArgumentException("Cannot run attention: keep " + keep + " must be I32 with B*H*q-tiles*kv-tiles elements");
         }
-        if (stats.dtype() != DType.I32 || stats.numel() != 6) {
-            throw new IllegalArgumentException("Cannot run attention: stats " + stats + " must be I32 x 6");
+        if (stats.dtype() != DType.I32 || stats.numel() != 8) {
+            throw new IllegalArgumentException("Cannot run attention: stats " + stats + " must be I32 x 8 (newStatsBuffer)");
         }
         long grid = (long) bsz * heads * nq;
         if (grid > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("Attention too large for one launch: " + grid + " CTAs");
         }
-        int mode;
-        float threshold;
-        if (policy instanceof AttentionPolicy.Blasst b) {
-            mode = MODE_BLASST;
-            threshold = (float) b.threshold(seqLen);
-        } else if (policy instanceof AttentionPolicy.DynSparse d) {
-            mode = MODE_DYNSPARSE;
-            threshold = (float) d.lambdaFor(seqLen);
-        } else if (policy instanceof AttentionPolicy.Recall r) {
-            mode = MODE_RECALL_MAX;
-            threshold = (float) ((1 - r.r()) / r.r()) * (1 - RECALL_SLACK);
-        } else {
-            mode = MODE_DENSE;
-            threshold = 0f;
-        }
+    }
+
+    /** The unlisted kernels, as before the pre-pass existed: dense, blasst, dynsparse, recall bound=max, natural order. */
+    private void launchUnlisted(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
+                                DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        int[] shape = q.shape();
+        int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
+        int bc = policy.tiling().bc();
+        int nq = (seqLen + BR - 1) / BR;
+        long grid = (long) bsz * heads * nq;
+        int[] mt = modeAndThreshold(policy, seqLen);
+        int mode = mt[0];
+        float threshold = Float.intBitsToFloat(mt[1]);
         float scale = (float) (1 / Math.sqrt(headDim));
         if (!hopper) {
             Params p = new Params(q, k, v, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold);
@@ -215,13 +377,7 @@ public final class CudaAttention {
         // Vᵀ workspace from the arena: freed when this scope closes; later work on the one stream runs after.
         int vtStride = (seqLen + 7) / 8 * 8;
         try (DeviceArena.Scope scope = device.arena().scope()) {
-            DeviceBuffer vt = ops.allocate(DType.BF16, bsz, heads, headDim, vtStride);
-            TransposeParams tp = new TransposeParams(v, vt, bsz, seqLen, heads, headDim, vtStride);
-            long tgrid = (long) bsz * heads * ((vtStride + 31) / 32);
-            if (tgrid > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("Attention too large for one launch: " + tgrid + " transpose blocks");
-            }
-            device.launch(KERNEL_TRANSPOSE_V, (int) tgrid, 256, 0, new KernelArgs().struct(tp.struct()));
+            DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
             device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)
                             : (headDim == 64 ? KERNEL_SM90_D64_BC32 : KERNEL_SM90_D128_BC32),

@@ -52,7 +52,9 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer out = cuda.device().arena().allocate(DType.F32, q.shape());
         DeviceBuffer stats = kernel.newStatsBuffer();
         cuda.kernels().fill(stats, 0);
-        timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, qb, kb, vb, out, null, null, stats));
+        io.sparserender.engine.attention.AttentionOptions options = new io.sparserender.engine.attention.AttentionOptions(
+                new io.sparserender.engine.attention.VideoGrid(site.frames(), site.height(), site.width()), null);
+        timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options, qb, kb, vb, out, null, null, stats));
         CudaAttention.Stats s = kernel.readStats(stats);
         double dense = 4.0 * q.dim(0) * q.dim(2) * (double) q.dim(1) * q.dim(1) * headDim;
         last = new double[] {s.tileSparsity(), dense == 0 ? 0 : s.flopsSaved() / dense, Double.NaN, Double.NaN, Double.NaN};

@@ -1,6 +1,7 @@
 package io.sparserender.jobs;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -9,6 +10,7 @@ import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.attention.QkvInput;
 import io.sparserender.engine.attention.TiledAttention;
 import io.sparserender.engine.attention.VideoLikeInputs;
+import io.sparserender.engine.gpu.GpuEnvironment;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.weights.SafetensorsFile;
@@ -132,8 +134,9 @@ class AttentionCommandTest {
                 "recall:r=0.9,order=local");
         expectFailure(Main.EXIT_USAGE, "Invalid --grid 2,5,14: 140 tokens, but the input has L = 150",
                 "--qkv", ok.toString(), "--grid", "2,5,14");
-        expectFailure(Main.EXIT_FAILURE, "the cuda backend of 'attention' is not available yet",
-                "--qkv", ok.toString(), "--backend", "cuda");
+        expectFailure(Main.EXIT_USAGE, "Invalid policy 'dense:br=64,bc=64,order=natural' for --backend cuda: head dim 32 "
+                + "(the kernels have 64 and 128)", "--qkv", ok.toString(), "--backend", "cuda");
+        expectFailure(Main.EXIT_USAGE, "Invalid --backend 'tpu': expected cpu or cuda", "--qkv", ok.toString(), "--backend", "tpu");
         expectFailure(Main.EXIT_USAGE, "--sweep cannot be combined with --out",
                 "--qkv", ok.toString(), "--sweep", "dense", "--out", dir.resolve("x.safetensors").toString());
         expectFailure(Main.EXIT_FAILURE, "no such file", "--qkv", dir.resolve("missing.safetensors").toString());
@@ -141,6 +144,18 @@ class AttentionCommandTest {
         CliTest.Result grid = CliTest.run("attention", "--qkv", ok.toString(), "--grid", "2,5,15", "--policy",
                 "recall:r=0.9,order=local,bc=16");
         assertThat(grid.code()).as(grid.err()).isZero();
+    }
+
+    @Test
+    void cudaBackendChecksTheTilingThenNeedsADevice() {
+        QkvInput d64 = VideoLikeInputs.random(1, 100, 1, 64, 1.0, 3);
+        Path in = write("d64.safetensors", DType.F32, d64.q(), d64.k(), d64.v());
+        expectFailure(Main.EXIT_USAGE, "Invalid policy 'topk:k=2,br=64,bc=16,order=natural' for --backend cuda: tiling br=64, bc=16 "
+                + "(the kernels have br=64, bc=32 or 64)", "--qkv", in.toString(), "--backend", "cuda", "--policy", "topk:k=2,bc=16");
+        assumeFalse(GpuEnvironment.probe().driverAvailable() && !GpuEnvironment.probe().devices().isEmpty(),
+                "a GPU is present: the call would run (AttentionCliGpuTest covers it)");
+        expectFailure(Main.EXIT_FAILURE, "No CUDA device", "--qkv", in.toString(), "--backend", "cuda", "--policy",
+                "hybrid:r=0.95,bc=32");
     }
 
     private static void expectFailure(int code, String message, String... args) {

@@ -24,22 +24,26 @@ class BenchAttentionCliTest {
     }
 
     @Test
-    void refusesPoliciesTheKernelDoesNotRun() {
-        for (String spec : new String[] {"topk:k=4,br=64,bc=64", "dense:br=128,bc=64", "dense:br=64,bc=128",
-                "recall:r=0.9,bound=exact,br=64,bc=64", "dense:br=64,bc=64,order=local"}) {
+    void refusesTilingsAndHeadDimsTheKernelsDoNotRun() {
+        for (String spec : new String[] {"dense:br=128,bc=64", "dense:br=64,bc=128", "topk:k=4,br=64,bc=16"}) {
             String[] r = run("bench", "attention", "--shape", "1:2x4x8:2:128", "--policy", spec);
-            assertThat(r[0]).as(spec).isNotEqualTo("0");
-            assertThat(r[2]).as(spec).contains("is not run by the kernel").doesNotContain("Exception");
+            assertThat(r[0]).as(spec).isEqualTo("2");
+            assertThat(r[2]).as(spec).contains("is not run by the kernels at D = 128: tiling").doesNotContain("Exception");
         }
         String[] r = run("bench", "attention", "--shape", "1:2x4x8:2:96", "--policy", "dense:br=64,bc=64");
-        assertThat(r[2]).contains("is not run by the kernel at D = 96");
+        assertThat(r[2]).contains("is not run by the kernels at D = 96: head dim 96");
+        r = run("bench", "attention", "--shape", "1:2x4x8:2:64", "--policy", "recall:r=2");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2]).contains("Invalid policy spec 'recall:r=2'").doesNotContain("Exception");
     }
 
     @Test
     void withoutAGpuSaysSoInOneLine() {
         assumeFalse(GpuEnvironment.probe().driverAvailable() && !GpuEnvironment.probe().devices().isEmpty(),
                 "a GPU is present: the benchmark would run");
-        String[] r = run("bench", "attention", "--shape", "1:2x4x8:2:64", "--policy", "dense:br=64,bc=64");
+        // Every policy, order and bound passes the checks and reaches the device.
+        String[] r = run("bench", "attention", "--shape", "1:2x4x8:2:64", "--policy",
+                "dense:br=64,bc=64;topk:k=2,br=64,bc=32,order=local;hybrid:r=0.9,bound=binned;recall:r=0.9,bound=exact,order=estimate");
         assertThat(r[0]).isEqualTo("1");
         assertThat(r[2]).contains("No CUDA device").doesNotContain("Exception").hasLineCount(1);
     }

@@ -1,47 +1,109 @@
 package io.sparserender.engine.gpu;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.sparserender.engine.attention.AttentionOptions;
 import io.sparserender.engine.attention.PolicySpec;
+import io.sparserender.engine.attention.VideoGrid;
+import java.nio.charset.StandardCharsets;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-/** Which policies and shapes the attention kernels run, decided without a GPU. */
+/** Which policies and shapes the attention kernels run, and which kernel path, decided without a GPU. */
 class CudaAttentionSupportTest {
     private static boolean supports(String spec, int headDim) {
         return CudaAttention.supports(PolicySpec.parse(spec), headDim);
     }
 
     @Test
-    void runsTheInLoopPoliciesAtTheKernelsTilings() {
+    void runsEveryPolicyOrderAndBoundAtTheKernelsTilings() {
+        String[] specs = {"dense", "topk:k=3", "topp:p=0.9", "blasst:scale=1", "dynsparse:lambda=-9", "dynsparse:preal=1",
+            "recall:r=0.95,bound=max", "recall:r=0.95,bound=exact", "recall:r=0.95,bound=binned", "hybrid:r=0.95",
+            "hybrid:r=0.9,bound=binned,pre=0.5"};
         for (int d : new int[] {64, 128}) {
             for (int bc : new int[] {32, 64}) {
-                String t = "br=64,bc=" + bc;
-                assertThat(supports("dense:" + t, d)).isTrue();
-                assertThat(supports("blasst:scale=1," + t, d)).isTrue();
-                assertThat(supports("dynsparse:lambda=-9," + t, d)).isTrue();
-                assertThat(supports("dynsparse:preal=1," + t, d)).isTrue();
-                assertThat(supports("recall:r=0.95,bound=max," + t, d)).isTrue();
+                for (String order : new String[] {"natural", "local", "estimate"}) {
+                    for (String s : specs) {
+                        String spec = s + (s.contains(":") ? "," : ":") + "br=64,bc=" + bc + ",order=" + order;
+                        assertThat(supports(spec, d)).as(spec + " D=" + d).isTrue();
+                    }
+                }
             }
         }
     }
 
     @Test
-    void refusesEverythingElse() {
+    void refusesOtherTilingsAndHeadDimsNamingThem() {
         assertThat(supports("dense:br=64,bc=64", 96)).isFalse();
         assertThat(supports("dense:br=64,bc=64", 256)).isFalse();
         assertThat(supports("dense:br=128,bc=64", 128)).isFalse();
-        assertThat(supports("dense:br=64,bc=16", 128)).isFalse();
-        assertThat(supports("dense:br=64,bc=64,order=estimate", 128)).isFalse();
-        assertThat(supports("topk:k=4,br=64,bc=64", 128)).isFalse();
-        assertThat(supports("topp:p=0.9,br=64,bc=64", 128)).isFalse();
-        assertThat(supports("recall:r=0.95,bound=exact,br=64,bc=64", 128)).isFalse();
-        assertThat(supports("recall:r=0.95,bound=binned,br=64,bc=64", 128)).isFalse();
-        assertThat(supports("hybrid:r=0.95,bound=max,br=64,bc=64", 128)).isFalse();
+        assertThat(supports("topk:k=4,br=64,bc=16", 128)).isFalse();
+        assertThat(CudaAttention.refusal(PolicySpec.parse("hybrid:r=0.9,bc=128"), 128))
+                .isEqualTo("tiling br=64, bc=128 (the kernels have br=64, bc=32 or 64)");
+        assertThat(CudaAttention.refusal(PolicySpec.parse("dense"), 80)).isEqualTo("head dim 80 (the kernels have 64 and 128)");
+    }
+
+    @Test
+    void theDenseFastPathKeepsTheUnlistedKernels() {
+        for (String spec : new String[] {"dense:bc=64", "dense:bc=32", "blasst:scale=1", "dynsparse:lambda=-9,bc=32",
+            "recall:r=0.95,bound=max"}) {
+            assertThat(CudaAttention.unlisted(PolicySpec.parse(spec))).as(spec).isTrue();
+        }
+        for (String spec : new String[] {"dense:order=local", "dense:order=estimate", "topk:k=2", "topp:p=0.5",
+            "recall:r=0.95,bound=exact", "recall:r=0.95,bound=binned", "recall:r=0.95,order=local", "hybrid:r=0.95",
+            "hybrid:r=0.95,order=natural", "blasst:scale=1,order=estimate"}) {
+            assertThat(CudaAttention.unlisted(PolicySpec.parse(spec))).as(spec).isFalse();
+        }
+    }
+
+    @Test
+    void recallModesAndThresholdsFollowTheReferenceRule() {
+        int[] max = CudaAttention.modeAndThreshold(PolicySpec.parse("recall:r=0.95,bound=max"), 1000);
+        assertThat(max[0]).isEqualTo(CudaAttention.MODE_RECALL_MAX);
+        assertThat(Float.intBitsToFloat(max[1])).isEqualTo((float) (0.05 / 0.95) * (1 - 1e-3f));
+        assertThat(CudaAttention.modeAndThreshold(PolicySpec.parse("recall:r=0.9,bound=exact"), 1000)[0])
+                .isEqualTo(CudaAttention.MODE_RECALL_EXACT);
+        assertThat(CudaAttention.modeAndThreshold(PolicySpec.parse("recall:r=0.9,bound=binned"), 1000)[0])
+                .isEqualTo(CudaAttention.MODE_RECALL_BINNED);
+        // hybrid runs the in-loop rule at 1 − (1 − pre)(1 − r) = 1 − 0.8·0.05 = 0.96
+        int[] hy = CudaAttention.modeAndThreshold(PolicySpec.parse("hybrid:r=0.95,pre=0.2"), 1000);
+        double loop = 1 - 0.8 * 0.05;
+        assertThat(Float.intBitsToFloat(hy[1])).isEqualTo((float) ((1 - loop) / loop) * (1 - 1e-3f));
+        assertThat(CudaAttention.modeAndThreshold(PolicySpec.parse("topk:k=2"), 1000)[0]).isEqualTo(CudaAttention.MODE_DENSE);
+    }
+
+    @Test
+    void planChecksNameTheProblem() {
+        assertThatThrownBy(() -> AttentionPlanner.check(PolicySpec.parse("recall:r=0.9,order=local"), AttentionOptions.NONE, 1, 100, 1))
+                .hasMessageContaining("order=local needs the token grid");
+        assertThatThrownBy(() -> AttentionPlanner.check(PolicySpec.parse("topk:k=2,order=local"),
+                AttentionOptions.withGrid(new VideoGrid(1, 9, 9)), 1, 100, 1))
+                .hasMessageContaining("grid 1x9x9 has 81 tokens, the input has L = 100");
+        assertThatThrownBy(() -> AttentionPlanner.check(PolicySpec.parse("topk:k=2,bc=32"), AttentionOptions.NONE, 1, 8193 * 32, 1))
+                .hasMessageContaining("8193 kv-tiles, the planner sorts at most 8192");
+        AttentionPlanner.check(PolicySpec.parse("dense:bc=32"), AttentionOptions.NONE, 1, 8193 * 32, 1); // no plan: any L
+        assertThat(AttentionPlanner.npow2(1)).isEqualTo(1);
+        assertThat(AttentionPlanner.npow2(853)).isEqualTo(1024);
+        assertThat(AttentionPlanner.npow2(8192)).isEqualTo(8192);
+        assertThat(AttentionPlanner.PLAN_SMEM_BYTES).as("within sm_86/89's 99 KiB opt-in").isLessThanOrEqualTo(101376);
     }
 
     @Test
     void sharedMemoryFitsTheLargestTile() {
         assertThat(CudaAttention.smemBytes(128, 64)).isEqualTo(CudaAttention.MAX_SMEM_BYTES);
         assertThat(CudaAttention.smemBytes(64, 32)).isLessThan(CudaAttention.MAX_SMEM_BYTES);
+    }
+
+    /** A kernel name the module looks up but the fatbin lacks would only fail on a device; caught here when nvcc built it. */
+    @Test
+    void thePackedFatbinHoldsEveryKernelTheModuleLoads() {
+        Optional<FatbinImage> packed = FatbinImage.packed();
+        assumeTrue(packed.isPresent(), "no fatbin packed (nvcc absent at build time)");
+        String bytes = new String(packed.get().bytes(), StandardCharsets.ISO_8859_1);
+        for (String name : KernelModule.KERNELS) {
+            assertThat(bytes).as("kernel " + name + " in the fatbin").contains(name + "\0");
+        }
     }
 }

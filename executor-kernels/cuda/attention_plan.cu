@@ -1,0 +1,352 @@
+// attention_plan.cu: the pre-pass of the sparse attention kernels (issue 5): per q-tile, which kv-tiles
+// the attention kernel visits and in what order, as a list the kernel walks (flash_attention*.cu, the
+// "listed" entry points). Java twins: io.sparserender.engine.attention.TileEstimates (meanPooled),
+// TilePlanner (plan, topK, topP, hybrid, descending) and LocalOrder; Java launcher:
+// io.sparserender.engine.gpu.AttentionPlanner.
+//
+// Four kernels, run in this order as the policy needs them:
+//   attn_pool_tiles   q̄ = mean over a q-tile's rows of (q · 1/√D), k̄ = mean over a kv-tile's keys of k
+//   attn_tile_scores  w[qt][kt] = q̄[qt] · k̄[kt] + ln(cols of kt)            (the softmax logits)
+//   attn_plan         per q-tile: est = softmax over kt of w (or a prior's masses), sorted descending,
+//                     topk / topp / hybrid cut, then the kept tiles in the policy's order → list, count
+//   attn_local_order  per q-tile: kv-tiles by the distance of token centroids on the (frame, row, col)
+//                     grid, nearest first (input-independent: one list shared by every (batch, head))
+//
+// Exactness: every value the plan depends on is computed with the same operations in the same order as
+// the Java reference, so the lists are the reference's bit for bit: the pooled sums run row by row
+// in one thread, the dot products d by d in one thread, with __fmul_rn/__fadd_rn (no FMA contraction,
+// which Java never does), the divisions with __fdiv_rn, exp in double then rounded to float as Java's
+// (float) Math.exp, the softmax sum and the topp / hybrid prefix sums in index / sorted order in one
+// thread, and ln(cols) passed in from the host as (float) Math.log. The one possible difference is
+// CUDA's double exp against Java's Math.exp (both within 1 ulp in double): their float roundings can
+// differ only when the double lands within an ulp of a float rounding boundary.
+// Ties are broken as the reference: est descending, then lower index first; distance ascending, then
+// lower index first. Sorting: a bitonic sort of (64-bit key, 32-bit index) pairs in shared memory over
+// the next power of two ≥ nk entries (nk ≤ MAX_SORT = 8192: 96 KiB, the opt-in limit of sm_86/89).
+#include <stdint.h>
+#include <cuda_bf16.h>
+
+namespace ap {
+
+constexpr int PLAN_THREADS = 256;
+
+enum PlanKind : int { ORDER_ONLY = 0, TOPK = 1, TOPP = 2, HYBRID = 3 };
+enum Order : int { NATURAL = 0, LOCAL = 1, ESTIMATE = 2 };
+
+struct PoolParams {
+    const __nv_bfloat16* q;      // [B, L, H, D]
+    const __nv_bfloat16* k;      // [B, L, H, D]
+    float* qbar;                 // [B*H, nq, D]
+    float* kbar;                 // [B*H, nk, D]
+    int batch;
+    int seq_len;
+    int heads;
+    int head_dim;
+    int br;
+    int bc;
+    float scale;                 // (float) (1 / sqrt(D)), as the reference scales q before pooling
+};
+
+struct ScoreParams {
+    const float* qbar;           // [B*H, nq, D]
+    const float* kbar;           // [B*H, nk, D]
+    float* w;                    // [B*H, nq, nk]
+    int bh_count;
+    int nq;
+    int nk;
+    int head_dim;
+    float log_bc;                // (float) Math.log(bc)
+    float log_last;              // (float) Math.log(cols of the last kv-tile)
+};
+
+struct PlanParams {
+    const float* w;              // [B*H, nq, nk]: softmax logits, or a prior's masses when is_prior
+    const int* local;            // [nq, nk] local-first order (order = LOCAL), else null
+    float* est_out;              // [B*H, nq, nk] the estimate as used, or null
+    int* list;                   // [B*H, nq, nk]: the first count entries are the visit list
+    int* count;                  // [B*H, nq]
+    int bh_count;
+    int nq;
+    int nk;
+    int npow2;                   // next power of two >= nk (the sort size)
+    int kind;                    // PlanKind
+    int order;                   // Order
+    int is_prior;                // w holds masses already (TileEstimates.fromPrior): no softmax
+    int topk;
+    float topp;                  // (float) p
+    float budget;                // (float) (pre · (1 − r))
+};
+
+struct LocalParams {
+    int* out;                    // [nq, nk]
+    int seq_len;
+    int frames;
+    int rows;
+    int cols;
+    int br;
+    int bc;
+    int nq;
+    int nk;
+    int npow2;
+};
+
+// Orders floats as unsigned integers (−0 before +0, negatives reversed), like Double.compare on them.
+__device__ __forceinline__ uint32_t orderable(float f) {
+    uint32_t u = __float_as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+__device__ __forceinline__ float from_orderable(uint32_t o) {
+    return __uint_as_float((o & 0x80000000u) ? (o & 0x7FFFFFFFu) : ~o);
+}
+
+// Ascending bitonic sort of n (a power of two) pairs (key, idx) by key, then idx. Every thread calls.
+__device__ void bitonic_sort(unsigned long long* key, uint32_t* idx, int n) {
+    for (int k = 2; k <= n; k <<= 1) {
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int i = threadIdx.x; i < n; i += blockDim.x) {
+                int ixj = i ^ j;
+                if (ixj > i) {
+                    unsigned long long ka = key[i], kb = key[ixj];
+                    uint32_t ia = idx[i], ib = idx[ixj];
+                    bool a_greater = ka > kb || (ka == kb && ia > ib);
+                    bool up = (i & k) == 0;
+                    if (a_greater == up) {
+                        key[i] = kb; key[ixj] = ka;
+                        idx[i] = ib; idx[ixj] = ia;
+                    }
+                }
+            }
+            __syncthreads();
+        }
+    }
+}
+
+// Appends, in position order, every base[i] (i < n) whose flag is set to out; returns how many.
+// base(i) and flag(j) are callables; every thread calls; ends with a barrier. scratch: 32 ints.
+template <typename Base, typename Flag>
+__device__ int compact(Base base, Flag flag, int n, int* out, int* scratch) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    int total = 0;
+    for (int c0 = 0; c0 < n; c0 += blockDim.x) {
+        int i = c0 + threadIdx.x;
+        int j = i < n ? base(i) : -1;
+        bool f = i < n && flag(j);
+        unsigned ballot = __ballot_sync(0xffffffffu, f);
+        if (lane == 0) scratch[warp] = __popc(ballot);
+        __syncthreads();
+        int before = total;
+        for (int w = 0; w < warp; w++) before += scratch[w];
+        if (f) out[before + __popc(ballot & ((1u << lane) - 1u))] = j;
+        int sum = 0;
+        for (int w = 0; w < warps; w++) sum += scratch[w];
+        total += sum;
+        __syncthreads();
+    }
+    return total;
+}
+
+}  // namespace ap
+
+// Grid: B*H*(nq + nk) blocks of head_dim threads (64 or 128). Block (bh, t): t < nq pools q-tile t,
+// else kv-tile t − nq. Thread d sums column d row by row: the reference's pool() order.
+extern "C" __global__ void __launch_bounds__(128) attn_pool_tiles(ap::PoolParams p) {
+    const int L = p.seq_len, H = p.heads, D = p.head_dim;
+    const int nq = (L + p.br - 1) / p.br, nk = (L + p.bc - 1) / p.bc;
+    const int bh = blockIdx.x / (nq + nk), t = blockIdx.x % (nq + nk);
+    const int b = bh / H, h = bh % H, d = threadIdx.x;
+    const bool isq = t < nq;
+    const int tile = isq ? p.br : p.bc;
+    const int ti = isq ? t : t - nq;
+    const int start = ti * tile, n = min(tile, L - start);
+    const __nv_bfloat16* src = (isq ? p.q : p.k) + (((long long)b * L + start) * H + h) * D + d;
+    const long long stride = (long long)H * D;
+    float acc = 0.f;
+    if (isq) {
+        for (int i = 0; i < n; i++) acc = __fadd_rn(acc, __fmul_rn(__bfloat162float(src[i * stride]), p.scale));
+    } else {
+        for (int i = 0; i < n; i++) acc = __fadd_rn(acc, __bfloat162float(src[i * stride]));
+    }
+    float* dst = isq ? p.qbar + ((long long)bh * nq + ti) * D : p.kbar + ((long long)bh * nk + ti) * D;
+    dst[d] = __fdiv_rn(acc, (float)n);
+}
+
+// Grid: B*H * ceil(nq/32) * ceil(nk/32) blocks of 256 threads; block (bh, q-tile group, kv-tile group)
+// computes 32 x 32 logits, each thread 4 q-tiles x 1 kv-tile. Each dot product runs d = 0 .. D−1 in one
+// thread without FMA, as the reference's loop.
+extern "C" __global__ void __launch_bounds__(256) attn_tile_scores(ap::ScoreParams p) {
+    __shared__ float sq[32][33];
+    __shared__ float sk[32][33];
+    const int D = p.head_dim, nq = p.nq, nk = p.nk;
+    const int gq = (nq + 31) / 32, gk = (nk + 31) / 32;
+    const int bh = blockIdx.x / (gq * gk), rest = blockIdx.x % (gq * gk);
+    const int q0 = (rest / gk) * 32, k0 = (rest % gk) * 32;
+    const int tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
+    const float* qb = p.qbar + (long long)bh * nq * D;
+    const float* kb = p.kbar + (long long)bh * nk * D;
+    float acc[4] = {0.f, 0.f, 0.f, 0.f};
+    for (int d0 = 0; d0 < D; d0 += 32) {
+        for (int i = tid; i < 32 * 32; i += 256) {
+            int r = i / 32, c = i % 32;
+            sq[r][c] = q0 + r < nq ? qb[(long long)(q0 + r) * D + d0 + c] : 0.f;
+            sk[r][c] = k0 + r < nk ? kb[(long long)(k0 + r) * D + d0 + c] : 0.f;
+        }
+        __syncthreads();
+#pragma unroll 4
+        for (int c = 0; c < 32; c++) {
+            float kv = sk[tx][c];
+#pragma unroll
+            for (int a = 0; a < 4; a++) acc[a] = __fadd_rn(acc[a], __fmul_rn(sq[ty + 8 * a][c], kv));
+        }
+        __syncthreads();
+    }
+    const int kt = k0 + tx;
+    if (kt >= nk) return;
+    const float lc = kt == nk - 1 ? p.log_last : p.log_bc;
+#pragma unroll
+    for (int a = 0; a < 4; a++) {
+        int qt = q0 + ty + 8 * a;
+        if (qt < nq) p.w[((long long)bh * nq + qt) * nk + kt] = __fadd_rn(acc[a], lc);
+    }
+}
+
+// Grid: B*H*nq blocks of 256 threads; dynamic shared memory npow2 * 12 + 128 bytes.
+extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::PlanParams p) {
+    extern __shared__ __align__(16) unsigned char smem_plan[];
+    const int nk = p.nk, n2 = p.npow2;
+    unsigned long long* key = reinterpret_cast<unsigned long long*>(smem_plan);
+    uint32_t* idx = reinterpret_cast<uint32_t*>(key + n2);
+    int* scratch = reinterpret_cast<int*>(idx + n2);          // 32 ints
+    float* fscratch = reinterpret_cast<float*>(scratch + 32); // 1 float
+    const int row = blockIdx.x;                               // bh * nq + qt
+    const int qt = row % p.nq;
+    const float* w = p.w + (long long)row * nk;
+    float* est = reinterpret_cast<float*>(key);               // est[j] lives in key[j]'s low word until the sort
+
+    // est = softmax over kv-tiles of w (TileEstimates.softmaxInPlace), or the prior's masses as they are.
+    if (p.is_prior) {
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) est[2 * j] = w[j];
+    } else {
+        float mx = -INFINITY;
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) mx = fmaxf(mx, w[j]);
+        for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        float* wmax = reinterpret_cast<float*>(scratch);
+        if ((threadIdx.x & 31) == 0) wmax[threadIdx.x >> 5] = mx;
+        __syncthreads();
+        mx = -INFINITY;
+        for (int i = 0; i < (int)(blockDim.x >> 5); i++) mx = fmaxf(mx, wmax[i]);   // a max is exact in any order
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) est[2 * j] = (float)exp((double)__fsub_rn(w[j], mx));
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            float sum = 0.f;
+            for (int j = 0; j < nk; j++) sum = __fadd_rn(sum, est[2 * j]);
+            fscratch[0] = sum;
+        }
+        __syncthreads();
+        const float sum = fscratch[0];
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) est[2 * j] = __fdiv_rn(est[2 * j], sum);
+    }
+    __syncthreads();
+    if (p.est_out != nullptr) {
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) p.est_out[(long long)row * nk + j] = est[2 * j];
+    }
+    // Keys: est descending (then index ascending) = ascending (~orderable(est), index).
+    for (int j = threadIdx.x; j < n2; j += blockDim.x) {
+        unsigned long long kj = j < nk ? (unsigned long long)(~ap::orderable(est[2 * j])) : ~0ull;
+        key[j] = kj;
+        idx[j] = (uint32_t)j;
+    }
+    __syncthreads();
+    ap::bitonic_sort(key, idx, n2);
+
+    // How many of the sorted tiles are kept (TilePlanner.topK / topP / hybrid).
+    if (threadIdx.x == 0) {
+        int keep = nk;
+        if (p.kind == ap::TOPK) {
+            keep = min(p.topk, nk);
+        } else if (p.kind == ap::TOPP) {
+            float sum = 0.f;
+            for (int i = 0; i < nk; i++) {
+                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
+                if (sum >= p.topp) { keep = i + 1; break; }
+            }
+        } else if (p.kind == ap::HYBRID && p.budget > 0.f) {
+            float sum = 0.f;
+            int skip = 0;
+            for (int i = nk - 1; i >= 1; i--) {
+                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
+                if (sum > p.budget) break;
+                skip++;
+            }
+            keep = nk - skip;
+        }
+        scratch[0] = keep;
+    }
+    __syncthreads();
+    const int keep = scratch[0];
+    __syncthreads();
+    int* list = p.list + (long long)row * nk;
+    int n;
+    if (p.order == ap::ESTIMATE) {
+        for (int i = threadIdx.x; i < keep; i += blockDim.x) list[i] = (int)idx[i];
+        n = keep;
+    } else {
+        // Kept flags by tile (in key's space, no longer needed), then the base order filtered.
+        uint32_t* flag = reinterpret_cast<uint32_t*>(key);
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) flag[j] = 0u;
+        __syncthreads();
+        for (int i = threadIdx.x; i < keep; i += blockDim.x) flag[idx[i]] = 1u;
+        __syncthreads();
+        const int* local = p.local == nullptr ? nullptr : p.local + (long long)qt * nk;
+        if (local != nullptr) {
+            n = ap::compact([&](int i) { return local[i]; }, [&](int j) { return flag[j] != 0u; }, nk, list, scratch);
+        } else {
+            n = ap::compact([](int i) { return i; }, [&](int j) { return flag[j] != 0u; }, nk, list, scratch);
+        }
+    }
+    if (threadIdx.x == 0) p.count[row] = n;
+}
+
+// Grid: nq blocks of 256 threads; dynamic shared memory npow2 * 12 bytes. LocalOrder.of, one q-tile.
+extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_local_order(ap::LocalParams p) {
+    extern __shared__ __align__(16) unsigned char smem_local[];
+    const int nk = p.nk, n2 = p.npow2, qt = blockIdx.x;
+    unsigned long long* key = reinterpret_cast<unsigned long long*>(smem_local);
+    uint32_t* idx = reinterpret_cast<uint32_t*>(key + n2);
+    const int plane = p.rows * p.cols;
+    // The q-tile's centroid, summed in token order in double as the reference.
+    double qc0 = 0.0, qc1 = 0.0, qc2 = 0.0;
+    {
+        const int start = qt * p.br, n = min(p.br, p.seq_len - start);
+        for (int i = start; i < start + n; i++) {
+            qc0 = __dadd_rn(qc0, (double)(i / plane));
+            qc1 = __dadd_rn(qc1, (double)((i / p.cols) % p.rows));
+            qc2 = __dadd_rn(qc2, (double)(i % p.cols));
+        }
+        qc0 = __ddiv_rn(qc0, (double)n);
+        qc1 = __ddiv_rn(qc1, (double)n);
+        qc2 = __ddiv_rn(qc2, (double)n);
+    }
+    for (int j = threadIdx.x; j < n2; j += blockDim.x) {
+        unsigned long long kj = ~0ull;
+        if (j < nk) {
+            const int start = j * p.bc, n = min(p.bc, p.seq_len - start);
+            double c0 = 0.0, c1 = 0.0, c2 = 0.0;
+            for (int i = start; i < start + n; i++) {
+                c0 = __dadd_rn(c0, (double)(i / plane));
+                c1 = __dadd_rn(c1, (double)((i / p.cols) % p.rows));
+                c2 = __dadd_rn(c2, (double)(i % p.cols));
+            }
+            c0 = __ddiv_rn(c0, (double)n);
+            c1 = __ddiv_rn(c1, (double)n);
+            c2 = __ddiv_rn(c2, (double)n);
+            double df = __dsub_rn(qc0, c0), dr = __dsub_rn(qc1, c1), dc = __dsub_rn(qc2, c2);
+            double dist = __dadd_rn(__dadd_rn(__dmul_rn(df, df), __dmul_rn(dr, dr)), __dmul_rn(dc, dc));
+            kj = (unsigned long long)__double_as_longlong(dist);   // ≥ 0: the bit pattern orders as the value
+        }
+        key[j] = kj;
+        idx[j] = (uint32_t)j;
+    }
+    __syncthreads();
+    ap::bitonic_sort(key, idx, n2);
+    for (int i = threadIdx.x; i < nk; i += blockDim.x) p.out[(long long)qt * nk + i] = (int)idx[i];
+}

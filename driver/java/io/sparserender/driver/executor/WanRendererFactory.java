@@ -9,7 +9,7 @@ import java.nio.file.Path;
 
 /**
  * The production renderer: a Wan model on this executor's backend. Options: {@code model_cache}
- * (where generated models are written; default {@link #defaultCache()}).
+ * (where generated models are written; default {@link #defaultCache()}), {@code model_revision} (checked).
  */
 public final class WanRendererFactory implements ClipRendererFactory {
     public static Path defaultCache() {
@@ -21,6 +21,12 @@ public final class WanRendererFactory implements ClipRendererFactory {
     public WanClipRenderer<Tensor> create(RendererSettings settings, int deviceIndex) {
         String cache = settings.options().get("model_cache");
         ModelRepo repo = ModelRepo.resolve(settings.model(), cache != null ? Path.of(cache) : defaultCache());
+        String expected = settings.options().get("model_revision");
+        if (expected != null && !expected.equals(repo.revision())) {
+            throw new IllegalStateException("Cannot start the renderer: model " + settings.model() + " has revision "
+                    + repo.revision() + " here, but the driver planned clips for " + expected
+                    + " (a different model at that location on this executor)");
+        }
         return switch (settings.backend()) {
             case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu");
             case "cuda" -> throw new IllegalStateException("Cannot render on cuda: the DiT's CUDA backend is not in "

@@ -3,8 +3,9 @@
 #   deploy/submit-generate.sh standalone|yarn|k8s PROMPTS OUT [generate flags...]
 # Environment: SPARK_HOME (Spark 4.2.0, Scala 2.13), SPARSE_RENDER_JAR (the -spark.jar from `mvn package`),
 # MASTER (spark://host:7077 or k8s://https://api:6443; not for yarn), EXECUTORS (default 8),
-# K8S_IMAGE (k8s: an image with Spark, the NVIDIA driver libraries and the jar), MODEL (default a local
-# diffusers repo path present on every executor), PROPERTIES (default conf/spark-defaults.conf.template).
+# K8S_IMAGE (k8s: an image with Spark, the NVIDIA driver libraries and the jar), MODEL (a diffusers repo:
+# an s3a:// or hdfs:// URI, staged to each executor host's disk once, or a local path present on every
+# executor), PROPERTIES (default conf/spark-defaults.conf.template).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:?usage: $0 standalone|yarn|k8s PROMPTS OUT [generate flags...]}"
@@ -28,5 +29,5 @@ case "$mode" in
   *) echo "unknown mode '$mode': standalone, yarn or k8s" >&2; exit 2 ;;
 esac
 exec "$SPARK_HOME/bin/spark-submit" "${target[@]}" "${common[@]}" "$jar" \
-  generate --prompts "$prompts" --out "$out" --model "${MODEL:?set MODEL to the model folder on the executors}" \
+  generate --prompts "$prompts" --out "$out" --model "${MODEL:?set MODEL to the model folder (s3a://... or a path on every executor)}" \
   --backend cuda "$@"

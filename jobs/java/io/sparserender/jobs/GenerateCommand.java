@@ -9,6 +9,9 @@ import io.sparserender.driver.plan.DitCostModel;
 import io.sparserender.driver.prompts.ClipDefaults;
 import io.sparserender.driver.prompts.PolicyCanonicalizer;
 import io.sparserender.driver.prompts.PromptFormat;
+import io.sparserender.driver.spark.SparkHadoopConf;
+import io.sparserender.driver.staging.ModelSource;
+import io.sparserender.driver.staging.RemoteModel;
 import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.pipeline.ModelRepo;
 import java.io.PrintWriter;
@@ -47,8 +50,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--prompts-format", paramLabel = "jsonl|csv|parquet", description = "Format of --prompts (default: from the extension).")
     String format;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR|PRESET",
-            description = "A diffusers-layout Wan repo folder, or a generated preset (wan-tiny).")
+    @Option(names = "--model", required = true, paramLabel = "DIR|URI|PRESET",
+            description = {"A diffusers-layout Wan repo folder, or a generated preset (wan-tiny).",
+                "A Hadoop URI (s3a://, hdfs://, file://) is copied to each executor host's disk once, checksummed "
+                    + "against a checksums.sha256 beside it if there is one (spark.sparserender.stagingDir)."})
     String model;
 
     @Option(names = "--out", required = true, paramLabel = "URI", description = "Output location (file://, s3a://, hdfs://, or a local path).")
@@ -93,6 +98,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--master", paramLabel = "URL", description = "Spark master when not under spark-submit (default: ${DEFAULT-VALUE}).")
     String master = "local[2]";
 
+    @Option(names = "--conf", paramLabel = "KEY=VALUE", description = {"A Spark setting (repeatable), as for "
+            + "spark-submit: e.g. spark.hadoop.fs.s3a.endpoint=..., spark.sparserender.stagingDir=/mnt/nvme/models, "
+            + "spark.metrics.conf.*.sink.csv.class=org.apache.spark.metrics.sink.CsvSink."})
+    Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
+
     @Option(names = "--model-cache", paramLabel = "DIR", description = "Where generated models are written (default: ~/.cache/sparse-render/models or $SPARSE_RENDER_MODEL_CACHE).")
     Path modelCache;
 
@@ -112,13 +122,30 @@ final class GenerateCommand implements Callable<Integer> {
                 throw new UsageException("Invalid --prompts-format '" + format + "': use jsonl, csv or parquet");
             }
         }
-        if (model.contains("://")) {
-            throw new UsageException("Invalid --model " + model + ": give a local folder or a preset; staging models "
-                    + "from object storage is not in this build yet");
+        for (String key : sparkConf.keySet()) {
+            if (!key.startsWith("spark.")) {
+                throw new UsageException("Invalid --conf " + key + ": Spark settings start with 'spark.'");
+            }
         }
         Path cache = modelCache != null ? modelCache : WanRendererFactory.defaultCache();
-        ModelRepo repo = ModelRepo.resolve(model, cache);
-        WanPreset preset = repo.preset();
+        Map<String, String> options = new HashMap<>();
+        options.put("model_cache", cache.toAbsolutePath().toString());
+        WanPreset preset;
+        String revision;
+        String rendererModel;
+        if (ModelSource.isRemote(model)) {
+            RemoteModel remote = RemoteModel.identify(model, SparkHadoopConf.of(submittedConf()));
+            preset = remote.preset();
+            revision = remote.revision();
+            rendererModel = model;
+            options.put("model_source_key", remote.sourceKey());
+        } else {
+            ModelRepo repo = ModelRepo.resolve(model, cache);
+            preset = repo.preset();
+            revision = repo.revision();
+            rendererModel = WanPreset.BUILT_IN.contains(model) ? model : repo.root().toAbsolutePath().toString();
+        }
+        options.put("model_revision", revision);
         WanPreset.Defaults d = preset.defaults();
         int[] wh = size != null ? parseSize(size) : new int[] {d.width(), d.height()};
         int stride = (preset.vae().equals("wan2.2") ? 16 : 8) * preset.transformer().patchH();
@@ -127,13 +154,11 @@ final class GenerateCommand implements Callable<Integer> {
         if (guidanceLow != null && preset.experts().size() == 1) {
             throw new UsageException("Invalid --guidance-low: " + preset.name() + " has one expert");
         }
-        ClipDefaults defaults = new ClipDefaults(preset.name(), repo.revision(), stride, negativePrompt, seed, wh[0],
+        ClipDefaults defaults = new ClipDefaults(preset.name(), revision, stride, negativePrompt, seed, wh[0],
                 wh[1], frames != null ? frames : d.frames(), steps != null ? steps : d.steps(),
                 guidance != null ? guidance : d.guidance().get(0), gLow, shift != null ? shift : d.shift(), policy);
-        Map<String, String> options = new HashMap<>();
-        options.put("model_cache", cache.toAbsolutePath().toString());
-        RendererSettings renderer = new RendererSettings(WanRendererFactory.class.getName(), backend,
-                WanPreset.BUILT_IN.contains(model) ? model : repo.root().toAbsolutePath().toString(), options);
+        RendererSettings renderer = new RendererSettings(WanRendererFactory.class.getName(), backend, rendererModel,
+                options);
 
         String prompts = input.prompts;
         Path tmp = null;
@@ -161,7 +186,7 @@ final class GenerateCommand implements Callable<Integer> {
                 PolicyCanonicalizer.ENGINE, renderer, cost, 300);
 
         try {
-            GenerateRun.Summary s = GenerateJob.run(opts, master);
+            GenerateRun.Summary s = GenerateJob.run(opts, master, sparkConf);
             PrintWriter o = spec.commandLine().getOut();
             o.printf("run %s: %d rows, %d rejected, %d clips (%d already done), %d rendered, %d failed%n", s.runId(),
                     s.rows(), s.rejected(), s.clips(), s.alreadyDone(), s.rendered(), s.failed());
@@ -174,6 +199,18 @@ final class GenerateCommand implements Callable<Integer> {
                 Files.deleteIfExists(tmp);
             }
         }
+    }
+
+    /** Spark settings given to this JVM (spark-submit passes them as system properties) plus --conf. */
+    private Map<String, String> submittedConf() {
+        Map<String, String> m = new HashMap<>();
+        System.getProperties().forEach((k, v) -> {
+            if (k.toString().startsWith("spark.")) {
+                m.put(k.toString(), v.toString());
+            }
+        });
+        m.putAll(sparkConf);
+        return m;
     }
 
     private static int[] parseSize(String s) {

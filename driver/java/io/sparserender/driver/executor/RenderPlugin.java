@@ -2,6 +2,8 @@ package io.sparserender.driver.executor;
 
 import java.util.HashMap;
 import java.util.Map;
+import io.sparserender.driver.spark.SparkHadoopConf;
+import io.sparserender.driver.staging.StagingSettings;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.plugin.DriverPlugin;
 import org.apache.spark.api.plugin.ExecutorPlugin;
@@ -11,8 +13,9 @@ import org.apache.spark.resource.ResourceInformation;
 
 /**
  * {@code spark.plugins=io.sparserender.driver.executor.RenderPlugin}: each executor builds its
- * renderer (CUDA context on the GPU Spark assigned, model weights) once at start, before any task.
- * A failed start fails the executor instead of leaving it half alive; shutdown releases the device.
+ * renderer (CUDA context on the GPU Spark assigned, model staged and loaded) once at start, before any
+ * task, and publishes its {@link RenderMetrics} through Spark's metrics system. A failed start fails the
+ * executor instead of leaving it half alive; shutdown releases the device.
  */
 public final class RenderPlugin implements SparkPlugin {
     static final String PREFIX = "spark.sparserender.renderer.";
@@ -62,7 +65,13 @@ public final class RenderPlugin implements SparkPlugin {
                 if (!ctx.conf().contains(PREFIX + "factory")) {
                     return; // not a render job (e.g. the report job)
                 }
-                ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()));
+                RenderMetrics.start(ctx.metricRegistry());
+                Map<String, String> conf = new HashMap<>();
+                for (scala.Tuple2<String, String> kv : ctx.conf().getAll()) {
+                    conf.put(kv._1(), kv._2());
+                }
+                ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()), StagingSettings.fromSparkConf(conf),
+                        SparkHadoopConf.of(conf));
             }
 
             @Override

@@ -11,7 +11,9 @@ import java.util.Objects;
  * @param factoryClass a {@link ClipRendererFactory} with a public no-argument constructor
  * @param backend      "cpu" or "cuda"
  * @param model        model preset name or checkpoint location
- * @param options      further factory-specific settings
+ * @param options      further settings: {@code model_revision} (the revision the driver put in clip ids;
+ *                     a renderer whose model has another refuses to start), {@code model_source_key} (for a
+ *                     staged model: what its listing was at the driver), and factory-specific ones
  */
 public record RendererSettings(String factoryClass, String backend, String model, Map<String, String> options)
         implements Serializable {
@@ -20,5 +22,10 @@ public record RendererSettings(String factoryClass, String backend, String model
         Objects.requireNonNull(backend, "backend is null");
         Objects.requireNonNull(model, "model is null");
         options = Map.copyOf(options);
+    }
+
+    /** The same settings with the model somewhere else (a staged copy). */
+    public RendererSettings withModel(String otherModel) {
+        return new RendererSettings(factoryClass, backend, otherModel, options);
     }
 }

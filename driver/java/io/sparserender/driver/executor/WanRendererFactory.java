@@ -14,8 +14,8 @@ import java.nio.file.Path;
 
 /**
  * The production renderer: a Wan model on this executor's backend. Options: {@code model_cache}
- * (where generated models are written; default {@link #defaultCache()}); on cuda, {@code arena_gib}
- * (device memory the executor reserves once; default: all free memory but a reserve).
+ * (where generated models are written; default {@link #defaultCache()}), {@code model_revision} (checked);
+ * on cuda, {@code arena_gib} (device memory the executor reserves once; default: all free memory but a reserve).
  */
 public final class WanRendererFactory implements ClipRendererFactory {
     public static Path defaultCache() {
@@ -27,6 +27,12 @@ public final class WanRendererFactory implements ClipRendererFactory {
     public WanClipRenderer<?> create(RendererSettings settings, int deviceIndex) {
         String cache = settings.options().get("model_cache");
         ModelRepo repo = ModelRepo.resolve(settings.model(), cache != null ? Path.of(cache) : defaultCache());
+        String expected = settings.options().get("model_revision");
+        if (expected != null && !expected.equals(repo.revision())) {
+            throw new IllegalStateException("Cannot start the renderer: model " + settings.model() + " has revision "
+                    + repo.revision() + " here, but the driver planned clips for " + expected
+                    + " (a different model at that location on this executor)");
+        }
         return switch (settings.backend()) {
             case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu");
             case "cuda" -> cuda(repo, settings, deviceIndex);

@@ -2,6 +2,8 @@ package io.sparserender.driver.job;
 
 import io.sparserender.driver.executor.RenderPlugin;
 import io.sparserender.driver.spark.SparkSettings;
+import java.util.HashMap;
+import java.util.Map;
 import org.apache.spark.sql.SparkSession;
 
 /**
@@ -12,9 +14,16 @@ import org.apache.spark.sql.SparkSession;
 public final class GenerateJob {
     private GenerateJob() {}
 
-    public static GenerateRun.Summary run(GenerateOptions options, String localMaster) {
-        SparkSession spark = SparkSettings.jobSession("sparse-render generate", localMaster,
-                RenderPlugin.toConf(options.renderer()));
+    /**
+     * @param sparkConf further Spark settings ({@code generate --conf}); {@link RenderPlugin} is added to
+     *                  {@code spark.plugins} (after any plugins already named there or submitted)
+     */
+    public static GenerateRun.Summary run(GenerateOptions options, String localMaster, Map<String, String> sparkConf) {
+        Map<String, String> conf = new HashMap<>(RenderPlugin.toConf(options.renderer()));
+        conf.putAll(sparkConf);
+        String plugins = sparkConf.getOrDefault("spark.plugins", System.getProperty("spark.plugins", ""));
+        conf.put("spark.plugins", SparkSettings.withPlugin(plugins, RenderPlugin.class.getName()));
+        SparkSession spark = SparkSettings.jobSession("sparse-render generate", localMaster, conf);
         try {
             return new GenerateRun(spark, options).run();
         } finally {

@@ -1,22 +1,29 @@
 package io.sparserender.driver.job;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.sparserender.driver.output.OutputStore;
+import io.sparserender.engine.pipeline.ClipSidecar;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The driver's progress line while clips render: clips done of total, clips per hour and ETA. Counted
- * from the sidecars that exist (the record of truth, so retries and executor losses never miscount), by
- * listing the clips folder every {@code period} — seconds in local mode, a minute on object stores.
+ * The driver's progress line while clips render: clips done of total, clips per hour, ETA and the mean
+ * tile sparsity of the clips finished so far. Counted from the sidecars that exist (the record of truth,
+ * so retries and executor losses never miscount), by listing the clips folder every {@code period} —
+ * seconds in local mode, a minute on object stores; each new sidecar is read once for its sparsity.
  */
 final class RenderProgress implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RenderProgress.class);
 
     private final OutputStore store;
     private final Set<String> todo;
+    /** Tile sparsity of each finished clip read so far (NaN where its sidecar records none). */
+    private final Map<String, Double> sparsity = new HashMap<>();
     private final long startNanos = System.nanoTime();
     private final Thread thread;
     private volatile boolean stopped;
@@ -42,18 +49,37 @@ final class RenderProgress implements AutoCloseable {
         }
     }
 
-    /** One line: "rendered 3/12 clips, 41.2 clips/h, ETA 0:13:05". */
-    String line(int done, double elapsedSeconds) {
+    /** One line: "rendered 3/12 clips, 41.2 clips/h, ETA 0:13:05, mean tile sparsity 0.412" (NaN: "n/a"). */
+    String line(int done, double elapsedSeconds, double meanSparsity) {
         double perHour = elapsedSeconds > 0 ? done * 3600.0 / elapsedSeconds : 0;
         String eta = done == 0 ? "unknown" : format((todo.size() - done) * elapsedSeconds / done);
-        return String.format("rendered %d/%d clips, %.1f clips/h, ETA %s", done, todo.size(), perHour, eta);
+        String mean = Double.isNaN(meanSparsity) ? "n/a" : String.format("%.3f", meanSparsity);
+        return String.format("rendered %d/%d clips, %.1f clips/h, ETA %s, mean tile sparsity %s", done, todo.size(),
+                perHour, eta, mean);
+    }
+
+    /** The line for the sidecars that exist now. */
+    synchronized String snapshot() {
+        Set<String> finished = new HashSet<>(store.finishedClipIds());
+        finished.retainAll(todo);
+        for (String id : finished) {
+            if (!sparsity.containsKey(id)) {
+                try {
+                    JsonNode v = ClipSidecar.parse(store.read(store.layout().sidecar(id))).get("tile_sparsity");
+                    sparsity.put(id, v == null || v.isNull() ? Double.NaN : v.asDouble());
+                } catch (RuntimeException e) {
+                    LOG.debug("Cannot read the sidecar of clip {} yet: {}", id, e.getMessage());
+                }
+            }
+        }
+        double mean = finished.stream().map(sparsity::get).filter(v -> v != null && !v.isNaN())
+                .mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+        return line(finished.size(), (System.nanoTime() - startNanos) / 1e9, mean);
     }
 
     private void report() {
         try {
-            Set<String> finished = new HashSet<>(store.finishedClipIds());
-            finished.retainAll(todo);
-            LOG.info(line(finished.size(), (System.nanoTime() - startNanos) / 1e9));
+            LOG.info(snapshot());
         } catch (RuntimeException e) {
             LOG.warn("Cannot count finished clips for the progress line: {}", e.getMessage());
         }

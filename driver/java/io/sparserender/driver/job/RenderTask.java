@@ -4,9 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sparserender.driver.executor.ExecutorEngine;
+import io.sparserender.driver.executor.RenderMetrics;
 import io.sparserender.driver.executor.RendererSettings;
 import io.sparserender.driver.output.OutputLayout;
 import io.sparserender.driver.output.OutputStore;
+import io.sparserender.driver.staging.StagingSettings;
 import io.sparserender.engine.pipeline.ClipRenderer;
 import io.sparserender.engine.pipeline.ClipSidecar;
 import io.sparserender.engine.pipeline.ClipSpec;
@@ -21,6 +23,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.resource.ResourceInformation;
@@ -28,7 +31,8 @@ import org.apache.spark.resource.ResourceInformation;
 /**
  * Renders one planned partition on an executor. For each clip: skip it if its sidecar exists (a
  * retried task or a rerun), otherwise render into a local work folder, publish the MP4, then the
- * sidecar last. A clip that fails alone is reported and the partition goes on. Input and output
+ * sidecar last (one line per denoising step in the log, and the executor's {@link RenderMetrics}
+ * counted). A clip that fails alone is reported and the partition goes on. Input and output
  * elements are JSON strings, so nothing but strings crosses Kryo.
  */
 final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
@@ -53,37 +57,46 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         Configuration conf = new Configuration(false);
         hadoopConf.forEach(conf::set);
         OutputStore store = new OutputStore(new OutputLayout(new org.apache.hadoop.fs.Path(outRoot)), conf);
-        ClipRenderer renderer = ExecutorEngine.get(settings, assignedGpu());
+        ClipRenderer renderer = ExecutorEngine.get(settings, assignedGpu(), StagingSettings.fromSparkConf(sparkConf()), conf);
+        RenderMetrics metrics = RenderMetrics.current();
         List<String> results = new ArrayList<>();
         while (partition.hasNext()) {
             for (JsonNode spec : JSON.readTree(partition.next())) {
-                results.add(renderOne(ClipSpec.fromCanonicalJson(spec.toString()), store, renderer));
+                results.add(renderOne(ClipSpec.fromCanonicalJson(spec.toString()), store, renderer, metrics));
             }
         }
         return results.iterator();
     }
 
-    private String renderOne(ClipSpec spec, OutputStore store, ClipRenderer renderer) {
+    private String renderOne(ClipSpec spec, OutputStore store, ClipRenderer renderer, RenderMetrics metrics) {
         String id = spec.clipId();
         ObjectNode r = JSON.createObjectNode().put("clip_id", id).put("device", renderer.device());
         if (store.exists(store.layout().sidecar(id))) {
+            metrics.skipped();
             return r.put("status", "skipped").toString();
         }
         long t0 = System.nanoTime();
         Path work = null;
         try {
             work = Files.createTempDirectory("sparse-render-" + id);
-            RenderResult result = renderer.render(spec, work, RenderTask::logProgress);
+            RenderResult result = renderer.render(spec, work, (clipId, stage, done, total) -> {
+                if (stage.equals("dit")) {
+                    metrics.step();
+                    LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
+                }
+            });
             byte[] video = Files.readAllBytes(result.video());
             store.writeAtomically(store.layout().video(id), video);
             store.writeAtomically(store.layout().sidecar(id), ClipSidecar.toJson(spec, result, runId,
                     "clips/" + id + ".mp4", video.length, renderer.device(), Instant.now()));
+            metrics.rendered(result);
             return r.put("status", "rendered").put("seconds", (System.nanoTime() - t0) / 1e9)
                     .put("tile_sparsity", result.tileSparsity()).toString();
         } catch (RuntimeException | IOException e) {
             if (isFatal(e)) {
                 throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
             }
+            metrics.failed();
             return r.put("status", "failed").put("error", String.valueOf(e.getMessage()))
                     .put("seconds", (System.nanoTime() - t0) / 1e9).toString();
         } finally {
@@ -96,11 +109,16 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         return e instanceof UncheckedIOException || e instanceof IOException;
     }
 
-    /** One line per denoising step: the progress line of a clip in executor logs and the local console. */
-    private static void logProgress(String clipId, String stage, int done, int total) {
-        if (stage.equals("dit")) {
-            LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
+    /** This executor's Spark configuration (where to stage models). */
+    private static Map<String, String> sparkConf() {
+        Map<String, String> m = new java.util.HashMap<>();
+        SparkEnv env = SparkEnv.get();
+        if (env != null) {
+            for (scala.Tuple2<String, String> kv : env.conf().getAll()) {
+                m.put(kv._1(), kv._2());
+            }
         }
+        return m;
     }
 
     private static int assignedGpu() {

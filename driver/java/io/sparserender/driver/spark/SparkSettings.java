@@ -50,6 +50,20 @@ public final class SparkSettings {
         return b.getOrCreate();
     }
 
+    /** A {@code spark.plugins} list with {@code plugin} added at the end unless it is there already. */
+    public static String withPlugin(String plugins, String plugin) {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (String p : plugins.split(",")) {
+            if (!p.isBlank()) {
+                names.add(p.trim());
+            }
+        }
+        if (!names.contains(plugin)) {
+            names.add(plugin);
+        }
+        return String.join(",", names);
+    }
+
     /** A local session for the quickstart, the CLI without spark-submit, and tests. */
     public static SparkSession localSession(String appName, int threads, boolean ui) {
         SparkSession.Builder b = SparkSession.builder().appName(appName);

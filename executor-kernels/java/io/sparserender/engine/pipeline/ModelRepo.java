@@ -30,14 +30,18 @@ import java.util.stream.Stream;
  *
  * <p>{@code --model} is either such a folder (its preset found by matching the transformer config) or a
  * preset name. Presets with a generator ({@code wan-tiny}) are generated on first use into the cache
- * folder, atomically; released models must be downloaded.
+ * folder, atomically; released models must be downloaded. A model on object storage is a local folder
+ * here too: the executor stages it first (driver.staging), and the driver identifies it beforehand with
+ * {@link #presetOf} and {@link #revisionOf} over the remote files.
  *
  * @param revision identifies the weights in clip ids: for generated models the generator seed, for
  *                 folders a hash of every config file and every safetensors header (names, shapes, dtypes,
- *                 offsets) — cheap to compute on every start, though blind to edits that keep the headers
+ *                 offsets) ({@link #revisionOf}) — cheap to compute on every start, though blind to edits that
+ *                 keep the headers (the staging checksums catch those in transit)
  */
 public record ModelRepo(WanPreset preset, Path root, String revision) {
     private static final String TINY_TEXT_SEED_OFFSET = "text";
+    private static final List<String> PARTS = List.of("vae", "text_encoder", "tokenizer");
 
     public static ModelRepo resolve(String model, Path cacheDir) {
         Path p = Path.of(model);
@@ -58,20 +62,54 @@ public record ModelRepo(WanPreset preset, Path root, String revision) {
 
     private static ModelRepo fromFolder(Path root) {
         WanModelDir dir = WanModelDir.resolve(root);
-        WanConfig cfg = dir.experts().get(0).config();
-        for (String name : WanPreset.BUILT_IN) {
-            WanPreset preset = WanPreset.builtIn(name);
-            if (sameArchitecture(preset.transformer(), cfg) && preset.experts().size() == dir.experts().size()) {
-                for (String part : List.of("vae", "text_encoder", "tokenizer")) {
-                    if (!Files.isDirectory(root.resolve(part))) {
-                        throw new WeightsException("Cannot use model folder " + root + ": no " + part
-                                + "/ folder (a diffusers repo has transformer/, vae/, text_encoder/, tokenizer/)");
-                    }
-                }
-                return new ModelRepo(preset, root, "sha256:" + headerHash(root));
+        for (String part : PARTS) {
+            if (!Files.isDirectory(root.resolve(part))) {
+                throw new WeightsException("Cannot use model folder " + root + ": no " + part
+                        + "/ folder (a diffusers repo has transformer/, vae/, text_encoder/, tokenizer/)");
             }
         }
-        throw new WeightsException("Cannot tell which Wan model " + root + " is: its transformer config (dim "
+        WanPreset preset = presetFor(dir.experts().get(0).config(), dir.experts().size(), root.toString());
+        return new ModelRepo(preset, root, revisionOf(ModelFiles.local(root)));
+    }
+
+    /**
+     * The preset of a diffusers repo read through {@code files} (a model on object storage, identified by
+     * the driver before any executor stages it): {@code transformer/config.json} [+ {@code transformer_2/}]
+     * matched against the presets, and {@code vae/}, {@code text_encoder/}, {@code tokenizer/} present.
+     */
+    public static WanPreset presetOf(ModelFiles files) {
+        List<String> paths = files.paths();
+        String config = "transformer/config.json";
+        if (!paths.contains(config)) {
+            throw new WeightsException("Cannot use model " + files.location() + ": no " + config
+                    + " (a diffusers repo has transformer/, vae/, text_encoder/, tokenizer/)");
+        }
+        for (String part : PARTS) {
+            if (paths.stream().noneMatch(p -> p.startsWith(part + "/"))) {
+                throw new WeightsException("Cannot use model " + files.location() + ": no " + part
+                        + "/ folder (a diffusers repo has transformer/, vae/, text_encoder/, tokenizer/)");
+            }
+        }
+        WanConfig cfg;
+        try (InputStream in = files.open(config)) {
+            cfg = WanConfig.fromJson(new com.fasterxml.jackson.databind.ObjectMapper().readTree(in));
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot read " + files.location() + "/" + config + ": " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new WeightsException("Invalid Wan config " + files.location() + "/" + config + ": " + e.getMessage(), e);
+        }
+        int experts = paths.contains("transformer_2/config.json") ? 2 : 1;
+        return presetFor(cfg, experts, files.location());
+    }
+
+    private static WanPreset presetFor(WanConfig cfg, int experts, String where) {
+        for (String name : WanPreset.BUILT_IN) {
+            WanPreset preset = WanPreset.builtIn(name);
+            if (sameArchitecture(preset.transformer(), cfg) && preset.experts().size() == experts) {
+                return preset;
+            }
+        }
+        throw new WeightsException("Cannot tell which Wan model " + where + " is: its transformer config (dim "
                 + cfg.dim() + ", " + cfg.numLayers() + " layers, " + cfg.inChannels() + " channels) matches no preset "
                 + WanPreset.BUILT_IN);
     }
@@ -111,40 +149,42 @@ public record ModelRepo(WanPreset preset, Path root, String revision) {
         }
     }
 
-    /** SHA-256 over every config.json and every safetensors header under the root, in path order. */
-    static String headerHash(Path root) {
-        try (Stream<Path> files = Files.walk(root)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            for (Path f : files.filter(Files::isRegularFile).sorted().toList()) {
-                String n = f.getFileName().toString();
-                if (n.endsWith(".json")) {
-                    md.update(root.relativize(f).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    md.update(Files.readAllBytes(f));
-                } else if (n.endsWith(".safetensors")) {
-                    md.update(root.relativize(f).toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    md.update(safetensorsHeader(f));
-                }
-            }
-            return HexFormat.of().formatHex(md.digest(), 0, 8);
-        } catch (IOException e) {
-            throw new UncheckedIOException("Cannot read model folder " + root + ": " + e.getMessage(), e);
+    /**
+     * A folder's revision: SHA-256 over every {@code .json} file and every safetensors header, each
+     * preceded by its relative path, in path order. The same for a remote folder and its staged copy.
+     */
+    public static String revisionOf(ModelFiles files) {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+        for (String path : files.paths()) {
+            String n = path.substring(path.lastIndexOf('/') + 1);
+            if (!n.endsWith(".json") && !n.endsWith(".safetensors")) {
+                continue;
+            }
+            try (InputStream in = files.open(path)) {
+                md.update(path.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update(n.endsWith(".json") ? in.readAllBytes() : safetensorsHeader(in, files.location() + "/" + path));
+            } catch (IOException e) {
+                throw new UncheckedIOException("Cannot read " + files.location() + "/" + path + ": " + e.getMessage(), e);
+            }
+        }
+        return "sha256:" + HexFormat.of().formatHex(md.digest(), 0, 8);
     }
 
-    private static byte[] safetensorsHeader(Path f) throws IOException {
-        try (InputStream in = Files.newInputStream(f)) {
-            byte[] len = in.readNBytes(8);
-            if (len.length < 8) {
-                throw new WeightsException("Invalid safetensors file " + f + ": shorter than 8 bytes");
-            }
-            long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
-            if (n < 0 || n > 100L << 20) {
-                throw new WeightsException("Invalid safetensors file " + f + ": header length " + n);
-            }
-            return in.readNBytes((int) n);
+    private static byte[] safetensorsHeader(InputStream in, String file) throws IOException {
+        byte[] len = in.readNBytes(8);
+        if (len.length < 8) {
+            throw new WeightsException("Invalid safetensors file " + file + ": shorter than 8 bytes");
         }
+        long n = ByteBuffer.wrap(len).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        if (n < 0 || n > 100L << 20) {
+            throw new WeightsException("Invalid safetensors file " + file + ": header length " + n);
+        }
+        return in.readNBytes((int) n);
     }
 
     private static void deleteTree(Path dir) throws IOException {

@@ -67,5 +67,12 @@ class GenerateCommandTest {
                 dir.resolve("o").toString());
         assertThat(released.code()).isEqualTo(Main.EXIT_FAILURE);
         assertThat(released.err()).contains("it is a released model; download its diffusers repo and pass --model DIR");
+        CliTest.Result conf = generate("--prompt", "x", "--conf", "fs.s3a.endpoint=http://x");
+        assertThat(conf.code()).isEqualTo(Main.EXIT_USAGE);
+        assertThat(conf.err()).contains("Invalid --conf fs.s3a.endpoint: Spark settings start with 'spark.'");
+        CliTest.Result missing = CliTest.run("generate", "--prompt", "x", "--model", dir.toUri() + "no-model",
+                "--out", dir.resolve("o").toString());
+        assertThat(missing.code()).isEqualTo(Main.EXIT_FAILURE);
+        assertThat(missing.err()).contains("Cannot stage model " + dir.toUri() + "no-model: no such folder");
     }
 }

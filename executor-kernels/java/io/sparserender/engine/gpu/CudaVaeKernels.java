@@ -109,17 +109,31 @@ public final class CudaVaeKernels {
 
     /** W [O, C, kt, kh, kw] (F32 or BF16) re-packed into a new bf16 buffer from the arena. */
     public PackedConvWeight packConvWeight(DeviceBuffer weight) {
+        Conv3dGeometry g = weightGeometry(weight);
+        DeviceBuffer packed = device.arena().allocate(DType.BF16, g.o(), g.packedK());
+        packConvWeightInto(weight, packed);
+        return new PackedConvWeight(packed, g.o(), g.c(), g.kt(), g.kh(), g.kw());
+    }
+
+    /** W re-packed into {@code packed}, a bf16 [O, CB·taps·32] buffer (weights kept in memory the caller manages). */
+    public void packConvWeightInto(DeviceBuffer weight, DeviceBuffer packed) {
+        Conv3dGeometry g = weightGeometry(weight);
+        if (packed.dtype() != DType.BF16 || !Arrays.equals(packed.shape(), new int[] {g.o(), g.packedK()})) {
+            throw new IllegalArgumentException("conv3d packed weight: wants BF16[" + g.o() + ", " + g.packedK() + "] for "
+                    + weight + ", got " + packed);
+        }
+        long n = packed.numel();
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(packed).ptr(weight).i32(g.o()).i32(g.c()).i32(g.taps()).i32(g.channelBlocks());
+        device.launch("conv3d_pack_weight_" + suffix(weight.dtype()), grid(n), BLOCK, 0, new KernelArgs().struct(p));
+    }
+
+    /** The geometry of a one-output-position input that fits the weight: checks it and gives the packed size. */
+    private static Conv3dGeometry weightGeometry(DeviceBuffer weight) {
         if (weight.rank() != 5 || (weight.dtype() != DType.F32 && weight.dtype() != DType.BF16)) {
             throw new IllegalArgumentException("conv3d weight: wants F32 or BF16 [O, C, kt, kh, kw], got " + weight);
         }
         int[] s = weight.shape();
-        // the geometry of a 1-frame-deep input that fits the kernel checks the packed size
-        Conv3dGeometry g = new Conv3dGeometry(s[1], s[2], s[3], s[4], s[0], s[2], s[3], s[4], 0, 0);
-        DeviceBuffer packed = device.arena().allocate(DType.BF16, g.o(), g.packedK());
-        long n = packed.numel();
-        KernelArgs.Struct p = new KernelArgs.Struct().ptr(packed).ptr(weight).i32(g.o()).i32(g.c()).i32(g.taps()).i32(g.channelBlocks());
-        device.launch("conv3d_pack_weight_" + suffix(weight.dtype()), grid(n), BLOCK, 0, new KernelArgs().struct(p));
-        return new PackedConvWeight(packed, s[0], s[1], s[2], s[3], s[4]);
+        return new Conv3dGeometry(s[1], s[2], s[3], s[4], s[0], s[2], s[3], s[4], 0, 0);
     }
 
     /** {@code Ops.conv3d}: x [C, T, H, W], weight [O, C, kt, kh, kw], bias F32 [O] or null → [O, T', H', W']. */

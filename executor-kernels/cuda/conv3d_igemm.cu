@@ -34,35 +34,14 @@
 // bf16 when x is bf16. Blocks are ordered n-tile fastest, so the n-tiles sharing an A tile run together.
 // Sizes: any C, O, T >= kt, H, W, padding (partial tiles masked); M = T'H'W' and T H W below 2^31 (the
 // host checks), channel offsets in 64 bits.
-#include "common.cuh"
+#include "conv3d_common.cuh"
 
 namespace {
 
+using sr::Conv3dParams;
+using sr::Conv3dPackParams;
+
 constexpr int CONV_BM = 128, CONV_BK = 32, CONV_STAGES = 4, CONV_THREADS = 256;
-
-struct Conv3dParams {
-    void* out;              // [O, T', H', W'], x's dtype
-    const void* x;          // [C, T, H, W], float32 or bf16
-    const uint16_t* wt;     // packed bf16 [O, CB, kt*kh*kw, 32] (conv3d_pack_weight_*)
-    const float* bias;      // [O] or null
-    long long x_chan;       // T*H*W: elements between two channels of x
-    int m;                  // T'*H'*W': GEMM rows, and elements between two channels of out
-    int c, h, w;            // x's channels, height, width
-    int o, ho, wo;          // out's channels, height, width
-    int kt, kh, kw;         // kernel
-    int pad_h, pad_w;
-    int cb;                 // ceil(C / 32)
-};
-
-struct Conv3dPackParams {
-    uint16_t* out;          // [O, CB, taps, 32] bf16
-    const void* w;          // [O, C, kt, kh, kw] float32 or bf16
-    int o, c, taps, cb;
-};
-
-// The register type of gathered activations: bf16 bits, or float32 rounded when stored.
-template <bool BF16> struct ConvRaw { using type = float; };
-template <> struct ConvRaw<true> { using type = uint16_t; };
 
 // Byte offset of (row, 16-byte chunk) in a tile of 64-byte rows, swizzled (as gemm_swz in gemm_bf16.cu).
 __device__ __forceinline__ uint32_t conv_swz(int row, int chunk) {
@@ -83,16 +62,6 @@ __device__ __forceinline__ void conv_mma(float* d, const uint32_t* a, uint32_t b
     asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Two gathered values as one bf16x2 word, the first in the low half (the lower address).
-__device__ __forceinline__ uint32_t conv_pack2(uint16_t a, uint16_t b) {
-    return (uint32_t)a | ((uint32_t)b << 16);
-}
-
-__device__ __forceinline__ uint32_t conv_pack2(float a, float b) {
-    __nv_bfloat162 v = __floats2bfloat162_rn(a, b);  // .x = a (low half), .y = b
-    return *reinterpret_cast<uint32_t*>(&v);
 }
 
 // The weight [O, C, kt, kh, kw] re-packed to [O, CB, taps, 32]: element (o, cb, tap, j) = W[o, 32 cb + j, tap],
@@ -131,7 +100,7 @@ __device__ __forceinline__ void conv3d_body(const Conv3dParams& p) {
     static_assert(MI >= 1 && NI >= 2 && NI % 2 == 0, "warp tile: 16-row A fragments, pairs of 8-column B fragments");
     static_assert(BM == 128 && CONV_THREADS == 256, "the A gather maps thread -> (row = tid % 128, chunks tid / 128 + {0, 2})");
     constexpr int A_BYTES = BM * BK * 2, B_BYTES = BN * BK * 2, STAGE_BYTES = A_BYTES + B_BYTES;
-    using Raw = typename ConvRaw<X_BF16>::type;
+    using Raw = typename sr::ConvRaw<X_BF16>::type;
 
     extern __shared__ __align__(128) char conv_smem[];
     const uint32_t smem = (uint32_t)__cvta_generic_to_shared(conv_smem);
@@ -146,61 +115,16 @@ __device__ __forceinline__ void conv3d_body(const Conv3dParams& p) {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const int wm = (warp / WARPS_N) * WTM, wn = (warp % WARPS_N) * WTN;
 
-    // ---- the A gather: this thread's output position, decoded once
+    // ---- the A gather: thread -> output position row0 + tid % 128, chunks tid / 128 and tid / 128 + 2
     const int a_row = threadIdx.x & (BM - 1);
-    const int a_q = threadIdx.x >> 7;  // chunks a_q and a_q + 2 of the 4 per row
-    const int m = row0 + a_row;
-    const bool m_ok = m < p.m;
-    const int hw_o = p.ho * p.wo;
-    const int t_o = m / hw_o;
-    const int rem = m - t_o * hw_o;
-    const int h_o = rem / p.wo;
-    const int w_o = rem - h_o * p.wo;
-    const int ih0 = h_o - p.pad_h, iw0 = w_o - p.pad_w;
-    const int hw_i = p.h * p.w;
-    const int base0 = t_o * hw_i + ih0 * p.w + iw0;  // offset of tap (0, 0, 0) inside a channel (may be < 0: padding)
-    // the step the next gather loads: channel block and tap, advanced by counters
-    int ld_cb = 0, ld_dt = 0, ld_dh = 0, ld_dw = 0;
-
+    const int a_q = threadIdx.x >> 7;
+    sr::ConvGather<X_BF16> gather(p, row0, a_row, a_q);
     Raw raw[16];
-    auto gather_a = [&]() {
-        const int ih = ih0 + ld_dh, iw = iw0 + ld_dw;
-        const bool ok = m_ok && (unsigned)ih < (unsigned)p.h && (unsigned)iw < (unsigned)p.w;
-        const int off = base0 + ld_dt * hw_i + ld_dh * p.w + ld_dw;
-        #pragma unroll
-        for (int g = 0; g < 2; g++) {
-            const int c0 = ld_cb * 32 + (a_q + 2 * g) * 8;
-            const int left = p.c - c0;  // channels of this chunk that exist
-            const Raw* src = reinterpret_cast<const Raw*>(p.x) + (long long)c0 * p.x_chan + off;
-            #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                Raw v = Raw(0);
-                if (ok && j < left) v = __ldg(src + j * p.x_chan);  // read-only path, cached in L1
-                raw[g * 8 + j] = v;
-            }
-        }
-        if (++ld_dw == p.kw) {
-            ld_dw = 0;
-            if (++ld_dh == p.kh) {
-                ld_dh = 0;
-                if (++ld_dt == p.kt) {
-                    ld_dt = 0;
-                    ld_cb++;
-                }
-            }
-        }
-    };
+    auto gather_a = [&]() { gather.load(raw); };
     auto store_a = [&](int stage) {
         char* tile = conv_smem + stage * STAGE_BYTES;
-        #pragma unroll
-        for (int g = 0; g < 2; g++) {
-            uint4 v;
-            v.x = conv_pack2(raw[g * 8 + 0], raw[g * 8 + 1]);
-            v.y = conv_pack2(raw[g * 8 + 2], raw[g * 8 + 3]);
-            v.z = conv_pack2(raw[g * 8 + 4], raw[g * 8 + 5]);
-            v.w = conv_pack2(raw[g * 8 + 6], raw[g * 8 + 7]);
-            *reinterpret_cast<uint4*>(tile + conv_swz(a_row, a_q + 2 * g)) = v;
-        }
+        *reinterpret_cast<uint4*>(tile + conv_swz(a_row, a_q)) = sr::conv_pack8(raw);
+        *reinterpret_cast<uint4*>(tile + conv_swz(a_row, a_q + 2)) = sr::conv_pack8(raw + 8);
     };
     auto load_b = [&](int stage, int step) {
         const uint32_t tile = smem + stage * STAGE_BYTES + A_BYTES;

@@ -133,7 +133,8 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--dtype", defaultValue = "bf16", description = "activations: bf16 or f32 (weights are bf16)")
         String dtype;
 
-        @Option(names = "--tile", defaultValue = "auto", description = "auto (the tile conv3d picks), all, or one of 256, 128, 64, 32")
+        @Option(names = "--tile", defaultValue = "auto",
+                description = "auto (the tile conv3d picks), all (every tile the device runs), 256, 128, 64, 32 (mma.sync) or sm90 (wgmma, compute 9.0)")
         String tile;
 
         @Option(names = "--warmups", defaultValue = "2")
@@ -163,15 +164,16 @@ final class BenchCommand implements Callable<Integer> {
             List<ConvTile> tiles = new ArrayList<>();
             switch (tile.strip().toLowerCase(Locale.ROOT)) {
                 case "auto" -> tiles.add(null);
-                case "all" -> tiles.addAll(List.of(ConvTile.values()));
+                case "all" -> tiles = null;
+                case "sm90" -> tiles.add(ConvTile.SM90_N256);
                 default -> {
                     for (ConvTile t : ConvTile.values()) {
-                        if (tile.strip().equals(String.valueOf(t.bn()))) {
+                        if (!t.hopperOnly() && tile.strip().equals(String.valueOf(t.bn()))) {
                             tiles.add(t);
                         }
                     }
                     if (tiles.isEmpty()) {
-                        throw new UsageException("--tile " + tile + ": expected auto, all, 256, 128, 64 or 32");
+                        throw new UsageException("--tile " + tile + ": expected auto, all, 256, 128, 64, 32 or sm90");
                     }
                 }
             }

@@ -88,8 +88,14 @@ public final class Conv3dBenchmark {
         return d;
     }
 
-    /** Times one shape: packing, conv3d with each tile (null: the tile conv3d chooses), the norm; prints and returns the results. */
+    /**
+     * Times one shape: packing, conv3d with each tile (a null entry: the tile conv3d chooses; {@code tiles} null:
+     * every tile the device runs), the norm; prints and returns the results.
+     */
     public List<Result> run(Conv3dGeometry g, DType dtype, List<ConvTile> tiles, PrintStream out) {
+        if (tiles == null) {
+            tiles = vae.tiles();
+        }
         String shape = g.c() + "x" + g.t() + "x" + g.h() + "x" + g.w() + ":" + g.o() + ":" + g.kt() + "x" + g.kh() + "x" + g.kw();
         String dt = dtype.name().toLowerCase(Locale.ROOT);
         List<Result> results = new ArrayList<>();
@@ -106,7 +112,7 @@ public final class Conv3dBenchmark {
             results.add(report(out, new Result("pack_weight", shape, "bf16", "-", g.o(), 0, g.packedK(), packMed,
                     packBytes / (packMed * 1e-3) / 1e9, "gb_per_s", packMs)));
             for (ConvTile tile : tiles) {
-                ConvTile t = tile == null ? ConvTile.forChannels(g.o()) : tile;
+                ConvTile t = tile == null ? vae.tileFor(g.o()) : tile;
                 double[] ms = time(() -> vae.conv3dInto(x, packed, bias, g.padH(), g.padW(), t, y));
                 double med = median(ms);
                 results.add(report(out, new Result("conv3d", shape, dt, t.name() + (tile == null ? " (chosen)" : ""), g.m(), g.o(), g.k(),

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * The Wan VAE decoder's operations on the device, one method per {@code Ops} VAE method, over
  * channels-first video buffers [C, T, H, W] (see {@code Ops}): {@code conv3d} (conv3d_igemm.cu, an
- * implicit GEMM on the tensor cores), {@code channelRmsNorm}, {@code upsampleNearest2x},
+ * implicit GEMM on the tensor cores with mma.sync; conv3d_igemm_sm90.cu, the same with wgmma on
+ * compute 9.0), {@code channelRmsNorm}, {@code upsampleNearest2x},
  * {@code repeatInterleave} and {@code clamp} (vae_ops.cu). Activations are F32 or BF16 and every output
  * has its input's dtype; conv weights F32 or BF16 (multiplied as bf16), biases and norm gammas/betas F32
  * vectors. Each method comes in two forms: one allocates its output from the device's arena, the
@@ -38,42 +39,61 @@ public final class CudaVaeKernels {
     }
 
     /**
-     * The block tile of conv3d_igemm.cu along the output channels (BN; 128 output positions by BN
-     * channels, 8 warps). {@link #forChannels} picks the cheapest for O.
+     * The kernel and its block tile along the output channels: conv3d_igemm.cu's mma.sync tiles of 128
+     * output positions by BN channels ({@code N256} ... {@code N32}, every target), and
+     * conv3d_igemm_sm90.cu's wgmma tile ({@code SM90_N256}, 128 × 256 × 64, compute 9.0 only).
+     * {@link #forChannels} picks the cheapest mma.sync tile for O; {@link CudaVaeKernels#tileFor} swaps
+     * in the Hopper kernel where it runs.
      */
     public enum ConvTile {
-        N256(256), N128(128), N64(64), N32(32);
+        N256(256, false), N128(128, false), N64(64, false), N32(32, false), SM90_N256(256, true);
 
         private final int bn;
+        private final boolean hopperOnly;
 
-        ConvTile(int bn) {
+        ConvTile(int bn, boolean hopperOnly) {
             this.bn = bn;
+            this.hopperOnly = hopperOnly;
         }
 
         public int bn() {
             return bn;
         }
 
-        /** Dynamic shared memory: CONV_STAGES x (128 + BN) rows x 32 bf16. */
+        /** Whether the tile is the wgmma kernel, which runs on compute 9.0 only. */
+        public boolean hopperOnly() {
+            return hopperOnly;
+        }
+
+        /**
+         * Dynamic shared memory: mma.sync, CONV_STAGES × (128 + BN) rows × 32 bf16; wgmma, C9_SMEM_BYTES
+         * (4 stages × (128 + 256) rows × 64 bf16 + 1024 to align the base).
+         */
         public int smemBytes() {
+            if (hopperOnly) {
+                return 4 * (Conv3dGeometry.BM + bn) * 64 * 2 + 1024;
+            }
             return CONV_STAGES * (Conv3dGeometry.BM + bn) * Conv3dGeometry.BK * 2;
         }
 
         String kernel(DType x) {
-            return "conv3d_igemm_n" + bn + "_" + suffix(x);
+            return (hopperOnly ? "conv3d_igemm_sm90_" : "conv3d_igemm_n" + bn + "_") + suffix(x);
         }
 
         /**
-         * The tile with the least estimated work for O output channels: every n-tile repeats the A gather,
-         * estimated (from the instruction counts of one K-step) to cost as much as 43 output channels of
-         * MMAs, and computes BN columns, padding included. So wide O take N256, O just above a multiple of
-         * 256 may take N128 (O = 300: three N128 tiles beat two N256), and small O the narrow tiles
-         * (O = 12: N32). {@code bench conv3d --tile all} times every tile to check the choice.
+         * The mma.sync tile with the least estimated work for O output channels: every n-tile repeats the
+         * A gather, estimated (from the instruction counts of one K-step) to cost as much as 43 output
+         * channels of MMAs, and computes BN columns, padding included. So wide O take N256, O just above a
+         * multiple of 256 may take N128 (O = 300: three N128 tiles beat two N256), and small O the narrow
+         * tiles (O = 12: N32). {@code bench conv3d --tile all} times every tile to check the choice.
          */
         public static ConvTile forChannels(int o) {
             ConvTile best = N256;
             double bestCost = Double.MAX_VALUE;
             for (ConvTile t : values()) {
+                if (t.hopperOnly) {
+                    continue;
+                }
                 int tiles = (o + t.bn - 1) / t.bn;
                 double cost = tiles * (43.0 + t.bn);
                 if (cost < bestCost - 1e-9) {
@@ -96,9 +116,52 @@ public final class CudaVaeKernels {
     }
 
     private final CudaDevice device;
+    private final boolean hopperDevice;
+    private final boolean useHopper;
 
+    /** The kernels, with the wgmma conv3d on compute 9.0 unless {@code sparserender.conv3d} says mma-sync. */
     public CudaVaeKernels(CudaDevice device) {
+        this(device, hopperAllowed());
+    }
+
+    /** @param allowHopper use the wgmma conv3d where the device is compute 9.0 */
+    public CudaVaeKernels(CudaDevice device, boolean allowHopper) {
         this.device = device;
+        this.hopperDevice = OwnGemm.isHopper(device.info());
+        this.useHopper = allowHopper && hopperDevice;
+    }
+
+    /**
+     * The conv3d kernel setting: property {@code sparserender.conv3d} or {@code SPARSE_RENDER_CONV3D}, {@code auto}
+     * (default: the wgmma kernel on compute 9.0 for wide O) or {@code mma-sync} (the portable kernel everywhere).
+     */
+    public static boolean hopperAllowed() {
+        String v = System.getProperty("sparserender.conv3d", System.getenv().getOrDefault("SPARSE_RENDER_CONV3D", "auto"));
+        switch (v.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "auto":
+                return true;
+            case "mma-sync":
+                return false;
+            default:
+                throw new GpuException("Invalid conv3d choice '" + v + "' (sparserender.conv3d / SPARSE_RENDER_CONV3D): expected auto or mma-sync");
+        }
+    }
+
+    /** The tile conv3d uses for O output channels on this device. */
+    public ConvTile tileFor(int o) {
+        ConvTile t = ConvTile.forChannels(o);
+        return useHopper && t == ConvTile.N256 ? ConvTile.SM90_N256 : t;
+    }
+
+    /** Every tile this device can run (tests and benchmarks try them all). */
+    public List<ConvTile> tiles() {
+        List<ConvTile> t = new ArrayList<>();
+        for (ConvTile c : ConvTile.values()) {
+            if (!c.hopperOnly() || hopperDevice) {
+                t.add(c);
+            }
+        }
+        return t;
     }
 
     public CudaDevice device() {
@@ -148,7 +211,7 @@ public final class CudaVaeKernels {
     public DeviceBuffer conv3d(DeviceBuffer x, PackedConvWeight weight, DeviceBuffer bias, int padH, int padW) {
         Conv3dGeometry g = Conv3dGeometry.of(x.shape(), weight.weightShape(), padH, padW);
         DeviceBuffer out = device.arena().allocate(activationType(x, "conv3d input"), g.outShape());
-        conv3dInto(x, weight, bias, padH, padW, ConvTile.forChannels(g.o()), out);
+        conv3dInto(x, weight, bias, padH, padW, tileFor(g.o()), out);
         return out;
     }
 
@@ -157,7 +220,7 @@ public final class CudaVaeKernels {
         Conv3dGeometry g = Conv3dGeometry.of(x.shape(), weight.shape(), padH, padW);
         checkConvOutput(g, x, out);
         try (DeviceArena.Scope scope = device.arena().scope()) {
-            conv3dInto(x, packConvWeight(weight), bias, padH, padW, ConvTile.forChannels(g.o()), out);
+            conv3dInto(x, packConvWeight(weight), bias, padH, padW, tileFor(g.o()), out);
         }
     }
 
@@ -171,6 +234,9 @@ public final class CudaVaeKernels {
         if (weight.packed().dtype() != DType.BF16 || weight.packed().numel() != (long) g.o() * g.packedK()) {
             throw new IllegalArgumentException("conv3d: packed weight " + weight.packed() + " does not hold ["
                     + g.o() + ", " + g.packedK() + "] bf16 for " + g);
+        }
+        if (tile.hopperOnly() && !hopperDevice) {
+            throw new IllegalArgumentException("conv3d tile " + tile + " needs a compute 9.0 device, not " + device.info().name());
         }
         long tiles = (long) ((g.m() + Conv3dGeometry.BM - 1) / Conv3dGeometry.BM) * ((g.o() + tile.bn() - 1) / tile.bn());
         KernelArgs.Struct p = convParams(g, x, weight.packed(), bias, out);

@@ -64,6 +64,9 @@ final class KernelModule {
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
         }
         for (CudaVaeKernels.ConvTile t : CudaVaeKernels.ConvTile.values()) {
+            if (t.hopperOnly() && !hopper) {
+                continue; // 193 KiB of shared memory exist on compute 9.0 only
+            }
             for (String name : List.of(t.kernel(DType.F32), t.kernel(DType.BF16))) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, t.smemBytes()),

@@ -19,7 +19,7 @@ class BenchConv3dCliTest {
         assertThat(small.err()).contains("smaller than kernel [3, 3, 3]");
         CliTest.Result tile = CliTest.run("bench", "conv3d", "--shape", "8x3x4x4:8:3x3x3", "--tile", "48");
         assertThat(tile.code()).isNotZero();
-        assertThat(tile.err()).contains("--tile 48");
+        assertThat(tile.err()).contains("--tile 48").contains("sm90");
         CliTest.Result dtype = CliTest.run("bench", "conv3d", "--shape", "8x3x4x4:8:3x3x3", "--dtype", "f16");
         assertThat(dtype.err()).contains("--dtype f16");
     }

@@ -50,6 +50,11 @@ class Conv3dGeometryTest {
         // shared memory as conv3d_igemm.cu allocates it: 4 stages x (128 + BN) rows x 64 bytes
         assertThat(ConvTile.N256.smemBytes()).isEqualTo(98_304);
         assertThat(ConvTile.N32.smemBytes()).isEqualTo(40_960);
+        // the wgmma kernel: C9_SMEM_BYTES in conv3d_igemm_sm90.cu; never picked by forChannels (CudaVaeKernels.tileFor swaps it in)
+        assertThat(ConvTile.SM90_N256.smemBytes()).isEqualTo(197_632);
+        for (int o = 1; o <= 4096; o++) {
+            assertThat(ConvTile.forChannels(o).hopperOnly()).isFalse();
+        }
     }
 
     @Test

@@ -58,6 +58,20 @@ class Conv3dGeometryTest {
     }
 
     @Test
+    void benchShapesParseWithTheVaesPadding() {
+        for (String s : Conv3dBenchmark.WAN22_SHAPES) {
+            Conv3dGeometry g = Conv3dBenchmark.parseShape(s);
+            assertThat(g.padH()).as(s).isEqualTo(g.kh() / 2);
+            assertThat(g.outH()).as(s).isEqualTo(g.h()); // "same" padding in space
+            assertThat(g.outT()).as(s).isIn(1, 2, 4);    // steady-state chunks: 1, 2 or 4 new frames
+        }
+        Conv3dGeometry widest = Conv3dBenchmark.parseShape("256x6x352x640:256:3x3x3");
+        assertThat(widest.outShape()).containsExactly(256, 4, 352, 640);
+        assertThatThrownBy(() -> Conv3dBenchmark.parseShape("256x6x352:256:3x3x3"))
+                .hasMessageContaining("expected CxTxHxW:O:KTxKHxKW");
+    }
+
+    @Test
     void paramsStructMatchesTheKernelsLayout() {
         // struct Conv3dParams: 4 pointers, one long long, 13 ints -> 8*4 + 8 + 13*4 = 92, padded to 96
         Conv3dGeometry g = Conv3dGeometry.of(new int[] {3, 1, 4, 4}, new int[] {2, 3, 1, 3, 3}, 1, 1);

@@ -15,16 +15,17 @@ import java.util.List;
  * vectors. Each method comes in two forms: one allocates its output from the device's arena, the
  * {@code ...Into} form writes a buffer the caller gives (tests poison it first).
  *
- * <p>conv3d re-packs its weight into the kernel's layout on every call (a small kernel, ~1/50 of the
- * convolution at the VAE's shapes); a caller that keeps weights on the device packs each once with
- * {@link #packConvWeight} and passes the {@link PackedConvWeight}.
+ * <p>conv3d re-packs its weight into the kernel's layout on every call (a small memory-bound kernel, a few
+ * percent of the convolution at the VAE's shapes); a caller that keeps weights on the device packs each
+ * once with {@link #packConvWeight} and passes the {@link PackedConvWeight}. Outputs must not overlap inputs
+ * (except {@code clampInto}, elementwise).
  */
 public final class CudaVaeKernels {
     private static final int BLOCK = 256;
     /** Shared-memory stages of conv3d_igemm.cu (CONV_STAGES). */
     private static final int CONV_STAGES = 4;
 
-    /** Every kernel of conv3d_igemm.cu and vae_ops.cu, for {@link KernelModule}. */
+    /** Every kernel of conv3d_igemm.cu, conv3d_igemm_sm90.cu and vae_ops.cu, for {@link KernelModule}. */
     static final List<String> KERNELS;
 
     static {
@@ -218,7 +219,9 @@ public final class CudaVaeKernels {
     /** conv3d into {@code out} [O, T', H', W'] of x's dtype; the packed weight lives only for this call. */
     public void conv3dInto(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias, int padH, int padW, DeviceBuffer out) {
         Conv3dGeometry g = Conv3dGeometry.of(x.shape(), weight.shape(), padH, padW);
+        activationType(x, "conv3d input");
         checkConvOutput(g, x, out);
+        requireVector("conv3d bias", bias, g.o());
         try (DeviceArena.Scope scope = device.arena().scope()) {
             conv3dInto(x, packConvWeight(weight), bias, padH, padW, tileFor(g.o()), out);
         }
@@ -243,7 +246,7 @@ public final class CudaVaeKernels {
         device.launch(tile.kernel(x.dtype()), (int) tiles, BLOCK, tile.smemBytes(), new KernelArgs().struct(p));
     }
 
-    /** The Conv3dParams struct of conv3d_igemm.cu, field for field. */
+    /** The Conv3dParams struct of conv3d_common.cuh (both conv3d kernels), field for field. */
     static KernelArgs.Struct convParams(Conv3dGeometry g, DeviceBuffer x, DeviceBuffer packed, DeviceBuffer bias, DeviceBuffer out) {
         return new KernelArgs.Struct().ptr(out).ptr(x).ptr(packed).ptr(bias)
                 .i64(g.inputPlane()).i32(g.m())

@@ -1,5 +1,11 @@
 package io.sparserender.jobs;
 
+import io.sparserender.engine.gpu.Conv3dBenchmark;
+import io.sparserender.engine.gpu.Conv3dGeometry;
+import io.sparserender.engine.gpu.CudaVaeKernels.ConvTile;
+import io.sparserender.engine.tensor.DType;
+import java.util.ArrayList;
+import java.util.Locale;
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.attention.VideoGrid;
@@ -14,12 +20,13 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks; `bench gemm` times both GEMM implementations on the device. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks (attention, GEMM, DiT forward).", "Available: gemm, attention, dit, generate."},
-        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class, BenchCommand.Generate.class})
+        description = {"Benchmarks (attention, GEMM, DiT forward, whole generation, VAE convolutions).", "Available: gemm, attention, dit, generate, conv3d."},
+        subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class, BenchCommand.Generate.class,
+            BenchCommand.Conv3d.class})
 final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new UsageException("choose a benchmark: gemm, attention, dit, generate");
+        throw new UsageException("choose a benchmark: gemm, attention, dit, generate, conv3d");
     }
 
     @Command(name = "gemm", mixinStandardHelpOptions = true,
@@ -259,6 +266,72 @@ final class BenchCommand implements Callable<Integer> {
                     + device.arena().capacityBytes() / (1L << 30) + "}");
             io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, cache, out, width, height, frames, steps, policy, seed,
                     System.out);
+            return Main.EXIT_OK;
+        }
+    }
+
+    @Command(name = "conv3d", mixinStandardHelpOptions = true,
+            description = {"Time the VAE's 3D convolution (conv3d_igemm.cu: implicit GEMM, bf16 mma.sync, fp32 accumulation) on the GPU,",
+                "plus its weight packing and the fused channel RMS norm + SiLU on its output. One JSON line per measurement;",
+                "median of --iters after --warmups (CUDA events); TFLOP/s = 2·M·N·K / t with M = T'·H'·W', N = O, K = C·kt·kh·kw."})
+    static final class Conv3d implements Callable<Integer> {
+        @Option(names = "--shape", split = ";",
+                description = "CxTxHxW:O:KTxKHxKW (padding k/2 in space), repeatable (default: the Wan 2.2 5B decoder's convolutions at 1280x704)")
+        List<String> shapes = Conv3dBenchmark.WAN22_SHAPES;
+
+        @Option(names = "--dtype", defaultValue = "bf16", description = "activations: bf16 or f32 (weights are bf16)")
+        String dtype;
+
+        @Option(names = "--tile", defaultValue = "auto",
+                description = "auto (the tile conv3d picks), all (every tile the device runs), 256, 128, 64, 32 (mma.sync) or sm90 (wgmma, compute 9.0)")
+        String tile;
+
+        @Option(names = "--warmups", defaultValue = "2")
+        int warmups;
+
+        @Option(names = "--iters", defaultValue = "5")
+        int iters;
+
+        @Option(names = "--arena-gib", defaultValue = "8", description = "device memory reserved for the operands")
+        long arenaGib;
+
+        @Override
+        public Integer call() {
+            List<Conv3dGeometry> geometries = new ArrayList<>();
+            for (String s : shapes) {
+                try {
+                    geometries.add(Conv3dBenchmark.parseShape(s));
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException("--shape: " + e.getMessage());
+                }
+            }
+            DType dt = switch (dtype.strip().toLowerCase(Locale.ROOT)) {
+                case "bf16" -> DType.BF16;
+                case "f32" -> DType.F32;
+                default -> throw new UsageException("--dtype " + dtype + ": expected bf16 or f32");
+            };
+            List<ConvTile> tiles = new ArrayList<>();
+            switch (tile.strip().toLowerCase(Locale.ROOT)) {
+                case "auto" -> tiles.add(null);
+                case "all" -> tiles = null;
+                case "sm90" -> tiles.add(ConvTile.SM90_N256);
+                default -> {
+                    for (ConvTile t : ConvTile.values()) {
+                        if (!t.hopperOnly() && tile.strip().equals(String.valueOf(t.bn()))) {
+                            tiles.add(t);
+                        }
+                    }
+                    if (tiles.isEmpty()) {
+                        throw new UsageException("--tile " + tile + ": expected auto, all, 256, 128, 64, 32 or sm90");
+                    }
+                }
+            }
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            System.out.println("{\"device\":\"" + device.info().name() + "\"}");
+            Conv3dBenchmark bench = new Conv3dBenchmark(device, warmups, iters);
+            for (Conv3dGeometry g : geometries) {
+                bench.run(g, dt, tiles, System.out);
+            }
             return Main.EXIT_OK;
         }
     }

@@ -5,9 +5,11 @@ import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
 
+import io.sparserender.engine.tensor.DType;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.CUmodule;
@@ -19,7 +21,7 @@ import jcuda.driver.CUmodule;
  */
 final class KernelModule {
     /** Every kernel the engine launches; a name missing from the fatbin fails the start, not a clip. */
-    static final List<String> KERNELS = List.of(
+    static final List<String> KERNELS = Stream.concat(Stream.of(
             "fill_u32", "fill_u16", "fill_uniform_bf16",
             "elementwise_add_f32", "elementwise_add_bf16", "elementwise_scale_f32", "elementwise_scale_bf16",
             "elementwise_silu_f32", "elementwise_silu_bf16", "elementwise_gelu_tanh_f32", "elementwise_gelu_tanh_bf16",
@@ -37,9 +39,10 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
             CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32,
             AttentionPlanner.KERNEL_POOL, AttentionPlanner.KERNEL_SCORES, AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL,
-            // tensor_ops.cu and dense_attention.cu: the model-level CudaKernels
+            // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
-            "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128");
+            "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
+            CudaVaeKernels.KERNELS.stream()).toList();
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -80,6 +83,16 @@ final class KernelModule {
             CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, AttentionPlanner.PLAN_SMEM_BYTES),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+        }
+        for (CudaVaeKernels.ConvTile t : CudaVaeKernels.ConvTile.values()) {
+            if (t.hopperOnly() && !hopper) {
+                continue; // 193 KiB of shared memory exist on compute 9.0 only
+            }
+            for (String name : List.of(t.kernel(DType.F32), t.kernel(DType.BF16))) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, t.smemBytes()),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
         }
         if (hopper) {
             for (String name : List.of(CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,

@@ -34,6 +34,10 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     private final CudaKernels kernels;
     private final CpuOps host = new CpuOps();
     private final OpTimer timer;
+    private final CudaVaeKernels vae;
+    /** Conv kernels packed for the implicit GEMM once, at upload (outside every memory region). */
+    private final java.util.Map<DeviceBuffer, CudaVaeKernels.PackedConvWeight> packed =
+            java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
 
     public CudaOps(CudaDevice device) {
         this(device, OpTimer.OFF);
@@ -44,6 +48,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         this.device = device;
         this.kernels = new CudaKernels(device);
         this.timer = timer;
+        this.vae = new CudaVaeKernels(device);
     }
 
     public CudaDevice device() {
@@ -81,6 +86,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             s[i] = HalfFloats.floatToBf16(d[i]);
         }
         b.copyFrom(s);
+        if (t.rank() == 5) {
+            packed.put(b, vae.packConvWeight(b));
+        }
         return b;
     }
 
@@ -226,6 +234,32 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     @Override
     public DeviceBuffer clamp(DeviceBuffer x, float lo, float hi) {
         return unary(x, 3, lo, hi, x.dtype());
+    }
+
+    // ---- VAE (conv3d_igemm*.cu, vae_ops.cu through CudaVaeKernels)
+
+    @Override
+    public DeviceBuffer conv3d(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias, int padH, int padW) {
+        CudaVaeKernels.PackedConvWeight p = packed.get(weight);
+        DeviceBuffer b = f32(bias);
+        DeviceBuffer[] out = new DeviceBuffer[1];
+        timed(OpTimer.Kind.GEMM, () -> out[0] = p != null ? vae.conv3d(x, p, b, padH, padW) : vae.conv3d(x, weight, b, padH, padW));
+        return out[0];
+    }
+
+    @Override
+    public DeviceBuffer channelRmsNorm(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta) {
+        return vae.channelRmsNorm(x, f32(gamma), f32(beta));
+    }
+
+    @Override
+    public DeviceBuffer upsampleNearest2x(DeviceBuffer x) {
+        return vae.upsampleNearest2x(x);
+    }
+
+    @Override
+    public DeviceBuffer repeatInterleave(DeviceBuffer x, int dim, int repeats) {
+        return vae.repeatInterleave(x, dim, repeats);
     }
 
     /** The same values in another dtype (a copy even when the dtype is the same). */

@@ -10,6 +10,7 @@ import io.sparserender.driver.output.OutputStore;
 import io.sparserender.engine.pipeline.ClipRenderer;
 import io.sparserender.engine.pipeline.ClipSidecar;
 import io.sparserender.engine.pipeline.ClipSpec;
+import io.sparserender.engine.pipeline.ReferenceRender;
 import io.sparserender.engine.pipeline.RenderResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,12 +41,15 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     private final String outRoot;
     private final Map<String, String> hadoopConf;
     private final String runId;
+    private final double referenceFraction;
 
-    RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId) {
+    RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId,
+               double referenceFraction) {
         this.settings = settings;
         this.outRoot = outRoot;
         this.hadoopConf = Map.copyOf(hadoopConf);
         this.runId = runId;
+        this.referenceFraction = ReferenceSampling.checkFraction(referenceFraction);
     }
 
     @Override
@@ -73,13 +77,27 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         Path work = null;
         try {
             work = Files.createTempDirectory("sparse-render-" + id);
-            RenderResult result = renderer.render(spec, work, RenderTask::logProgress);
+            boolean sampled = ReferenceSampling.sampled(id, referenceFraction);
+            RenderResult result = sampled ? ReferenceRender.render(renderer, spec, work, RenderTask::logProgress)
+                    : renderer.render(spec, work, RenderTask::logProgress);
             byte[] video = Files.readAllBytes(result.video());
             store.writeAtomically(store.layout().video(id), video);
+            var referencePath = store.layout().referenceVideo(id);
+            String referenceName = null;
+            long referenceBytes = 0;
+            if (sampled) {
+                byte[] reference = Files.readAllBytes(result.reference().video());
+                store.writeAtomically(referencePath, reference);
+                referenceName = "clips/" + referencePath.getName();
+                referenceBytes = reference.length;
+            } else {
+                store.deleteIfExists(referencePath); // left by an interrupted attempt that sampled this clip
+            }
             store.writeAtomically(store.layout().sidecar(id), ClipSidecar.toJson(spec, result, runId,
-                    "clips/" + id + ".mp4", video.length, renderer.device(), Instant.now()));
+                    "clips/" + id + ".mp4", video.length, referenceName, referenceBytes, renderer.device(),
+                    Instant.now()));
             return r.put("status", "rendered").put("seconds", (System.nanoTime() - t0) / 1e9)
-                    .put("tile_sparsity", result.tileSparsity()).toString();
+                    .put("tile_sparsity", result.tileSparsity()).put("reference", sampled).toString();
         } catch (RuntimeException | IOException e) {
             if (isFatal(e)) {
                 throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
@@ -100,6 +118,8 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     private static void logProgress(String clipId, String stage, int done, int total) {
         if (stage.equals("dit")) {
             LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
+        } else if (stage.equals("reference dit")) {
+            LOG.info("clip {} dense reference step {}/{}", clipId.substring(0, 8), done, total);
         }
     }
 

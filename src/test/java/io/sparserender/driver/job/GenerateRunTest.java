@@ -36,7 +36,7 @@ class GenerateRunTest {
     }
 
     private GenerateOptions options(Path prompts, String out, String runId) {
-        return new GenerateOptions(prompts.toString(), null, out, runId, 0, DEFAULTS, DENSE_ONLY,
+        return new GenerateOptions(prompts.toString(), null, out, runId, 0, 0.0, DEFAULTS, DENSE_ONLY,
                 new RendererSettings(StandInRendererFactory.class.getName(), "cpu", "wan-tiny", Map.of()),
                 c -> c.frames() * c.steps(), 10);
     }

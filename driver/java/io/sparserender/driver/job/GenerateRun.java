@@ -150,7 +150,8 @@ public final class GenerateRun {
         RendererSettings settings = options.renderer();
         spark.sparkContext().setJobDescription("render " + todo.size() + " clips in " + plan.size() + " partitions");
         return jsc.parallelize(slices, slices.size())
-                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId, fraction))
+                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId, fraction,
+                        options.policies().canonical("dense")))
                 .collect();
     }
 

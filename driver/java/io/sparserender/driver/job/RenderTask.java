@@ -42,14 +42,17 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     private final Map<String, String> hadoopConf;
     private final String runId;
     private final double referenceFraction;
+    private final String referencePolicy;
 
+    /** @param referencePolicy dense attention in the run's canonical policy spelling */
     RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId,
-               double referenceFraction) {
+               double referenceFraction, String referencePolicy) {
         this.settings = settings;
         this.outRoot = outRoot;
         this.hadoopConf = Map.copyOf(hadoopConf);
         this.runId = runId;
         this.referenceFraction = ReferenceSampling.checkFraction(referenceFraction);
+        this.referencePolicy = referencePolicy;
     }
 
     @Override
@@ -78,7 +81,8 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         try {
             work = Files.createTempDirectory("sparse-render-" + id);
             boolean sampled = ReferenceSampling.sampled(id, referenceFraction);
-            RenderResult result = sampled ? ReferenceRender.render(renderer, spec, work, RenderTask::logProgress)
+            RenderResult result = sampled ? ReferenceRender.render(renderer, spec, referencePolicy, work,
+                    RenderTask::logProgress)
                     : renderer.render(spec, work, RenderTask::logProgress);
             byte[] video = Files.readAllBytes(result.video());
             store.writeAtomically(store.layout().video(id), video);

@@ -18,23 +18,23 @@ import java.util.Map;
  * is a measurement of the renderer's determinism, not an assumption.
  */
 public final class ReferenceRender {
-    /** The policy every reference is rendered with. */
-    public static final String POLICY = "dense";
-
     private ReferenceRender() {}
 
     /**
-     * Renders {@code spec} and its dense reference into separate folders under {@code workDir}; the result is
+     * Renders {@code spec} and its reference, the same spec with {@code referencePolicy} (dense attention, in
+     * the canonical spelling the run's policies use, so that the reference's clip id is the id a dense render of
+     * this clip has), into separate folders under {@code workDir}; the result is
      * the clip's own render with {@link RenderResult#reference()} set and the reference's time added as stage
      * "reference" (and to "total" when the renderer reports one). Progress of the reference render is reported
      * under this clip's id with stages prefixed "reference ".
      */
-    public static RenderResult render(ClipRenderer renderer, ClipSpec spec, Path workDir, RenderListener listener) {
+    public static RenderResult render(ClipRenderer renderer, ClipSpec spec, String referencePolicy, Path workDir,
+                                      RenderListener listener) {
         Path own = createDirectory(workDir.resolve("clip"));
         Path ref = createDirectory(workDir.resolve("reference"));
         RenderResult result = renderer.render(spec, own, listener, true);
         long t0 = System.nanoTime();
-        ClipSpec dense = spec.withPolicy(POLICY);
+        ClipSpec dense = spec.withPolicy(referencePolicy);
         RenderResult reference = renderer.render(dense, ref,
                 (id, stage, done, total) -> listener.progress(spec.clipId(), "reference " + stage, done, total), true);
         ClipQuality quality = FrameComparison.compare(captured(result, spec), captured(reference, dense));
@@ -44,7 +44,7 @@ public final class ReferenceRender {
         stages.computeIfPresent("total", (k, v) -> v + seconds);
         return new RenderResult(result.video(), stages, result.attention(),
                 Math.max(result.peakDeviceBytes(), reference.peakDeviceBytes()), null,
-                new RenderResult.Reference(POLICY, dense.clipId(), reference.video(), seconds, quality));
+                new RenderResult.Reference(referencePolicy, dense.clipId(), reference.video(), seconds, quality));
     }
 
     private static CapturedRender captured(RenderResult r, ClipSpec spec) {

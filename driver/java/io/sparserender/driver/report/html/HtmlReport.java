@@ -111,13 +111,14 @@ public final class HtmlReport {
     private static void scatter(StringBuilder h, ReportData d) {
         section(h, "chart-scatter", "Sparsity versus quality against the dense reference");
         List<ReportData.ClipPoint> refs = d.clips().stream().filter(ReportData.ClipPoint::hasReference).toList();
+        // the PSNR, SSIM and attention-error charts list every policy of the plotted clips, so a policy has one
+        // colour in all three
+        List<String> policies = d.clips().stream().map(ReportData.ClipPoint::policy).distinct().sorted().toList();
         if (refs.isEmpty()) {
             empty(h, "No reference clips in range: run generate with --reference-fraction F to re-render a sample of "
                     + "clips with dense attention and measure PSNR and SSIM against it.");
         } else {
             long identical = refs.stream().filter(c -> c.psnr() == Double.POSITIVE_INFINITY).count();
-            // both charts list every policy of the reference clips, so a policy has one colour in both
-            List<String> policies = refs.stream().map(ReportData.ClipPoint::policy).distinct().sorted().toList();
             List<Svg.Series> psnr = quality(refs, c -> c.psnr(), policies);
             h.append("<div class=\"grid\"><figure><figcaption>PSNR of the frames (dB, RGB)</figcaption>");
             if (identical == refs.size()) {
@@ -141,8 +142,7 @@ public final class HtmlReport {
         }
         h.append("</section>\n");
         section(h, "chart-error", "Sparsity versus attention error (sampled heads)");
-        List<Svg.Series> err = quality(d.clips(), c -> c.relL2(), d.clips().stream()
-                .filter(c -> Double.isFinite(c.relL2())).map(ReportData.ClipPoint::policy).distinct().sorted().toList());
+        List<Svg.Series> err = quality(d.clips(), c -> c.relL2(), policies);
         if (err.isEmpty()) {
             empty(h, "No sampled attention error in range: it is measured only on sampled heads of sparse policies.");
         } else {

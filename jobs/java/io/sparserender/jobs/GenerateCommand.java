@@ -92,6 +92,12 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--limit", description = "Render at most N clips (default: all).")
     int limit = 0;
 
+    @Option(names = "--reference-fraction", paramLabel = "F",
+            description = {"Also render this fraction of clips (0..1, chosen by clip id: the same clips on every run) "
+                + "with dense attention on the same executor, and record PSNR, SSIM, latent relative L2 and flicker "
+                + "against it in the sidecar and stats (default: ${DEFAULT-VALUE}). Sampled clips cost two renders."})
+    double referenceFraction = 0;
+
     @Option(names = "--run-id", paramLabel = "ID", description = "Run id (default: date + hash of the inputs, so the same command resumes).")
     String runId;
 
@@ -113,6 +119,9 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (!backend.equals("cpu") && !backend.equals("cuda")) {
             throw new UsageException("Invalid --backend '" + backend + "': use cpu or cuda");
+        }
+        if (!(referenceFraction >= 0 && referenceFraction <= 1)) {
+            throw new UsageException("Invalid --reference-fraction " + referenceFraction + ": must be in [0, 1]");
         }
         PromptFormat promptFormat = null;
         if (format != null) {
@@ -182,7 +191,7 @@ final class GenerateCommand implements Callable<Integer> {
         DitCostModel cost = new DitCostModel(Math.max(1, preset.transformer().parameterCount()),
                 preset.transformer().numLayers(), preset.transformer().dim(), stride, 4,
                 backend.equals("cuda") ? 300e12 : 20e9);
-        GenerateOptions opts = new GenerateOptions(prompts, promptFormat, outUri, runId, limit, defaults,
+        GenerateOptions opts = new GenerateOptions(prompts, promptFormat, outUri, runId, limit, referenceFraction, defaults,
                 PolicyCanonicalizer.ENGINE, renderer, cost, 300);
 
         try {
@@ -190,6 +199,10 @@ final class GenerateCommand implements Callable<Integer> {
             PrintWriter o = spec.commandLine().getOut();
             o.printf("run %s: %d rows, %d rejected, %d clips (%d already done), %d rendered, %d failed%n", s.runId(),
                     s.rows(), s.rejected(), s.clips(), s.alreadyDone(), s.rendered(), s.failed());
+            if (referenceFraction > 0) {
+                o.printf("quality: %d rendered clips compared with a dense reference render (--reference-fraction %s)%n",
+                        s.referenceRenders(), referenceFraction);
+            }
             s.failures().forEach(f -> o.println("  failed " + f));
             o.println("outputs: " + outUri + " (clips/, stats/, rejected/, runs/" + s.runId() + ".json)");
             o.flush();

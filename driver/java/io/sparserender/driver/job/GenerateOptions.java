@@ -14,10 +14,12 @@ import java.util.function.ToDoubleFunction;
  * @param runId       null for the deterministic default (date + hash of inputs), so rerunning the same
  *                    command the same day resumes the same run
  * @param limit       render at most this many clips (0 = all)
+ * @param referenceFraction fraction of clips, chosen by clip id ({@link ReferenceSampling}), also rendered with
+ *                    dense attention and compared with it (0 = none, 1 = all)
  * @param clipSeconds estimated GPU seconds of a clip, for planning
  */
 public record GenerateOptions(String prompts, PromptFormat format, String out, String runId, int limit,
-                              ClipDefaults defaults, PolicyCanonicalizer policies, RendererSettings renderer,
+                              double referenceFraction, ClipDefaults defaults, PolicyCanonicalizer policies, RendererSettings renderer,
                               ToDoubleFunction<io.sparserender.engine.pipeline.ClipSpec> clipSeconds,
                               double targetPartitionSeconds) {
     public GenerateOptions {
@@ -30,5 +32,6 @@ public record GenerateOptions(String prompts, PromptFormat format, String out, S
         if (limit < 0) {
             throw new IllegalArgumentException("Invalid --limit " + limit + ": must be 0 (all) or more");
         }
+        ReferenceSampling.checkFraction(referenceFraction);
     }
 }

@@ -49,8 +49,8 @@ public final class GenerateRun {
 
     /** What a run did; also written as the manifest. */
     public record Summary(String runId, LocalDate day, int rows, int rejected, int duplicateRows, int clips,
-                          int alreadyDone, int rendered, int failed, long statsClipRows, long statsLayerStepRows,
-                          List<String> failures) {}
+                          int alreadyDone, int rendered, int referenceRenders, int failed, long statsClipRows,
+                          long statsLayerStepRows, List<String> failures) {}
 
     private final SparkSession spark;
     private final GenerateOptions options;
@@ -101,11 +101,15 @@ public final class GenerateRun {
             results = render(todo, hadoopConf, runId);
         }
         int rendered = 0;
+        int references = 0;
         List<String> failures = new ArrayList<>();
         for (String r : results) {
             JsonNode n = readJson(r);
             switch (n.get("status").asText()) {
-                case "rendered" -> rendered++;
+                case "rendered" -> {
+                    rendered++;
+                    references += n.path("reference").asBoolean(false) ? 1 : 0;
+                }
                 case "failed" -> failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
                 default -> { }
             }
@@ -119,7 +123,7 @@ public final class GenerateRun {
         }
         StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);
         Summary summary = new Summary(runId, day, rows.size(), unique.rejected().size(), unique.duplicateRows(),
-                clips.size(), clips.size() - todo.size(), rendered, failures.size(), written.clips(),
+                clips.size(), clips.size() - todo.size(), rendered, references, failures.size(), written.clips(),
                 written.layerSteps(), failures);
         writeManifest(store, summary, started);
         return summary;
@@ -130,7 +134,10 @@ public final class GenerateRun {
             return List.of();
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        ClipPlanner planner = new ClipPlanner(options.clipSeconds(), options.targetPartitionSeconds());
+        // a clip sampled for quality is rendered twice (its policy, then dense): plan it as such
+        double fraction = options.referenceFraction();
+        ClipPlanner planner = new ClipPlanner(c -> options.clipSeconds().applyAsDouble(c)
+                * (ReferenceSampling.sampled(c.clipId(), fraction) ? 2 : 1), options.targetPartitionSeconds());
         List<ClipPlanner.Partition> plan = planner.plan(todo, jsc.defaultParallelism());
         List<String> slices = new ArrayList<>();
         for (ClipPlanner.Partition p : plan) {
@@ -143,7 +150,8 @@ public final class GenerateRun {
         RendererSettings settings = options.renderer();
         spark.sparkContext().setJobDescription("render " + todo.size() + " clips in " + plan.size() + " partitions");
         return jsc.parallelize(slices, slices.size())
-                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))
+                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId, fraction,
+                        options.policies().canonical("dense")))
                 .collect();
     }
 
@@ -166,6 +174,7 @@ public final class GenerateRun {
         m.put("model", options.defaults().model());
         m.put("backend", options.renderer().backend());
         m.put("default_policy", options.defaults().policy());
+        m.put("reference_fraction", options.referenceFraction());
         ObjectNode counts = m.putObject("counts");
         counts.put("rows", s.rows());
         counts.put("rejected", s.rejected());
@@ -173,6 +182,7 @@ public final class GenerateRun {
         counts.put("clips", s.clips());
         counts.put("already_done", s.alreadyDone());
         counts.put("rendered", s.rendered());
+        counts.put("reference_renders", s.referenceRenders());
         counts.put("failed", s.failed());
         counts.put("stats_clip_rows", s.statsClipRows());
         counts.put("stats_layer_step_rows", s.statsLayerStepRows());
@@ -203,7 +213,7 @@ public final class GenerateRun {
     private String defaultRunId(Instant now) {
         String out = options.out().replaceAll("/+$", "");
         String inputs = options.prompts() + "\n" + out + "\n" + options.defaults() + "\n" + options.renderer()
-                + "\n" + options.limit();
+                + "\n" + options.limit() + "\n" + options.referenceFraction();
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(inputs.getBytes(StandardCharsets.UTF_8));
             return LocalDate.ofInstant(now, ZoneOffset.UTC) + "-" + HexFormat.of().formatHex(h, 0, 4);

@@ -12,6 +12,8 @@ import io.sparserender.driver.staging.StagingSettings;
 import io.sparserender.engine.pipeline.ClipRenderer;
 import io.sparserender.engine.pipeline.ClipSidecar;
 import io.sparserender.engine.pipeline.ClipSpec;
+import io.sparserender.engine.pipeline.ReferenceRender;
+import io.sparserender.engine.pipeline.RenderListener;
 import io.sparserender.engine.pipeline.RenderResult;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -44,12 +46,18 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
     private final String outRoot;
     private final Map<String, String> hadoopConf;
     private final String runId;
+    private final double referenceFraction;
+    private final String referencePolicy;
 
-    RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId) {
+    /** @param referencePolicy dense attention in the run's canonical policy spelling */
+    RenderTask(RendererSettings settings, String outRoot, Map<String, String> hadoopConf, String runId,
+               double referenceFraction, String referencePolicy) {
         this.settings = settings;
         this.outRoot = outRoot;
         this.hadoopConf = Map.copyOf(hadoopConf);
         this.runId = runId;
+        this.referenceFraction = ReferenceSampling.checkFraction(referenceFraction);
+        this.referencePolicy = referencePolicy;
     }
 
     @Override
@@ -79,19 +87,34 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         Path work = null;
         try {
             work = Files.createTempDirectory("sparse-render-" + id);
-            RenderResult result = renderer.render(spec, work, (clipId, stage, done, total) -> {
+            boolean sampled = ReferenceSampling.sampled(id, referenceFraction);
+            RenderListener progress = (clipId, stage, done, total) -> {
                 if (stage.equals("dit")) {
                     metrics.step();
-                    LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
                 }
-            });
+                logProgress(clipId, stage, done, total);
+            };
+            RenderResult result = sampled ? ReferenceRender.render(renderer, spec, referencePolicy, work, progress)
+                    : renderer.render(spec, work, progress);
             byte[] video = Files.readAllBytes(result.video());
             store.writeAtomically(store.layout().video(id), video);
+            var referencePath = store.layout().referenceVideo(id);
+            String referenceName = null;
+            long referenceBytes = 0;
+            if (sampled) {
+                byte[] reference = Files.readAllBytes(result.reference().video());
+                store.writeAtomically(referencePath, reference);
+                referenceName = "clips/" + referencePath.getName();
+                referenceBytes = reference.length;
+            } else {
+                store.deleteIfExists(referencePath); // left by an interrupted attempt that sampled this clip
+            }
             store.writeAtomically(store.layout().sidecar(id), ClipSidecar.toJson(spec, result, runId,
-                    "clips/" + id + ".mp4", video.length, renderer.device(), Instant.now()));
+                    "clips/" + id + ".mp4", video.length, referenceName, referenceBytes, renderer.device(),
+                    Instant.now()));
             metrics.rendered(result);
             return r.put("status", "rendered").put("seconds", (System.nanoTime() - t0) / 1e9)
-                    .put("tile_sparsity", result.tileSparsity()).toString();
+                    .put("tile_sparsity", result.tileSparsity()).put("reference", sampled).toString();
         } catch (RuntimeException | IOException e) {
             if (isFatal(e)) {
                 throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
@@ -119,6 +142,15 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
             }
         }
         return m;
+    }
+
+    /** One line per denoising step: the progress line of a clip in executor logs and the local console. */
+    private static void logProgress(String clipId, String stage, int done, int total) {
+        if (stage.equals("dit")) {
+            LOG.info("clip {} step {}/{}", clipId.substring(0, 8), done, total);
+        } else if (stage.equals("reference dit")) {
+            LOG.info("clip {} dense reference step {}/{}", clipId.substring(0, 8), done, total);
+        }
     }
 
     private static int assignedGpu() {

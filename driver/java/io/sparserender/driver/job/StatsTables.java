@@ -17,7 +17,9 @@ import org.apache.spark.sql.types.StructType;
 /**
  * Builds the statistics tables of one run from its clips' sidecars (the sidecars are the record of
  * truth: a crash between rendering and writing tables loses nothing), keeping only clips this run
- * rendered, and rewrites the run's own {@code dt=/run_id=} partition whole.
+ * rendered, and rewrites the run's own {@code dt=/run_id=} partition whole. The clips table's quality columns
+ * (psnr, ssim, latent_rel_l2, flicker, flicker_reference, reference_video) are null for clips not sampled by
+ * {@code --reference-fraction}; psnr is +∞ (a Parquet double) for a clip identical to its dense reference.
  */
 final class StatsTables {
     static final StructType ATTENTION = new StructType()
@@ -34,6 +36,15 @@ final class StatsTables {
             .add("shift", DataTypes.StringType).add("policy", DataTypes.StringType)
             .add("model", DataTypes.StringType).add("model_revision", DataTypes.StringType);
 
+    /** The sidecar's {@code quality} object (clips sampled by --reference-fraction only); psnr may be "Infinity". */
+    static final StructType QUALITY = new StructType()
+            .add("reference_policy", DataTypes.StringType).add("reference_clip_id", DataTypes.StringType)
+            .add("reference_video", DataTypes.StringType).add("reference_video_bytes", DataTypes.LongType)
+            .add("reference_seconds", DataTypes.DoubleType).add("frames", DataTypes.IntegerType)
+            .add("psnr", DataTypes.DoubleType).add("ssim", DataTypes.DoubleType)
+            .add("latent_rel_l2", DataTypes.DoubleType).add("flicker", DataTypes.DoubleType)
+            .add("flicker_reference", DataTypes.DoubleType);
+
     static final StructType SIDECAR = new StructType()
             .add("clip_id", DataTypes.StringType).add("run_id", DataTypes.StringType)
             .add("spec", SPEC).add("video", DataTypes.StringType).add("video_bytes", DataTypes.LongType)
@@ -41,6 +52,7 @@ final class StatsTables {
             .add("stage_seconds", DataTypes.createMapType(DataTypes.StringType, DataTypes.DoubleType))
             .add("tile_sparsity", DataTypes.DoubleType).add("compute_saved", DataTypes.DoubleType)
             .add("peak_device_bytes", DataTypes.LongType)
+            .add("quality", QUALITY)
             .add("attention", DataTypes.createArrayType(ATTENTION));
 
     /** Row counts written: clips and clip × layer × step rows. */
@@ -62,7 +74,11 @@ final class StatsTables {
                     col("spec.width").as("width"), col("spec.height").as("height"), col("spec.frames").as("frames"),
                     col("spec.steps").as("steps"), col("tile_sparsity"), col("compute_saved"),
                     col("peak_device_bytes"), col("stage_seconds"), col("device"), col("video"), col("video_bytes"),
-                    col("finished"), lit(day.toString()).as("dt"), lit(runId).as("run_id"));
+                    col("finished"), col("quality.psnr").as("psnr"), col("quality.ssim").as("ssim"),
+                    col("quality.latent_rel_l2").as("latent_rel_l2"), col("quality.flicker").as("flicker"),
+                    col("quality.flicker_reference").as("flicker_reference"),
+                    col("quality.reference_video").as("reference_video"),
+                    lit(day.toString()).as("dt"), lit(runId).as("run_id"));
             Dataset<Row> layerSteps = sidecars
                     .select(col("clip_id"), col("spec.model").as("model"), col("spec.policy").as("policy"),
                             explode(col("attention")).as("a"))

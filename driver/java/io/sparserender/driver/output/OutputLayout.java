@@ -11,6 +11,7 @@ import org.apache.hadoop.fs.Path;
  *
  * <pre>
  * clips/&lt;clip_id&gt;.mp4      the video
+ * clips/&lt;clip_id&gt;.reference.mp4  the dense reference render of a quality-sampled clip (--reference-fraction)
  * clips/&lt;clip_id&gt;.json     the sidecar: spec, timings, statistics; written last, its presence means done
  * stats/clips/dt=YYYY-MM-DD/run_id=R/        Parquet, one row per clip rendered by run R
  * stats/layer_steps/dt=YYYY-MM-DD/run_id=R/  Parquet, one row per clip × layer × step
@@ -40,6 +41,11 @@ public record OutputLayout(Path root) {
 
     public Path video(String clipId) {
         return new Path(clips(), checkClipId(clipId) + ".mp4");
+    }
+
+    /** The dense reference render of a clip sampled for quality, named after the clip (not its own spec). */
+    public Path referenceVideo(String clipId) {
+        return new Path(clips(), checkClipId(clipId) + ".reference.mp4");
     }
 
     public Path sidecar(String clipId) {

@@ -106,6 +106,17 @@ public final class OutputStore {
         }
     }
 
+    /** Removes a file if it is there (a leftover of an interrupted attempt). */
+    public void deleteIfExists(Path p) {
+        try {
+            if (fs.exists(p)) {
+                fs.delete(p, false);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot delete " + p + ": " + e.getMessage(), e);
+        }
+    }
+
     public byte[] read(Path p) {
         try (var in = fs.open(p)) {
             return in.readAllBytes();

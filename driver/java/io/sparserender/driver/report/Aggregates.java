@@ -78,7 +78,8 @@ final class Aggregates {
                         col("stage_seconds"), col("device"), col("video"), col("video_bytes"), col("finished"),
                         coalesce(col("sampled_layer_steps"), lit(0L)).as("sampled_layer_steps"),
                         col("recall_mean"), col("recall_p05"), col("rel_l2_mean"), col("rel_l2_max"),
-                        col("psnr"), col("ssim"), col("latent_rel_l2"));
+                        col("psnr"), col("ssim"), col("latent_rel_l2"), col("flicker"), col("flicker_reference"),
+                        col("reference_video"));
     }
 
     /** Per run × stage: clips and seconds (from the per-clip aggregate). */

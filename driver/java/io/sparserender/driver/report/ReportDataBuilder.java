@@ -30,7 +30,8 @@ final class ReportDataBuilder {
         List<ReportData.ClipPoint> points = new ArrayList<>();
         for (Row r : clips.orderBy("dt", "clip_id").limit(ReportRun.MAX_POINTS).collectAsList()) {
             points.add(new ReportData.ClipPoint(s(r, "clip_id"), s(r, "policy"), d(r, "tile_sparsity"),
-                    d(r, "rel_l2_mean"), d(r, "psnr"), d(r, "ssim")));
+                    d(r, "rel_l2_mean"), d(r, "psnr"), d(r, "ssim"), d(r, "latent_rel_l2"), d(r, "flicker"),
+                    d(r, "flicker_reference")));
         }
         List<ReportData.StageBar> stages = new ArrayList<>();
         for (Row r : a.get("stages").collectAsList()) {

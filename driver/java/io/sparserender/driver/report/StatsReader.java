@@ -29,8 +29,9 @@ import org.apache.spark.sql.types.StructType;
  * unrelated file is read either; columns a table does not have yet read as null.
  */
 final class StatsReader {
-    /** One row per clip, as written by the generate job; psnr, ssim and latent_rel_l2 belong to the
-     * dense reference clips of {@code --reference-fraction} (not written by this build: null). */
+    /** One row per clip, as written by the generate job; the quality columns (psnr … reference_video) are set
+     * only for clips sampled by {@code --reference-fraction} (psnr +∞ when identical to the dense reference),
+     * null otherwise and in partitions written before they existed. */
     static final StructType CLIPS = new StructType()
             .add("clip_id", DataTypes.StringType).add("prompt", DataTypes.StringType)
             .add("model", DataTypes.StringType).add("policy", DataTypes.StringType).add("seed", DataTypes.LongType)
@@ -42,7 +43,8 @@ final class StatsReader {
             .add("device", DataTypes.StringType).add("video", DataTypes.StringType)
             .add("video_bytes", DataTypes.LongType).add("finished", DataTypes.StringType)
             .add("psnr", DataTypes.DoubleType).add("ssim", DataTypes.DoubleType)
-            .add("latent_rel_l2", DataTypes.DoubleType)
+            .add("latent_rel_l2", DataTypes.DoubleType).add("flicker", DataTypes.DoubleType)
+            .add("flicker_reference", DataTypes.DoubleType).add("reference_video", DataTypes.StringType)
             .add("dt", DataTypes.StringType).add("run_id", DataTypes.StringType);
 
     static final StructType LAYER_STEPS = new StructType()

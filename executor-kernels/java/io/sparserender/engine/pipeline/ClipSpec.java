@@ -84,6 +84,12 @@ public record ClipSpec(
         }
     }
 
+    /** The same clip under another attention policy (a canonical spec). */
+    public ClipSpec withPolicy(String otherPolicy) {
+        return new ClipSpec(prompt, negativePrompt, seed, width, height, frames, steps, guidance, guidanceLow, shift,
+                otherPolicy, model, modelRevision);
+    }
+
     /** Reads back {@link #canonicalJson()}. */
     public static ClipSpec fromCanonicalJson(String json) {
         try {

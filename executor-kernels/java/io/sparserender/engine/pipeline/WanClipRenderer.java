@@ -7,6 +7,8 @@ import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.ops.MemoryRegion;
 import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.quality.CapturedRender;
+import io.sparserender.engine.quality.RawFrames;
 import io.sparserender.engine.sampler.ExpertSchedule;
 import io.sparserender.engine.sampler.NoiseGenerator;
 import io.sparserender.engine.sampler.SamplingLoop;
@@ -78,15 +80,15 @@ public final class WanClipRenderer<T> implements ClipRenderer {
      * region freed at the end and each denoising step's tensors in a region of their own.
      */
     @Override
-    public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+    public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
         return ops.run(() -> {
             try (MemoryRegion<T> clip = ops.region()) {
-                return renderInRegion(spec, workDir, listener);
+                return renderInRegion(spec, workDir, listener, capture);
             }
         });
     }
 
-    private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener) {
+    private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
         WanPreset preset = repo.preset();
         String id = spec.clipId();
         Map<String, Double> seconds = new LinkedHashMap<>();
@@ -142,10 +144,19 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         long t2 = System.nanoTime();
         listener.progress(id, "vae", 0, 1);
         Path video = workDir.resolve(id + ".mp4");
-        LatentsToMp4.write(ops, vae, ops.fromHost(latents), video, preset.defaults().fps());
+        CapturedRender captured = null;
+        if (capture) {
+            Path frames = workDir.resolve(id + ".rgb24");
+            try (RawFrames.Writer raw = new RawFrames.Writer(frames, spec.width(), spec.height())) {
+                LatentsToMp4.write(ops, vae, ops.fromHost(latents), video, preset.defaults().fps(), raw);
+                captured = new CapturedRender(frames, spec.width(), spec.height(), raw.count(), latents.data().clone());
+            }
+        } else {
+            LatentsToMp4.write(ops, vae, ops.fromHost(latents), video, preset.defaults().fps());
+        }
         seconds.put("vae_encode", lap(t2));
         seconds.put("total", lap(t0));
-        return new RenderResult(video, seconds, attention.statistics(), 0);
+        return new RenderResult(video, seconds, attention.statistics(), 0, captured, null);
     }
 
     private T padded(T rows) {

@@ -52,7 +52,7 @@ class ReportCommandTest {
         assertThat(c.<String>getAs("prompt")).isEqualTo(prompt);
         assertThat(c.<Double>getAs("tile_sparsity")).isEqualTo(sidecar.get("tile_sparsity").asDouble());
         assertThat(c.<Double>getAs("total_seconds")).isEqualTo(stageTotal);
-        assertThat(c.<Object>getAs("psnr")).isNull(); // generate writes no reference quality yet
+        assertThat(c.<Object>getAs("psnr")).isNull(); // not sampled: no --reference-fraction
 
         int attention = sidecar.get("attention").size();
         assertThat(attention).isGreaterThan(0);
@@ -65,7 +65,7 @@ class ReportCommandTest {
 
         String html = Files.readString(dir.resolve("report/report.html"));
         assertThat(html).doesNotContain("<script").contains("a &lt;script&gt;alert(1)&lt;/script&gt; boat &amp; &quot;sails&quot;")
-                .contains("No reference clips sampled");
+                .contains("No reference clips in range");
     }
 
     @Test

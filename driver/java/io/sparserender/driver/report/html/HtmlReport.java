@@ -110,12 +110,31 @@ public final class HtmlReport {
 
     private static void scatter(StringBuilder h, ReportData d) {
         section(h, "chart-scatter", "Sparsity versus quality against the dense reference");
-        List<Svg.Series> psnr = series(d.clips(), true);
-        if (psnr.isEmpty()) {
-            empty(h, "No reference clips sampled: PSNR/SSIM against a dense re-render need generate "
-                    + "--reference-fraction, which this build does not have yet.");
+        List<ReportData.ClipPoint> refs = d.clips().stream().filter(ReportData.ClipPoint::hasReference).toList();
+        // the PSNR, SSIM and attention-error charts list every policy of the plotted clips, so a policy has one
+        // colour in all three
+        List<String> policies = d.clips().stream().map(ReportData.ClipPoint::policy).distinct().sorted().toList();
+        if (refs.isEmpty()) {
+            empty(h, "No reference clips in range: run generate with --reference-fraction F to re-render a sample of "
+                    + "clips with dense attention and measure PSNR and SSIM against it.");
         } else {
-            h.append(Svg.scatter("scatter", psnr, "clip tile sparsity", "PSNR vs dense (dB)", false));
+            long identical = refs.stream().filter(c -> c.psnr() == Double.POSITIVE_INFINITY).count();
+            List<Svg.Series> psnr = quality(refs, c -> c.psnr(), policies);
+            h.append("<div class=\"grid\"><figure><figcaption>PSNR of the frames (dB, RGB)</figcaption>");
+            if (identical == refs.size()) {
+                h.append("<p class=\"note\">Every reference clip is identical to its dense render (infinite PSNR).</p>");
+            } else {
+                h.append(Svg.scatter("scatter", psnr, "clip tile sparsity", "PSNR vs dense (dB)", false));
+            }
+            h.append("</figure><figure><figcaption>SSIM of the frames (luma)</figcaption>")
+                    .append(Svg.scatter("scatter-ssim", quality(refs, c -> c.ssim(), policies), "clip tile sparsity",
+                            "SSIM vs dense", false))
+                    .append("</figure></div>");
+            if (identical > 0) {
+                h.append("<p class=\"note\">").append(identical).append(" of ").append(refs.size())
+                        .append(" reference clips are identical to their dense render (infinite PSNR): they are left out"
+                                + " of the PSNR chart and drawn at SSIM 1.</p>");
+            }
         }
         if (d.clips().size() < d.clipsTotal()) {
             h.append("<p class=\"note\">The first ").append(d.clips().size()).append(" of ").append(d.clipsTotal())
@@ -123,7 +142,7 @@ public final class HtmlReport {
         }
         h.append("</section>\n");
         section(h, "chart-error", "Sparsity versus attention error (sampled heads)");
-        List<Svg.Series> err = series(d.clips(), false);
+        List<Svg.Series> err = quality(d.clips(), c -> c.relL2(), policies);
         if (err.isEmpty()) {
             empty(h, "No sampled attention error in range: it is measured only on sampled heads of sparse policies.");
         } else {
@@ -132,16 +151,34 @@ public final class HtmlReport {
         h.append("</section>\n");
     }
 
-    private static List<Svg.Series> series(List<ReportData.ClipPoint> clips, boolean psnr) {
-        Map<String, List<Svg.Point>> m = new TreeMap<>();
+    /**
+     * One series per policy in {@code policies} (possibly empty) of (tile sparsity, y) for the clips where both
+     * are finite; no series at all when no clip has a point.
+     */
+    private static List<Svg.Series> quality(List<ReportData.ClipPoint> clips,
+                                            java.util.function.ToDoubleFunction<ReportData.ClipPoint> y,
+                                            List<String> policies) {
+        Map<String, List<Svg.Point>> m = new LinkedHashMap<>();
+        policies.forEach(p -> m.put(p, new ArrayList<>()));
+        boolean any = false;
         for (ReportData.ClipPoint c : clips) {
-            double y = psnr ? c.psnr() : c.relL2();
-            if (Double.isFinite(y) && Double.isFinite(c.tileSparsity())) {
-                m.computeIfAbsent(c.policy(), k -> new ArrayList<>()).add(new Svg.Point(c.tileSparsity(), y,
-                        c.clipId() + (psnr && Double.isFinite(c.ssim()) ? " SSIM " + Svg.fmt(c.ssim()) : "")));
+            double v = y.applyAsDouble(c);
+            if (Double.isFinite(v) && Double.isFinite(c.tileSparsity()) && m.containsKey(c.policy())) {
+                m.get(c.policy()).add(new Svg.Point(c.tileSparsity(), v, label(c)));
+                any = true;
             }
         }
-        return m.entrySet().stream().map(en -> new Svg.Series(en.getKey(), en.getValue())).toList();
+        return any ? m.entrySet().stream().map(en -> new Svg.Series(en.getKey(), en.getValue())).toList() : List.of();
+    }
+
+    /** A point's tooltip: the clip and, for reference clips, every quality number. */
+    private static String label(ReportData.ClipPoint c) {
+        if (!c.hasReference()) {
+            return c.clipId();
+        }
+        return c.clipId() + " (PSNR " + (c.psnr() == Double.POSITIVE_INFINITY ? "∞" : Svg.fmt(c.psnr()))
+                + " dB, SSIM " + String.format(java.util.Locale.ROOT, "%.4f", c.ssim()) + ", latent rel. L2 " + Svg.fmt(c.latentRelL2())
+                + ", flicker " + Svg.fmt(c.flicker()) + " vs dense " + Svg.fmt(c.flickerReference()) + ")";
     }
 
     private static void stages(StringBuilder h, ReportData d) {

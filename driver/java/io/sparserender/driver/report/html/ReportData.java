@@ -32,8 +32,17 @@ public record ReportData(String title, String statsUri, String range, String gen
 
     public record HistBin(String policy, double lo, double hi, long count) {}
 
-    /** One clip in the sparsity-versus-quality scatter; psnr/ssim are NaN unless it has a dense reference. */
-    public record ClipPoint(String clipId, String policy, double tileSparsity, double relL2, double psnr, double ssim) {}
+    /**
+     * One clip in the sparsity-versus-quality scatters. relL2 is the mean sampled attention error; the quality
+     * fields (psnr, +∞ when identical; ssim; latentRelL2; flicker of the clip and of its reference) are NaN
+     * unless the clip has a dense reference render.
+     */
+    public record ClipPoint(String clipId, String policy, double tileSparsity, double relL2, double psnr, double ssim,
+                            double latentRelL2, double flicker, double flickerReference) {
+        public boolean hasReference() {
+            return !Double.isNaN(psnr);
+        }
+    }
 
     /** Mean seconds per clip of one stage in one run. */
     public record StageBar(String runId, String stage, double meanSeconds) {}

@@ -36,7 +36,11 @@ class GenerateRunTest {
     }
 
     private GenerateOptions options(Path prompts, String out, String runId) {
-        return new GenerateOptions(prompts.toString(), null, out, runId, 0, DEFAULTS, DENSE_ONLY,
+        return options(prompts, out, runId, 0);
+    }
+
+    private GenerateOptions options(Path prompts, String out, String runId, double referenceFraction) {
+        return new GenerateOptions(prompts.toString(), null, out, runId, 0, referenceFraction, DEFAULTS, DENSE_ONLY,
                 new RendererSettings(StandInRendererFactory.class.getName(), "cpu", "wan-tiny", Map.of()),
                 c -> c.frames() * c.steps(), 10);
     }
@@ -120,5 +124,91 @@ class GenerateRunTest {
             }
             assertThat(spark.read().parquet("s3a://" + bucket + "/nightly/stats/clips").count()).isEqualTo(3);
         }
+    }
+
+    private static java.util.Set<String> sidecarIds(Path clips) throws Exception {
+        try (var files = Files.list(clips)) {
+            return files.map(f -> f.getFileName().toString()).filter(n -> n.matches("[0-9a-f]{32}\\.json"))
+                    .map(n -> n.substring(0, 32)).collect(java.util.stream.Collectors.toSet());
+        }
+    }
+
+    @Test
+    void referenceFractionSamplesTheSameClipsByIdOnEveryRun() throws Exception {
+        SparkSession spark = LocalSpark.get();
+        Path prompts = dir.resolve("scenes.jsonl");
+        StringBuilder rows = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            rows.append("{\"prompt\":\"scene ").append(i).append("\"}\n");
+        }
+        Files.writeString(prompts, rows);
+        StandInRendererFactory.RENDERS.set(0);
+        GenerateRun.Summary s = new GenerateRun(spark, options(prompts, dir.toUri() + "half/", "half-1", 0.5)).run();
+        assertThat(s.rendered()).isEqualTo(12);
+        java.util.Set<String> ids = sidecarIds(dir.resolve("half/clips"));
+        assertThat(ids).hasSize(12);
+        java.util.Set<String> sampled = new java.util.TreeSet<>();
+        ids.stream().filter(id -> ReferenceSampling.sampled(id, 0.5)).forEach(sampled::add);
+        assertThat(sampled).isNotEmpty().hasSizeLessThan(12);
+        assertThat(s.referenceRenders()).isEqualTo(sampled.size());
+        assertThat(StandInRendererFactory.RENDERS.get()).isEqualTo(12 + sampled.size()); // one dense re-render each
+
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String id : ids) {
+            var sidecar = json.readTree(dir.resolve("half/clips/" + id + ".json").toFile());
+            Path reference = dir.resolve("half/clips/" + id + ".reference.mp4");
+            if (sampled.contains(id)) {
+                // the stand-in's dense clip against its dense reference: the same frames
+                assertThat(sidecar.at("/quality/psnr").asText()).as(id).isEqualTo("Infinity");
+                assertThat(sidecar.at("/quality/ssim").asDouble()).isEqualTo(1.0);
+                assertThat(sidecar.at("/quality/reference_video").asText()).isEqualTo("clips/" + id + ".reference.mp4");
+                assertThat(reference).exists();
+                assertThat(sidecar.at("/stage_seconds/reference").isNumber()).isTrue();
+            } else {
+                assertThat(sidecar.has("quality")).as(id).isFalse();
+                assertThat(reference).doesNotExist();
+            }
+        }
+        var stats = spark.read().parquet(dir.toUri() + "half/stats/clips");
+        assertThat(stats.where("psnr IS NOT NULL").collectAsList()).extracting(r -> r.<String>getAs("clip_id"))
+                .containsExactlyInAnyOrderElementsOf(sampled);
+        assertThat(stats.where("psnr IS NOT NULL").collectAsList()).allSatisfy(r -> {
+            assertThat(r.<Double>getAs("psnr")).isEqualTo(Double.POSITIVE_INFINITY);
+            assertThat(r.<Double>getAs("ssim")).isEqualTo(1.0);
+            assertThat(r.<Double>getAs("latent_rel_l2")).isZero();
+        });
+        assertThat(Files.readString(dir.resolve("half/runs/half-1.json")))
+                .contains("\"reference_fraction\" : 0.5", "\"reference_renders\" : " + sampled.size());
+
+        // Another run into another place samples exactly the same clips.
+        new GenerateRun(spark, options(prompts, dir.toUri() + "again/", "half-2", 0.5)).run();
+        java.util.Set<String> again = new java.util.TreeSet<>();
+        for (String id : sidecarIds(dir.resolve("again/clips"))) {
+            if (json.readTree(dir.resolve("again/clips/" + id + ".json").toFile()).has("quality")) {
+                again.add(id);
+            }
+        }
+        assertThat(again).isEqualTo(sampled);
+    }
+
+    @Test
+    void fractionZeroRendersNoReferenceAndRemovesAnInterruptedAttemptsOne() throws Exception {
+        SparkSession spark = LocalSpark.get();
+        Path prompts = dir.resolve("one.jsonl");
+        Files.writeString(prompts, "{\"prompt\":\"a heron\"}\n");
+        // an attempt that sampled this clip wrote its reference video, then died before the sidecar
+        String id = new io.sparserender.engine.pipeline.ClipSpec("a heron", "", 1, 64, 64, 5, 3, 5.0, Double.NaN, 5.0,
+                "dense", "wan-tiny", "seed-0").clipId();
+        Path leftover = Files.createDirectories(dir.resolve("zero/clips")).resolve(id + ".reference.mp4");
+        Files.writeString(leftover, "half a video");
+        StandInRendererFactory.RENDERS.set(0);
+        GenerateRun.Summary s = new GenerateRun(spark, options(prompts, dir.toUri() + "zero/", "z", 0)).run();
+        assertThat(s.rendered()).isEqualTo(1);
+        assertThat(s.referenceRenders()).isZero();
+        assertThat(StandInRendererFactory.RENDERS.get()).isEqualTo(1);
+        assertThat(sidecarIds(dir.resolve("zero/clips"))).containsExactly(id);
+        assertThat(leftover).doesNotExist();
+        assertThat(Files.readString(dir.resolve("zero/clips/" + id + ".json"))).doesNotContain("\"quality\"");
+        assertThat(spark.read().parquet(dir.toUri() + "zero/stats/clips").first().<Object>getAs("psnr")).isNull();
     }
 }

@@ -63,7 +63,7 @@ class PipelineLocalClusterIT {
                 Map.of("model_cache", cache.toString()));
         String out = dir.toUri() + "out/";
         GenerateRun.Summary s = new GenerateRun(spark, new GenerateOptions(prompts(2).toString(), null, out, "real",
-                0, defaults, PolicyCanonicalizer.ENGINE, renderer, c -> 1.0, 1.0)).run();
+                0, 0.0, defaults, PolicyCanonicalizer.ENGINE, renderer, c -> 1.0, 1.0)).run();
         assertThat(s.rendered()).isEqualTo(2);
         assertThat(s.rejected()).isEqualTo(1);
         try (Stream<Path> files = Files.list(dir.resolve("out/clips"))) {
@@ -87,7 +87,7 @@ class PipelineLocalClusterIT {
                 Map.of("delay_ms", "700"));
         String out = dir.toUri() + "out/";
         Path promptFile = prompts(clips);
-        GenerateOptions options = new GenerateOptions(promptFile.toString(), null, out, "night", 0, defaults,
+        GenerateOptions options = new GenerateOptions(promptFile.toString(), null, out, "night", 0, 0.0, defaults,
                 PolicyCanonicalizer.ENGINE, renderer, c -> 1.0, 2.0);
         CompletableFuture<GenerateRun.Summary> run = CompletableFuture.supplyAsync(() -> new GenerateRun(spark, options).run());
 

@@ -8,6 +8,8 @@ import io.sparserender.engine.pipeline.ClipSpec;
 import io.sparserender.engine.pipeline.LayerStepStats;
 import io.sparserender.engine.pipeline.RenderListener;
 import io.sparserender.engine.pipeline.RenderResult;
+import io.sparserender.engine.quality.CapturedRender;
+import io.sparserender.engine.quality.RawFrames;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -21,7 +23,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A stand-in for the model in tests of the pipeline's own rules (planning, exactly-once outputs,
  * resume, rejected rows, statistics tables): it writes a small deterministic file per clip instead of
- * running a model, counts its renders, and fails clips whose prompt contains "FAIL".
+ * running a model, counts its renders, and fails clips whose prompt contains "FAIL". Asked to capture, it
+ * keeps two 16×16 frames and four latents drawn from a seed that is the hash of the spec, so equal specs
+ * compare equal and any other spec does not.
  */
 public final class StandInRendererFactory implements ClipRendererFactory {
     static final AtomicInteger RENDERS = new AtomicInteger();
@@ -30,7 +34,7 @@ public final class StandInRendererFactory implements ClipRendererFactory {
     public ClipRenderer create(RendererSettings settings, int deviceIndex) {
         return new ClipRenderer() {
             @Override
-            public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+            public RenderResult render(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
                 long delay = Long.parseLong(settings.options().getOrDefault("delay_ms", "0"));
                 if (delay > 0) {
                     try {
@@ -56,7 +60,24 @@ public final class StandInRendererFactory implements ClipRendererFactory {
                         att.add(new LayerStepStats(step, layer, 0.5, 0.4, Double.NaN, Double.NaN, Double.NaN));
                     }
                 }
-                return new RenderResult(video, Map.of("dit", 0.01), att, 0);
+                CapturedRender captured = null;
+                if (capture) {
+                    java.util.Random rnd = new java.util.Random(spec.canonicalJson().hashCode());
+                    Path frames = workDir.resolve(spec.clipId() + ".rgb24");
+                    try (RawFrames.Writer w = new RawFrames.Writer(frames, 16, 16)) {
+                        for (int t = 0; t < 2; t++) {
+                            byte[] f = new byte[16 * 16 * 3];
+                            rnd.nextBytes(f);
+                            w.accept(f);
+                        }
+                    }
+                    float[] latents = new float[4];
+                    for (int i = 0; i < latents.length; i++) {
+                        latents[i] = (float) rnd.nextGaussian();
+                    }
+                    captured = new CapturedRender(frames, 16, 16, 2, latents);
+                }
+                return new RenderResult(video, Map.of("dit", 0.01), att, 0, captured, null);
             }
 
             @Override

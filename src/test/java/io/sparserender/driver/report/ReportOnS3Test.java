@@ -48,7 +48,7 @@ class ReportOnS3Test {
             ClipDefaults defaults = new ClipDefaults("wan-tiny", "seed-0", 32, "", 1, 64, 64, 5, 3, 5.0, Double.NaN,
                     5.0, "dense");
             GenerateRun.Summary g = new GenerateRun(spark, new GenerateOptions(prompts.toString(), null, out, "s1", 0,
-                    defaults, s -> s, new RendererSettings(StandInRendererFactory.class.getName(), "cpu", "wan-tiny",
+                    0.0, defaults, s -> s, new RendererSettings(StandInRendererFactory.class.getName(), "cpu", "wan-tiny",
                     Map.of()), c -> c.frames() * c.steps(), 10)).run();
             assertThat(g.rendered()).isEqualTo(2);
 

@@ -82,6 +82,11 @@ class ReportRunTest {
         assertThat(d(a, "rel_l2_mean")).isCloseTo(0.4375 / 3, within(1e-15));
         assertThat(d(a, "rel_l2_max")).isEqualTo(0.25);
         assertThat(d(a, "psnr")).isEqualTo(30.0);
+        assertThat(d(a, "ssim")).isEqualTo(0.9);
+        assertThat(d(a, "latent_rel_l2")).isEqualTo(0.0625);
+        assertThat(d(a, "flicker")).isEqualTo(12.5);
+        assertThat(d(a, "flicker_reference")).isEqualTo(12.0);
+        assertThat(a.<String>getAs("reference_video")).isEqualTo("clips/" + StatsFixture.CLIP_A + ".reference.mp4");
         Row c = clips.get(StatsFixture.CLIP_C);
         assertThat(c.<String>getAs("prompt")).isEqualTo(StatsFixture.EVIL_PROMPT);
         assertThat(d(c, "total_seconds")).isEqualTo(3.5); // dit + vae: attention is inside dit
@@ -90,7 +95,10 @@ class ReportRunTest {
         Row b = clips.get(StatsFixture.CLIP_B);
         assertThat(l(b, "sampled_layer_steps")).isZero();
         assertThat(b.<Object>getAs("recall_mean")).isNull();
-        assertThat(b.<Object>getAs("psnr")).isNull();
+        assertThat(d(b, "psnr")).isEqualTo(Double.POSITIVE_INFINITY); // +∞ survives Parquet and the aggregate
+        assertThat(d(b, "ssim")).isEqualTo(1.0);
+        assertThat(c.<Object>getAs("psnr")).isNull();
+        assertThat(c.<Object>getAs("flicker")).isNull();
 
         Map<String, Row> runs = byKey("runs", dir, r -> r.getAs("run_id"));
         assertThat(runs).containsOnlyKeys("n1", "n2", "n3");
@@ -139,6 +147,9 @@ class ReportRunTest {
         assertThat(d(trends.get("2026-11-01"), "recall_mean")).isEqualTo(0.875);
 
         assertThat(dir.resolve("report/report.html")).exists();
+        String html = Files.readString(dir.resolve("report/report.html"));
+        assertThat(html).contains("data-chart=\"scatter\"", "data-chart=\"scatter-ssim\"",
+                "1 of 2 reference clips are identical to their dense render");
         try (var files = Files.list(dir.resolve("report"))) {
             assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("aggregates", "report.html");
         }
@@ -164,7 +175,7 @@ class ReportRunTest {
             String id = String.format("%032x", n);
             double sparsity = (n % 4) / 4.0;
             clips.add(org.apache.spark.sql.RowFactory.create(id, "night " + n, "wan-tiny", "sparse", 1L, 64, 32, 5, 1,
-                    sparsity, sparsity, 0L, Map.of("total", 2.0), "cpu", id + ".mp4", 1L, day, null, null, null, day,
+                    sparsity, sparsity, 0L, Map.of("total", 2.0), "cpu", id + ".mp4", 1L, day, null, null, null, null, null, null, day,
                     "r" + n));
             ls.add(org.apache.spark.sql.RowFactory.create(id, "wan-tiny", "sparse", 0, 0, sparsity, sparsity, 0.5,
                     0.25, 0.125, day, "r" + n));

@@ -28,8 +28,9 @@ final class StatsFixture {
         List<Row> clips = new ArrayList<>();
         clips.add(clip(CLIP_A, "a red kite", "sparse", 0.625, 0.5, Map.of("text", 1.0, "dit", 4.0, "vae", 2.0, "total", 7.25), 30.0,
                 0.9, "2026-11-01", "n1"));
-        clips.add(clip(CLIP_B, "a red kite", "dense", 0.0, 0.0, Map.of("text", 1.0, "dit", 8.0, "vae", 2.0), null,
-                null, "2026-11-01", "n1"));
+        // B is a dense clip compared with its dense reference: identical, infinite PSNR
+        clips.add(clip(CLIP_B, "a red kite", "dense", 0.0, 0.0, Map.of("text", 1.0, "dit", 8.0, "vae", 2.0),
+                Double.POSITIVE_INFINITY, 1.0, "2026-11-01", "n1"));
         clips.add(clip(CLIP_C, EVIL_PROMPT, "sparse", 0.875, 0.75, Map.of("dit", 3.0, "attention", 1.0, "vae", 0.5), null, null,
                 "2026-11-02", "n2"));
         List<Row> ls = new ArrayList<>();
@@ -68,9 +69,12 @@ final class StatsFixture {
 
     private static Row clip(String id, String prompt, String policy, double ts, double cs, Map<String, Double> stages,
                             Double psnr, Double ssim, String dt, String run) {
+        boolean identical = psnr != null && psnr == Double.POSITIVE_INFINITY;
         return RowFactory.create(id, prompt, "wan-tiny", policy, 1L, 64, 32, 5, 2, ts, cs, 1000L,
                 new java.util.TreeMap<>(stages), "stand-in", id + ".mp4", 100L,
-                "2026-11-01T01:30:00Z", psnr, ssim, null, dt, run);
+                "2026-11-01T01:30:00Z", psnr, ssim, psnr == null ? null : identical ? 0.0 : 0.0625,
+                psnr == null ? null : identical ? 12.0 : 12.5, psnr == null ? null : 12.0,
+                psnr == null ? null : "clips/" + id + ".reference.mp4", dt, run);
     }
 
     private static Row ls(String id, String policy, int step, int layer, double ts, double cs, Double rm, Double rp,

@@ -448,6 +448,11 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             }
 
             @Override
+            public DeviceBuffer closeKeeping(DeviceBuffer keep) {
+                return arena.closeKeeping(scope, keep);
+            }
+
+            @Override
             public void close() {
                 scope.close();
             }

@@ -16,6 +16,12 @@ public interface MemoryRegion<T> extends AutoCloseable {
      */
     List<T> compact(List<T> keep);
 
+    /**
+     * Closes the region keeping only {@code keep}, returned as an equal tensor that now belongs to whatever
+     * encloses the region (the old reference must not be used again).
+     */
+    T closeKeeping(T keep);
+
     /** Frees every tensor of this region. */
     @Override
     void close();
@@ -25,6 +31,11 @@ public interface MemoryRegion<T> extends AutoCloseable {
         return new MemoryRegion<>() {
             @Override
             public List<T> compact(List<T> keep) {
+                return keep;
+            }
+
+            @Override
+            public T closeKeeping(T keep) {
                 return keep;
             }
 

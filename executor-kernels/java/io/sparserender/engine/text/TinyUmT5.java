@@ -96,20 +96,25 @@ public record TinyUmT5(int vocabSize, int dModel, int dKv, int numHeads, int dFf
             throw new WeightsException("Cannot write tiny umT5 config in " + dir + ": " + e.getMessage(), e);
         }
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
+        List<io.sparserender.engine.weights.GeneratedTensors.Spec> specs = new java.util.ArrayList<>();
         int stream = 0;
         for (Map.Entry<String, int[]> e : UmT5Weights.expectedShapes(c).entrySet()) {
             int[] shape = e.getValue();
             int n = Math.toIntExact(io.sparserender.engine.tensor.Tensor.numel(shape));
-            double[] z = NoiseGenerator.normals(seed, stream++, 0, n);
+            int s = stream++;
             String name = e.getKey();
             boolean norm = name.endsWith("layer_norm.weight");
             double std = std(name, c);
-            float[] v = new float[n];
-            for (int i = 0; i < n; i++) {
-                v[i] = (float) (norm ? 1 + 0.1 * z[i] : std * z[i]);
-            }
-            w.add(name, dtype, shape, v);
+            specs.add(new io.sparserender.engine.weights.GeneratedTensors.Spec(name, shape, () -> {
+                double[] z = NoiseGenerator.normals(seed, s, 0, n);
+                float[] v = new float[n];
+                for (int i = 0; i < n; i++) {
+                    v[i] = (float) (norm ? 1 + 0.1 * z[i] : std * z[i]);
+                }
+                return v;
+            }));
         }
+        io.sparserender.engine.weights.GeneratedTensors.addAll(w, dtype, specs);
         w.write(dir.resolve("model.safetensors"));
     }
 

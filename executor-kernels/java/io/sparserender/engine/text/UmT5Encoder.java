@@ -56,7 +56,27 @@ public final class UmT5Encoder<T> implements AutoCloseable {
         T x = ops.fromHost(weights.embed(tokens.ids()).reshape(b, l, d));
         T mask = ops.fromHost(new Tensor(tokens.maskAsFloats(), b, l));
         int[] buckets = RelativePositionBuckets.matrix(l, config.numBuckets(), config.maxDistance());
-        for (UmT5Weights.Layer<T> layer : weights.layers()) {
+        // the hidden state in its own memory region, compacted after every layer
+        io.sparserender.engine.ops.MemoryRegion<T> stream = ops.region();
+        try {
+            x = stream.compact(List.of(x)).get(0);
+            for (UmT5Weights.Layer<T> layer : weights.layers()) {
+                x = stream.compact(List.of(layer(layer, x, mask, buckets, b, l))).get(0);
+            }
+            T y = ops.rmsNorm(x, weights.finalNorm(), eps);
+            return stream.closeKeeping(y);
+        } catch (RuntimeException | Error ex) {
+            stream.close();
+            throw ex;
+        }
+    }
+
+    private T layer(UmT5Weights.Layer<T> layer, T x, T mask, int[] buckets, int b, int l) {
+        int d = config.dModel();
+        int heads = config.numHeads();
+        int dkv = config.dKv();
+        float eps = config.eps();
+        {
             T h = ops.rmsNorm(x, layer.attnNorm(), eps);
             T q = ops.reshape(ops.linear(h, layer.q(), null), b, l, heads, dkv);
             T k = ops.reshape(ops.linear(h, layer.k(), null), b, l, heads, dkv);
@@ -80,9 +100,7 @@ public final class UmT5Encoder<T> implements AutoCloseable {
             ops.release(prod);
             x = residual(x, ffn);
         }
-        T y = ops.rmsNorm(x, weights.finalNorm(), eps);
-        release(x, mask);
-        return y;
+        return x;
     }
 
     /**

@@ -151,8 +151,9 @@ public final class WanVaeDecoder<T> {
             x = step(x, mid0.forward(ops, x, cache));
             x = step(x, midAttention.forward(ops, x));
             x = step(x, mid1.forward(ops, x, cache));
+            x = settle(x);
             for (VaeUpStage<T> stage : stages) {
-                x = step(x, stage.forward(ops, x, cache, first));
+                x = settle(step(x, stage.forward(ops, x, cache, first)));
             }
             x = step(x, ops.channelRmsNorm(x, normOut, null));
             x = step(x, ops.silu(x));
@@ -164,6 +165,14 @@ public final class WanVaeDecoder<T> {
                 x = step(x, ops.clamp(x, -1f, 1f));
             }
             chunks++;
+            return settle(x);
+        }
+
+        /**
+         * Frees everything this session made except the conv cache and {@code x} (after the mid blocks, each
+         * up-stage and the chunk): a chunk holds one stage's activations at a time, whatever the resolution.
+         */
+        private T settle(T x) {
             List<T> keep = new ArrayList<>(cache.entries());
             keep.add(x);
             List<T> kept = region.compact(keep);

@@ -45,9 +45,12 @@ public final class WanVaeTiny {
     /** Writes config.json and the decoder weights (plus nothing of the encoder) into {@code vaeFolder}. */
     public static void write(Path vaeFolder, WanVaeConfig config, long seed, DType dtype) {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
+        java.util.List<io.sparserender.engine.weights.GeneratedTensors.Spec> specs = new java.util.ArrayList<>();
         for (Map.Entry<String, int[]> e : WanVaeWeights.decoderShapes(config).entrySet()) {
-            w.add(e.getKey(), dtype, e.getValue(), values(e.getKey(), e.getValue(), seed));
+            specs.add(new io.sparserender.engine.weights.GeneratedTensors.Spec(e.getKey(), e.getValue(),
+                    () -> values(e.getKey(), e.getValue(), seed)));
         }
+        io.sparserender.engine.weights.GeneratedTensors.addAll(w, dtype, specs);
         config.write(vaeFolder.resolve("config.json"));
         w.write(vaeFolder.resolve("diffusion_pytorch_model.safetensors"));
     }

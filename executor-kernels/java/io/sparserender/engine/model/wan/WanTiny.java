@@ -36,23 +36,27 @@ public final class WanTiny {
     public static void write(WanConfig config, long seed, DType dtype, Path dir) {
         SplittableRandom root = new SplittableRandom(seed);
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt").metadata("generator", "sparse-render WanTiny seed " + seed);
+        java.util.List<io.sparserender.engine.weights.GeneratedTensors.Spec> specs = new java.util.ArrayList<>();
         for (WanKeys.Expected e : WanKeys.expected(config)) {
             SplittableRandom r = root.split();
             int[] s = e.shape();
-            float[] v = new float[(int) io.sparserender.engine.tensor.Tensor.numel(s)];
             String n = e.name();
-            if (n.endsWith("norm_q.weight") || n.endsWith("norm_k.weight") || n.endsWith("norm2.weight")) {
-                fill(r, v, 1.0, 0.1);
-            } else if (n.endsWith("scale_shift_table")) {
-                fill(r, v, 0.0, 1.0 / Math.sqrt(config.dim()));
-            } else if (n.endsWith(".bias")) {
-                fill(r, v, 0.0, 0.1);
-            } else {
-                int fanIn = v.length / s[0];
-                fill(r, v, 0.0, Math.sqrt(3.0 / fanIn)); // uniform(−a, a) has variance a²/3 = 1/fanIn
-            }
-            w.add(n, dtype, s, v);
+            specs.add(new io.sparserender.engine.weights.GeneratedTensors.Spec(n, s, () -> {
+                float[] v = new float[(int) io.sparserender.engine.tensor.Tensor.numel(s)];
+                if (n.endsWith("norm_q.weight") || n.endsWith("norm_k.weight") || n.endsWith("norm2.weight")) {
+                    fill(r, v, 1.0, 0.1);
+                } else if (n.endsWith("scale_shift_table")) {
+                    fill(r, v, 0.0, 1.0 / Math.sqrt(config.dim()));
+                } else if (n.endsWith(".bias")) {
+                    fill(r, v, 0.0, 0.1);
+                } else {
+                    int fanIn = v.length / s[0];
+                    fill(r, v, 0.0, Math.sqrt(3.0 / fanIn)); // uniform(−a, a) has variance a²/3 = 1/fanIn
+                }
+                return v;
+            }));
         }
+        io.sparserender.engine.weights.GeneratedTensors.addAll(w, dtype, specs);
         try {
             Files.createDirectories(dir);
             Files.writeString(dir.resolve("config.json"),

@@ -1,6 +1,7 @@
 package io.sparserender.engine.model.wan;
 
 import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
+import io.sparserender.engine.ops.MemoryRegion;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.tensor.Tensor;
 import java.util.ArrayList;
@@ -158,19 +159,25 @@ public final class WanTransformer<T> {
         T e0 = ops.reshape(linear(ops.silu(e), weights.timeProj), b, lm, 6 * d);
         e = ops.reshape(e, b, lm, d);
 
-        T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
         Rope3d.Tables<T> rot = rope.tables(ops, gf, gh, gw);
-        for (int i = 0; i < weights.blocks().size(); i++) {
-            int layer = i;
-            T in = x;
-            x = ops.scoped(() -> block(layer, step, in, e0, prompt, rot));
-        }
-
         T hm = weights.headModulation; // [2·dim]
         T shift = ops.add(ops.slice(hm, 0, 0, d), e);
         T scale = ops.add(ops.slice(hm, 0, d, 2 * d), e);
-        T out = linear(ops.adaLayerNorm(x, shift, scale, config.eps()), weights.projOut);
-        return unpatchify(out, b, gf, gh, gw);
+        // The residual stream in its own memory region, compacted to x after every block: a forward holds one
+        // block's activations at a time.
+        MemoryRegion<T> stream = ops.region();
+        try {
+            T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
+            for (int i = 0; i < weights.blocks().size(); i++) {
+                x = block(i, step, x, e0, prompt, rot);
+                x = stream.compact(List.of(x)).get(0);
+            }
+            T out = linear(ops.adaLayerNorm(x, shift, scale, config.eps()), weights.projOut);
+            return stream.closeKeeping(unpatchify(out, b, gf, gh, gw));
+        } catch (RuntimeException | Error ex) {
+            stream.close();
+            throw ex;
+        }
     }
 
     private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot) {

@@ -384,9 +384,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             throw new IllegalArgumentException("Cannot attend: key mask " + keyMask + " is not [B, Lk]");
         }
         if (d != 64 && d != 128) {
-            // No kernel for this head width: the float32 reference on the host (tiny test models only).
-            return fromHost(host.attention(toHost(q), toHost(k), toHost(v), scale,
-                    bias == null ? null : toHost(bias), keyMask == null ? null : toHost(keyMask)));
+            return attentionByGemms(q, k, v, scale, bias, batchedBias, keyMask);
         }
         DeviceBuffer qb = bf16Of(q);
         DeviceBuffer kb = bf16Of(k);
@@ -404,6 +402,53 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         timed(OpTimer.Kind.ATTENTION, () -> device.launch(d == 64 ? "dense_attention_d64" : "dense_attention_d128", (int) grid,
                 128, denseAttentionSmem(d), new KernelArgs().struct(p)));
         return o;
+    }
+
+    /**
+     * Attention for head widths the fused kernel lacks (the VAE's single 1024-wide head, tiny test models):
+     * per (batch, head) S = q·kᵀ·scale (+ bias, masked keys at −1e30) in float32 by GEMM, softmax over rows,
+     * o = P·v by GEMM with bf16 operands. Memory: one [Lq, Lk] score matrix at a time.
+     */
+    private DeviceBuffer attentionByGemms(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, float scale, DeviceBuffer bias,
+                                          boolean batchedBias, DeviceBuffer keyMask) {
+        int[] qs = q.shape();
+        int b = qs[0], lq = qs[1], h = qs[2], d = qs[3], lk = k.dim(1);
+        DeviceBuffer out = allocate(DType.BF16, qs);
+        DeviceBuffer maskAdd = null;
+        if (keyMask != null) {
+            // (mask − 1)·1e30: 0 for kept keys, −1e30 for excluded ones
+            maskAdd = unary(f32(keyMask), 0, 1e30f, -1e30f, DType.F32);
+        }
+        long[] st = StridedLayout.contiguous(qs);
+        long[] kst = StridedLayout.contiguous(k.shape());
+        for (int bi = 0; bi < b; bi++) {
+            for (int hi = 0; hi < h; hi++) {
+                try (DeviceArena.Scope scope = device.arena().scope()) {
+                    DeviceBuffer qh = allocate(DType.BF16, lq, d);
+                    copy(qh, 0, new long[] {d, 1}, q, bi * st[0] + hi * st[2], new long[] {st[1], st[3]}, new int[] {lq, d});
+                    DeviceBuffer kh = allocate(DType.BF16, lk, d);
+                    copy(kh, 0, new long[] {d, 1}, k, bi * kst[0] + hi * kst[2], new long[] {kst[1], kst[3]}, new int[] {lk, d});
+                    DeviceBuffer vt = allocate(DType.BF16, d, lk);
+                    copy(vt, 0, new long[] {lk, 1}, v, bi * kst[0] + hi * kst[2], new long[] {kst[3], kst[1]}, new int[] {d, lk});
+                    DeviceBuffer scores = allocate(DType.F32, lq, lk);
+                    timed(OpTimer.Kind.ATTENTION, () -> device.gemm().matmul(qh, kh, scores, scale));
+                    if (bias != null) {
+                        long off = ((batchedBias ? (long) bi * h : 0) + hi) * lq * lk;
+                        axpyInto(scores, scores, f32(bias).view(off, lq, lk), null, 1f, OpTimer.Kind.ATTENTION);
+                    }
+                    if (maskAdd != null) {
+                        axpyInto(scores, scores, maskAdd.view((long) bi * lk, 1, lk), null, 1f, OpTimer.Kind.ATTENTION);
+                    }
+                    DeviceBuffer p = allocate(DType.F32, lq, lk);
+                    timed(OpTimer.Kind.ATTENTION, () -> kernels.softmaxRows(scores, p));
+                    DeviceBuffer pb = convert(p, DType.BF16);
+                    DeviceBuffer oh = allocate(DType.BF16, lq, d);
+                    timed(OpTimer.Kind.ATTENTION, () -> device.gemm().matmul(pb, vt, oh, 1f));
+                    copy(out, bi * st[0] + hi * st[2], new long[] {st[1], st[3]}, oh, 0, new long[] {d, 1}, new int[] {lq, d});
+                }
+            }
+        }
+        return out;
     }
 
     static int denseAttentionSmem(int headDim) {

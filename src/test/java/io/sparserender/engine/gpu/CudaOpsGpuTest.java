@@ -148,6 +148,7 @@ class CudaOpsGpuTest {
         assertThat(relL2(got, CPU.linear(xb, w, b).data())).as("linear bf16 relative L2").isLessThan(1e-2);
     }
 
+    /** D 64 and 128 run dense_attention.cu; other widths (the VAE's 1024, tiny models) run per-head GEMMs. */
     @ParameterizedTest(name = "B={0} Lq={1} Lk={2} H={3} D={4} bias={5} mask={6}")
     @CsvSource({
         "2, 77, 130, 3, 128, false, false",
@@ -155,6 +156,8 @@ class CudaOpsGpuTest {
         "2, 33, 33, 4, 64, true, true",
         "1, 129, 64, 2, 64, true, false",
         "2, 5, 300, 1, 64, false, true",
+        "2, 40, 70, 3, 32, true, true",
+        "1, 300, 300, 1, 256, false, false",
     })
     void denseAttentionMatchesTheReference(int b, int lq, int lk, int h, int d, boolean withBias, boolean withMask) {
         SplittableRandom r = random("cuda ops attention " + b + "," + lq + "," + lk + "," + h + "," + d);

@@ -52,18 +52,20 @@ class KernelNamesTest {
         Matcher d = DEFINE.matcher(source);
         while (d.find()) {
             Matcher k = MACRO_KERNEL.matcher(d.group(3));
-            if (!k.find() || !k.group(1).contains("##")) {
-                continue;
-            }
             List<String> params = List.of(d.group(2).split("\\s*,\\s*"));
-            Matcher use = Pattern.compile("(?m)^" + d.group(1) + "\\(([^)]*)\\)").matcher(source);
-            while (use.find()) {
-                String[] args = use.group(1).split("\\s*,\\s*");
-                String name = k.group(1);
-                for (int i = 0; i < params.size() && i < args.length; i++) {
-                    name = name.replaceAll("(?<=^|##)" + Pattern.quote(params.get(i).strip()) + "(?=##|$)", args[i].strip());
+            while (k.find()) { // every kernel the macro stamps, not only the first
+                if (!k.group(1).contains("##")) {
+                    continue;
                 }
-                names.add(name.replace("##", ""));
+                Matcher use = Pattern.compile("(?m)^" + d.group(1) + "\\(([^)]*)\\)").matcher(source);
+                while (use.find()) {
+                    String[] args = use.group(1).split("\\s*,\\s*");
+                    String name = k.group(1);
+                    for (int i = 0; i < params.size() && i < args.length; i++) {
+                        name = name.replaceAll("(?<=^|##)" + Pattern.quote(params.get(i).strip()) + "(?=##|$)", args[i].strip());
+                    }
+                    names.add(name.replace("##", ""));
+                }
             }
         }
         return names;

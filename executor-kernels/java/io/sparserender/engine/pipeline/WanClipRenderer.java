@@ -42,15 +42,28 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     private final WanVaeDecoder<T> vae;
     private final Function<String, SelfAttention<T>> policies;
     private final String device;
+    private final long memoryBudgetBytes;
+
+    /** As below, with the whole JVM heap as the memory budget. */
+    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device) {
+        this(ops, repo, policies, device, Runtime.getRuntime().maxMemory());
+    }
 
     /**
-     * @param policies builds the self-attention for a canonical policy spec ("dense" at least)
+     * @param policies          builds the self-attention for a canonical policy spec ("dense" at least)
+     * @param memoryBudgetBytes a clip whose estimated working set ({@link ClipFootprint}) exceeds this is refused
+     *                          before it starts
      */
-    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device) {
+    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device,
+                           long memoryBudgetBytes) {
+        if (memoryBudgetBytes <= 0) {
+            throw new IllegalArgumentException("Invalid memory budget " + memoryBudgetBytes + " bytes: must be positive");
+        }
         this.ops = ops;
         this.repo = repo;
         this.policies = policies;
         this.device = device;
+        this.memoryBudgetBytes = memoryBudgetBytes;
         long t0 = System.nanoTime();
         WanModelDir dir = WanModelDir.resolve(repo.root());
         this.expertDirs = dir.experts();
@@ -72,8 +85,30 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         return device;
     }
 
+    /**
+     * Renders one clip. A clip that cannot fit the memory budget is refused before any work, and one that
+     * runs out of memory anyway fails alone ({@link ClipFailedException}, sizes named): its tensors are
+     * garbage once the exception leaves, so the next clip starts clean.
+     */
     @Override
     public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener) {
+        ClipFootprint footprint = ClipFootprint.of(repo.preset().transformer(), vae.config(), spec);
+        String refusal = footprint.refusal(memoryBudgetBytes, ops.backend().equals("cpu"));
+        if (refusal != null) {
+            throw new ClipFailedException("Cannot render clip " + spec.clipId() + " at " + spec.width() + "x"
+                    + spec.height() + ", " + spec.frames() + " frames: " + refusal);
+        }
+        try {
+            return renderWithin(spec, workDir, listener);
+        } catch (OutOfMemoryError e) {
+            throw new ClipFailedException("Cannot render clip " + spec.clipId() + " at " + spec.width() + "x"
+                    + spec.height() + ", " + spec.frames() + " frames: out of memory (" + e.getMessage()
+                    + "); estimated peak " + ClipFootprint.mib(footprint.peakBytes()) + ", largest tensor "
+                    + footprint.largest() + ", budget " + ClipFootprint.mib(memoryBudgetBytes), e);
+        }
+    }
+
+    private RenderResult renderWithin(ClipSpec spec, Path workDir, RenderListener listener) {
         WanPreset preset = repo.preset();
         String id = spec.clipId();
         Map<String, Double> seconds = new LinkedHashMap<>();
@@ -112,11 +147,17 @@ public final class WanClipRenderer<T> implements ClipRenderer {
             T v = models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
             Tensor host = ops.toHost(v);
             ops.release(v);
+            if (!allFinite(host.data())) {
+                var site = models.get(e).locateNonFinite(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
+                throw new ClipFailedException("Cannot render clip " + id + ": NaN/Inf in latents at step " + step[0]
+                        + " of " + spec.steps() + " (0-based, timestep " + t + "), first in "
+                        + (site != null ? site : "no layer when the step was re-run (not reproducible)")
+                        + (models.size() > 1 ? " of expert " + expertDirs.get(e).name() : ""));
+            }
             ops.release(batch);
             int n = x.numel();
             float[] cond = java.util.Arrays.copyOfRange(host.data(), 0, n);
             float[] uncond = java.util.Arrays.copyOfRange(host.data(), n, 2 * n);
-            checkFinite(cond, id, step[0], t);
             return new SamplingLoop.Flows(new Tensor(cond, latentShape), new Tensor(uncond, latentShape));
         };
         Tensor latents = SamplingLoop.run(noise, schedule, expertSchedule, flow, (i, t, expert, g) -> {
@@ -145,13 +186,13 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         return ops.concat(1, List.of(one, ops.fromHost(Tensor.zeros(1, len - s[0], s[1]))));
     }
 
-    private static void checkFinite(float[] v, String clipId, int step, long t) {
+    private static boolean allFinite(float[] v) {
         for (float f : v) {
             if (!Float.isFinite(f)) {
-                throw new ClipFailedException("Cannot render clip " + clipId + ": the DiT produced NaN/Inf at step "
-                        + step + " (timestep " + t + ")");
+                return false;
             }
         }
+        return true;
     }
 
     private static int[] prepend(int d, int[] shape) {

@@ -11,8 +11,13 @@ import org.apache.spark.resource.ResourceInformation;
 
 /**
  * {@code spark.plugins=io.sparserender.driver.executor.RenderPlugin}: each executor builds its
- * renderer (CUDA context on the GPU Spark assigned, model weights) once at start, before any task.
- * A failed start fails the executor instead of leaving it half alive; shutdown releases the device.
+ * renderer (CUDA context on the GPU Spark assigned, model weights) once at start, before any task;
+ * shutdown releases the device.
+ *
+ * <p>A failed start does not end the executor: an executor that exits at start is relaunched by the
+ * cluster manager, loads the same broken model and exits again, and the job waits on executors that
+ * never come. Instead the failure is kept ({@link ExecutorEngine}), the executor refuses every task
+ * with it, and the driver ends the run at the first refusal with the message (file and tensor named).
  */
 public final class RenderPlugin implements SparkPlugin {
     static final String PREFIX = "spark.sparserender.renderer.";
@@ -62,7 +67,11 @@ public final class RenderPlugin implements SparkPlugin {
                 if (!ctx.conf().contains(PREFIX + "factory")) {
                     return; // not a render job (e.g. the report job)
                 }
-                ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()));
+                try {
+                    ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()));
+                } catch (RendererStartException e) {
+                    // kept by ExecutorEngine (and logged there): the first task reports it to the driver
+                }
             }
 
             @Override

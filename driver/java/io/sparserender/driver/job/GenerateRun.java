@@ -141,10 +141,28 @@ public final class GenerateRun {
             slices.add(specs.toString());
         }
         RendererSettings settings = options.renderer();
-        spark.sparkContext().setJobDescription("render " + todo.size() + " clips in " + plan.size() + " partitions");
-        return jsc.parallelize(slices, slices.size())
-                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))
-                .collect();
+        org.apache.spark.SparkContext sc = spark.sparkContext();
+        String group = "sparse-render-" + runId + "-" + java.util.UUID.randomUUID();
+        RendererStartGuard guard = new RendererStartGuard(sc, group);
+        sc.addSparkListener(guard);
+        sc.setJobGroup(group, "render " + todo.size() + " clips in " + plan.size() + " partitions", true);
+        try {
+            return jsc.parallelize(slices, slices.size())
+                    .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))
+                    .collect();
+        } catch (Exception e) { // SparkException is checked in Java's eyes but not declared by collect
+            String why = guard.failure(e);
+            if (why != null) {
+                throw new IllegalStateException("Cannot render run " + runId + ": " + why, e);
+            }
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("Cannot render run " + runId + ": " + e.getMessage(), e);
+        } finally {
+            sc.clearJobGroup();
+            sc.removeSparkListener(guard);
+        }
     }
 
     private void writeRejected(OutputLayout layout, List<Validation.Rejected> rejected, String runId, LocalDate day) {

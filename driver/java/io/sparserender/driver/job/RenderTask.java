@@ -55,8 +55,12 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         OutputStore store = new OutputStore(new OutputLayout(new org.apache.hadoop.fs.Path(outRoot)), conf);
         ClipRenderer renderer = ExecutorEngine.get(settings, assignedGpu());
         List<String> results = new ArrayList<>();
+        TaskContext task = TaskContext.get();
         while (partition.hasNext()) {
             for (JsonNode spec : JSON.readTree(partition.next())) {
+                if (task != null) {
+                    task.killTaskIfInterrupted(); // a cancelled or aborted job starts no further clip here
+                }
                 results.add(renderOne(ClipSpec.fromCanonicalJson(spec.toString()), store, renderer));
             }
         }

@@ -88,6 +88,7 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
             if (isFatal(e)) {
                 throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
             }
+            LOG.warn("clip {} failed: {}", id, e.getMessage());
             return r.put("status", "failed").put("error", String.valueOf(e.getMessage()))
                     .put("seconds", (System.nanoTime() - t0) / 1e9).toString();
         } finally {

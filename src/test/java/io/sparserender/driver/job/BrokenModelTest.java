@@ -11,6 +11,7 @@ import io.sparserender.driver.prompts.PolicyCanonicalizer;
 import io.sparserender.driver.spark.SparkSettings;
 import io.sparserender.engine.pipeline.ModelRepo;
 import io.sparserender.testing.BrokenModels;
+import io.sparserender.testing.LocalSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,15 +46,7 @@ class BrokenModelTest {
 
     @BeforeAll
     static void startSparkWithRetries() {
-        // the shared local[2] session has no task retries: stop it (LocalSpark starts a new one when next asked)
-        SparkSession.getActiveSession().foreach(s -> {
-            s.stop();
-            return null;
-        });
-        SparkSession.getDefaultSession().foreach(s -> {
-            s.stop();
-            return null;
-        });
+        LocalSpark.stopAll(); // the shared local[2] session has no task retries
         SparkSession.Builder b = SparkSession.builder().appName("broken-model");
         SparkSettings.local(2).forEach(b::config);
         b.config("spark.master", "local[2," + MAX_FAILURES + "]").config("spark.ui.enabled", "false");

@@ -47,10 +47,18 @@ public final class GenerateRun {
             .add("source", DataTypes.StringType).add("row", DataTypes.LongType).add("reason", DataTypes.StringType)
             .add("dt", DataTypes.StringType).add("run_id", DataTypes.StringType);
 
-    /** What a run did; also written as the manifest. */
+    /**
+     * What a run did; also written as the manifest.
+     *
+     * @param seconds wall time of each phase in order: read (read and validate prompts), dedupe, rejected
+     *                (write the rejected table), finished (list finished clips), plan, render, stats, manifest
+     */
     public record Summary(String runId, LocalDate day, int rows, int rejected, int duplicateRows, int clips,
                           int alreadyDone, int rendered, int failed, long statsClipRows, long statsLayerStepRows,
-                          List<String> failures) {}
+                          List<String> failures, Map<String, Double> seconds) {}
+
+    /** Spark setting: seconds between progress lines (default 10 in local mode, 60 on a cluster). */
+    public static final String PROGRESS_SECONDS = "spark.sparserender.progress.seconds";
 
     private final SparkSession spark;
     private final GenerateOptions options;
@@ -62,6 +70,8 @@ public final class GenerateRun {
 
     public Summary run() {
         Instant started = Instant.now();
+        Map<String, Double> seconds = new java.util.LinkedHashMap<>();
+        long lap = System.nanoTime();
         Map<String, String> hadoopConf = hadoopConf();
         org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration(false);
         hadoopConf.forEach(conf::set);
@@ -72,6 +82,7 @@ public final class GenerateRun {
         PromptFormat format = options.format() != null ? options.format() : PromptFormat.ofPath(options.prompts());
         RowValidator validator = new RowValidator(options.defaults(), options.policies());
         List<Validation> rows = PromptSource.read(spark, options.prompts(), format, validator);
+        lap = lap(seconds, "read", lap);
         if (rows.isEmpty()) {
             throw new IllegalArgumentException("Cannot render " + options.prompts() + ": it holds no prompt rows");
         }
@@ -80,7 +91,9 @@ public final class GenerateRun {
         if (options.limit() > 0 && clips.size() > options.limit()) {
             clips = clips.subList(0, options.limit());
         }
+        lap = lap(seconds, "dedupe", lap);
         writeRejected(store.layout(), unique.rejected(), runId, day);
+        lap = lap(seconds, "rejected", lap);
 
         Set<String> finished = store.finishedClipIds();
         List<ClipSpec> todo = new ArrayList<>();
@@ -91,15 +104,17 @@ public final class GenerateRun {
         }
         LOG.info("Run {}: {} rows, {} rejected, {} clips, {} already done, {} to render", runId, rows.size(),
                 unique.rejected().size(), clips.size(), clips.size() - todo.size(), todo.size());
+        lap = lap(seconds, "finished", lap);
 
         List<String> results;
         Set<String> todoIds = new java.util.HashSet<>();
         todo.forEach(c -> todoIds.add(c.clipId()));
         boolean local = spark.sparkContext().isLocal();
-        try (RenderProgress progress = new RenderProgress(store, todoIds,
-                java.time.Duration.ofSeconds(local ? 10 : 60))) {
-            results = render(todo, hadoopConf, runId);
+        long period = spark.sparkContext().getConf().getLong(PROGRESS_SECONDS, local ? 10 : 60);
+        try (RenderProgress progress = new RenderProgress(store, todoIds, java.time.Duration.ofSeconds(period))) {
+            results = render(todo, hadoopConf, runId, seconds);
         }
+        lap = System.nanoTime();
         int rendered = 0;
         List<String> failures = new ArrayList<>();
         for (String r : results) {
@@ -118,15 +133,28 @@ public final class GenerateRun {
             }
         }
         StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);
+        lap = lap(seconds, "stats", lap);
         Summary summary = new Summary(runId, day, rows.size(), unique.rejected().size(), unique.duplicateRows(),
                 clips.size(), clips.size() - todo.size(), rendered, failures.size(), written.clips(),
-                written.layerSteps(), failures);
-        writeManifest(store, summary, started);
+                written.layerSteps(), failures, seconds);
+        writeManifest(store, summary, started, lap);
+        lap(seconds, "manifest", lap);
         return summary;
     }
 
-    private List<String> render(List<ClipSpec> todo, Map<String, String> hadoopConf, String runId) {
+    /** Records the seconds since {@code since} under {@code phase}; returns now. */
+    private static long lap(Map<String, Double> seconds, String phase, long since) {
+        long now = System.nanoTime();
+        seconds.put(phase, (now - since) / 1e9);
+        return now;
+    }
+
+    private List<String> render(List<ClipSpec> todo, Map<String, String> hadoopConf, String runId,
+                                Map<String, Double> seconds) {
+        long lap = System.nanoTime();
         if (todo.isEmpty()) {
+            seconds.put("plan", 0.0);
+            seconds.put("render", 0.0);
             return List.of();
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -140,6 +168,7 @@ public final class GenerateRun {
             }
             slices.add(specs.toString());
         }
+        lap = lap(seconds, "plan", lap);
         RendererSettings settings = options.renderer();
         org.apache.spark.SparkContext sc = spark.sparkContext();
         String group = "sparse-render-" + runId + "-" + java.util.UUID.randomUUID();
@@ -147,9 +176,11 @@ public final class GenerateRun {
         sc.addSparkListener(guard);
         sc.setJobGroup(group, "render " + todo.size() + " clips in " + plan.size() + " partitions", true);
         try {
-            return jsc.parallelize(slices, slices.size())
+            List<String> results = jsc.parallelize(slices, slices.size())
                     .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))
                     .collect();
+            lap(seconds, "render", lap);
+            return results;
         } catch (Exception e) { // SparkException is checked in Java's eyes but not declared by collect
             String why = guard.failure(e);
             if (why != null) {
@@ -173,7 +204,7 @@ public final class GenerateRun {
         StatsTables.overwritePartition(spark.createDataFrame(rows, REJECTED), layout.rejectedTable().toString());
     }
 
-    private void writeManifest(OutputStore store, Summary s, Instant started) {
+    private void writeManifest(OutputStore store, Summary s, Instant started, long manifestStart) {
         ObjectNode m = JSON.createObjectNode();
         m.put("run_id", s.runId());
         m.put("dt", s.day().toString());
@@ -196,6 +227,9 @@ public final class GenerateRun {
         counts.put("stats_layer_step_rows", s.statsLayerStepRows());
         ArrayNode f = m.putArray("failures");
         s.failures().forEach(f::add);
+        ObjectNode phases = m.putObject("seconds");
+        s.seconds().forEach(phases::put);
+        phases.put("manifest", (System.nanoTime() - manifestStart) / 1e9);
         ObjectNode versions = m.putObject("versions");
         versions.put("sparse_render", String.valueOf(GenerateRun.class.getPackage().getImplementationVersion()));
         versions.put("spark", spark.version());

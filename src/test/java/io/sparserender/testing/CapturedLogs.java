@@ -13,7 +13,8 @@ import org.apache.logging.log4j.core.layout.PatternLayout;
 
 /**
  * Everything logged in this JVM while open (Spark, Hadoop, the AWS SDK, sparse-render), at the levels
- * asked for, as text: for tests that grep logs. Levels and appenders are restored on close.
+ * asked for, as text ("epoch-millis LEVEL logger: message" lines): for tests that grep logs. Levels and
+ * appenders are restored on close.
  */
 public final class CapturedLogs implements AutoCloseable {
     private final StringWriter text = new StringWriter();
@@ -28,7 +29,7 @@ public final class CapturedLogs implements AutoCloseable {
     public CapturedLogs(Level level, Map<String, Level> finer) {
         Configuration config = ctx.getConfiguration();
         appender = WriterAppender.newBuilder().setName("captured-" + System.nanoTime()).setTarget(text)
-                .setLayout(PatternLayout.newBuilder().withPattern("%-5p %c: %m%n%throwable").build()).build();
+                .setLayout(PatternLayout.newBuilder().withPattern("%d{UNIX_MILLIS} %-5p %c: %m%n%throwable").build()).build();
         appender.start();
         config.addAppender(appender);
         for (LoggerConfig lc : config.getLoggers().values()) {

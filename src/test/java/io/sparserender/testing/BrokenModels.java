@@ -102,6 +102,19 @@ public final class BrokenModels {
         return new Broken(to, to.resolve("transformer"), "patch_embedding.weight");
     }
 
+    /** The transformer's config.json describing a model no preset knows (3 layers instead of 2). */
+    public static Broken unknownConfig(ModelRepo repo, Path to) throws IOException {
+        copy(repo.root(), to);
+        Path cfg = to.resolve("transformer/config.json");
+        String json = Files.readString(cfg);
+        String changed = json.replaceFirst("\"num_layers\"\\s*:\\s*2", "\"num_layers\": 3");
+        if (changed.equals(json)) {
+            throw new IllegalStateException("no num_layers 2 in " + cfg);
+        }
+        Files.writeString(cfg, changed);
+        return new Broken(to, to, null);
+    }
+
     /** A new shape for a tensor, or null to keep it. */
     private interface Reshape {
         int[] apply(String name, TensorInfo info);

@@ -141,6 +141,12 @@ class BrokenModelTest {
     }
 
     @Test
+    void configOfAModelNoPresetKnows() throws Exception {
+        assertFailsOnce(BrokenModels.unknownConfig(tiny(), dir.resolve("m")), "Cannot tell which Wan model",
+                "3 layers", "matches no preset");
+    }
+
+    @Test
     void wrongModelForTheConfig() throws Exception {
         assertFailsOnce(BrokenModels.wrongModel(tiny(), dir.resolve("m")), "Invalid Wan checkpoint ", "missing ", "unexpected ");
     }

@@ -78,9 +78,11 @@ class ManyPromptsIT {
             System.gc();
             long baseline = heapUsed();
             AtomicLong peak = new AtomicLong(baseline);
+            AtomicLong livePeak = new AtomicLong(liveAfterGc());
             Thread sampler = new Thread(() -> {
                 while (!Thread.currentThread().isInterrupted()) {
                     peak.accumulateAndGet(heapUsed(), Math::max);
+                    livePeak.accumulateAndGet(liveAfterGc(), Math::max);
                     try {
                         Thread.sleep(20);
                     } catch (InterruptedException e) {
@@ -139,9 +141,10 @@ class ManyPromptsIT {
             double renderSeconds = s.seconds().get("render");
             String record = String.format(Locale.ROOT, "many prompts: %d rows (%d clips, %d duplicates, %d bad, %d already done),"
                     + " local[2], stand-in renderer: run %.1f s; phases %s; render stage %.1f ms per clip (%.1f slot-ms);"
-                    + " heap peak %d MiB over a %d MiB baseline; %d progress lines, total %d, last %d/%d; ETA %s",
+                    + " heap %d MiB before the run (after GC), live heap after GC at most %d MiB during it (heap in use"
+                    + " including garbage at most %d MiB); %d progress lines, total %d, last %d/%d; ETA %s",
                     n, clips, dup, bad, head, wall, rounded(s.seconds()), 1000 * renderSeconds / todo,
-                    2000 * renderSeconds / todo, (peak.get() - baseline) >> 20, baseline >> 20, progress.size(), todo,
+                    2000 * renderSeconds / todo, baseline >> 20, livePeak.get() >> 20, peak.get() >> 20, progress.size(), todo,
                     progress.get(progress.size() - 1)[1], todo, eta);
             System.out.println(record);
             Files.writeString(Path.of(System.getProperty("sparserender.basedir", "."), "target", "load-summary.txt"),
@@ -155,6 +158,17 @@ class ManyPromptsIT {
 
     private static long heapUsed() {
         return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    /** Heap in use right after the latest collection of each pool: the live set, without garbage not yet collected. */
+    private static long liveAfterGc() {
+        long sum = 0;
+        for (var pool : ManagementFactory.getMemoryPoolMXBeans()) {
+            if (pool.getType() == java.lang.management.MemoryType.HEAP && pool.getCollectionUsage() != null) {
+                sum += pool.getCollectionUsage().getUsed();
+            }
+        }
+        return sum;
     }
 
     private static String rounded(Map<String, Double> seconds) {

@@ -115,14 +115,11 @@ public final class GenerateRun {
             results = render(todo, hadoopConf, runId, seconds);
         }
         lap = System.nanoTime();
-        int rendered = 0;
         List<String> failures = new ArrayList<>();
         for (String r : results) {
             JsonNode n = readJson(r);
-            switch (n.get("status").asText()) {
-                case "rendered" -> rendered++;
-                case "failed" -> failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
-                default -> { }
+            if (n.get("status").asText().equals("failed")) {
+                failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
             }
         }
         List<String> sidecars = new ArrayList<>();
@@ -130,6 +127,14 @@ public final class GenerateRun {
         for (ClipSpec c : clips) {
             if (nowFinished.contains(c.clipId())) {
                 sidecars.add(store.layout().sidecar(c.clipId()).toString());
+            }
+        }
+        // Rendered = had no sidecar when the run began and has one now. Counted from the sidecars, not the task
+        // results: a task attempt lost with its executor may have published clips that its retry then skips.
+        int rendered = 0;
+        for (ClipSpec c : todo) {
+            if (nowFinished.contains(c.clipId())) {
+                rendered++;
             }
         }
         StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);

@@ -81,6 +81,7 @@ public final class GenerateRun {
 
         PromptFormat format = options.format() != null ? options.format() : PromptFormat.ofPath(options.prompts());
         RowValidator validator = new RowValidator(options.defaults(), options.policies());
+        describe(runId, "read and validate prompts");
         List<Validation> rows = PromptSource.read(spark, options.prompts(), format, validator);
         lap = lap(seconds, "read", lap);
         if (rows.isEmpty()) {
@@ -92,6 +93,7 @@ public final class GenerateRun {
             clips = clips.subList(0, options.limit());
         }
         lap = lap(seconds, "dedupe", lap);
+        describe(runId, "write rejected rows");
         writeRejected(store.layout(), unique.rejected(), runId, day);
         lap = lap(seconds, "rejected", lap);
 
@@ -137,7 +139,9 @@ public final class GenerateRun {
                 rendered++;
             }
         }
-        StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);
+        describe(runId, "build statistics");
+        StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day, hadoopConf);
+        spark.sparkContext().setJobDescription(null);
         lap = lap(seconds, "stats", lap);
         Summary summary = new Summary(runId, day, rows.size(), unique.rejected().size(), unique.duplicateRows(),
                 clips.size(), clips.size() - todo.size(), rendered, failures.size(), written.clips(),
@@ -145,6 +149,11 @@ public final class GenerateRun {
         writeManifest(store, summary, started, lap);
         lap(seconds, "manifest", lap);
         return summary;
+    }
+
+    /** Names the Spark jobs that follow (Spark UI, listeners): "sparse-render RUN: what". */
+    private void describe(String runId, String what) {
+        spark.sparkContext().setJobDescription("sparse-render " + runId + ": " + what);
     }
 
     /** Records the seconds since {@code since} under {@code phase}; returns now. */
@@ -179,7 +188,8 @@ public final class GenerateRun {
         String group = "sparse-render-" + runId + "-" + java.util.UUID.randomUUID();
         RendererStartGuard guard = new RendererStartGuard(sc, group);
         sc.addSparkListener(guard);
-        sc.setJobGroup(group, "render " + todo.size() + " clips in " + plan.size() + " partitions", true);
+        sc.setJobGroup(group, "sparse-render " + runId + ": render " + todo.size() + " clips in " + plan.size()
+                + " partitions", true);
         try {
             List<String> results = jsc.parallelize(slices, slices.size())
                     .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId))

@@ -47,6 +47,8 @@ class ExecutorLossSoakIT {
         SplittableRandom dice = new SplittableRandom(seed);
         System.out.printf("soak: %d runs, seed %d%n", runs, seed);
         SparkSession spark = LocalClusterSpark.start(2, Map.of());
+        ActiveJobs jobs = new ActiveJobs();
+        spark.sparkContext().addSparkListener(jobs);
         int kills = 0;
         int killsMidRun = 0;
         int clipsTotal = 0;
@@ -77,7 +79,7 @@ class ExecutorLossSoakIT {
                         break;
                     }
                     ProcessHandle victim = pick(dice);
-                    String stage = activeStage(spark);
+                    String stage = jobs.now();
                     if (victim != null && victim.destroyForcibly()) {
                         kills++;
                         killsMidRun += future.isDone() ? 0 : 1;
@@ -104,23 +106,33 @@ class ExecutorLossSoakIT {
             spark.stop();
         }
         String record = String.format("soak: %d runs, %d clips, %d executors killed (%d while a run was in progress; "
-                + "stages hit %s), 0 clips lost, 0 duplicated, 0 duplicate stats rows, %.0f s, seed %d",
+                + "during %s), 0 clips lost, 0 duplicated, 0 duplicate stats rows, %.0f s, seed %d",
                 runs, clipsTotal, kills, killsMidRun, stagesHit, (System.nanoTime() - t0) / 1e9, seed);
         System.out.println(record);
         Files.writeString(Path.of(System.getProperty("sparserender.basedir", "."), "target", "soak-summary.txt"), record + "\n");
         assertThat(killsMidRun).as("executors killed while a run was in progress").isPositive();
     }
 
-    /** The call site of the stage running now ("collect at GenerateRun.java:152" is rendering), or "driver work". */
-    private static String activeStage(SparkSession spark) {
-        var tracker = spark.sparkContext().statusTracker();
-        for (int id : tracker.getActiveStageIds()) {
-            var info = tracker.getStageInfo(id);
-            if (info.isDefined()) {
-                return info.get().name();
-            }
+    /** The descriptions of the Spark jobs running now, by job id. */
+    private static final class ActiveJobs extends org.apache.spark.scheduler.SparkListener {
+        private final Map<Integer, String> running = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+            String d = start.properties() == null ? null : start.properties().getProperty("spark.job.description");
+            running.put(start.jobId(), d == null ? "job " + start.jobId() : d.replaceFirst("^sparse-render [^:]*: ", ""));
         }
-        return "driver work";
+
+        @Override
+        public void onJobEnd(org.apache.spark.scheduler.SparkListenerJobEnd end) {
+            running.remove(end.jobId());
+        }
+
+        /** What the run is doing: its running job (without clip counts), or driver work between jobs. */
+        String now() {
+            return running.isEmpty() ? "driver work between jobs"
+                    : running.values().iterator().next().replaceFirst(" \\d+ clips in \\d+ partitions", " clips");
+        }
     }
 
     private static ProcessHandle pick(SplittableRandom dice) {

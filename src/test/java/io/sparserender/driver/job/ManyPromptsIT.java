@@ -93,6 +93,8 @@ class ManyPromptsIT {
             sampler.setDaemon(true);
             GenerateRun.Summary s;
             String log;
+            RenderTasks renderTasks = new RenderTasks();
+            spark.sparkContext().addSparkListener(renderTasks);
             long t0 = System.nanoTime();
             try (CapturedLogs captured = new CapturedLogs(Level.WARN,
                     Map.of("io.sparserender.driver.job.RenderProgress", Level.INFO))) {
@@ -139,12 +141,20 @@ class ManyPromptsIT {
             }
 
             double renderSeconds = s.seconds().get("render");
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            // slot time of the render stage = time inside tasks (the clips' own work: sidecar check, stand-in,
+            // two atomic publishes) + task deserialization + the rest (scheduling, launch, results): Spark's share
+            double slotMs = 2000 * renderSeconds;
+            String split = String.format(Locale.ROOT, "%d tasks; per clip %.2f ms inside tasks, %.2f ms deserializing"
+                    + " tasks, %.2f ms scheduling, launch and results", renderTasks.tasks.get(),
+                    (double) renderTasks.runMs.get() / todo, (double) renderTasks.deserializeMs.get() / todo,
+                    (slotMs - renderTasks.runMs.get() - renderTasks.deserializeMs.get()) / todo);
             String record = String.format(Locale.ROOT, "many prompts: %d rows (%d clips, %d duplicates, %d bad, %d already done),"
-                    + " local[2], stand-in renderer: run %.1f s; phases %s; render stage %.1f ms per clip (%.1f slot-ms);"
+                    + " local[2], stand-in renderer: run %.1f s; phases %s; render stage %.1f ms per clip (%.1f slot-ms: %s);"
                     + " heap %d MiB before the run (after GC), live heap after GC at most %d MiB during it (heap in use"
                     + " including garbage at most %d MiB); %d progress lines, total %d, last %d/%d; ETA %s",
                     n, clips, dup, bad, head, wall, rounded(s.seconds()), 1000 * renderSeconds / todo,
-                    2000 * renderSeconds / todo, baseline >> 20, livePeak.get() >> 20, peak.get() >> 20, progress.size(), todo,
+                    2000 * renderSeconds / todo, split, baseline >> 20, livePeak.get() >> 20, peak.get() >> 20, progress.size(), todo,
                     progress.get(progress.size() - 1)[1], todo, eta);
             System.out.println(record);
             Files.writeString(Path.of(System.getProperty("sparserender.basedir", "."), "target", "load-summary.txt"),
@@ -153,6 +163,31 @@ class ManyPromptsIT {
         } finally {
             spark.stop();
             ExecutorEngine.shutdown();
+        }
+    }
+
+    /** Task counts and task-side times of the render job (its description says "render"). */
+    private static final class RenderTasks extends org.apache.spark.scheduler.SparkListener {
+        private final java.util.Set<Integer> stages = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        final AtomicLong tasks = new AtomicLong();
+        final AtomicLong runMs = new AtomicLong();
+        final AtomicLong deserializeMs = new AtomicLong();
+
+        @Override
+        public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart start) {
+            String d = start.properties() == null ? "" : String.valueOf(start.properties().getProperty("spark.job.description"));
+            if (d.contains(": render ")) {
+                scala.jdk.javaapi.CollectionConverters.asJava(start.stageIds()).forEach(id -> stages.add((Integer) id));
+            }
+        }
+
+        @Override
+        public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd end) {
+            if (stages.contains(end.stageId()) && end.taskMetrics() != null) {
+                tasks.incrementAndGet();
+                runMs.addAndGet(end.taskMetrics().executorRunTime());
+                deserializeMs.addAndGet(end.taskMetrics().executorDeserializeTime());
+            }
         }
     }
 

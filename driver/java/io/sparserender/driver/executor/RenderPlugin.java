@@ -14,8 +14,12 @@ import org.apache.spark.resource.ResourceInformation;
 /**
  * {@code spark.plugins=io.sparserender.driver.executor.RenderPlugin}: each executor builds its
  * renderer (CUDA context on the GPU Spark assigned, model staged and loaded) once at start, before any
- * task, and publishes its {@link RenderMetrics} through Spark's metrics system. A failed start fails the
- * executor instead of leaving it half alive; shutdown releases the device.
+ * task, and publishes its {@link RenderMetrics} through Spark's metrics system; shutdown releases the device.
+ *
+ * <p>A failed start does not end the executor: an executor that exits at start is relaunched by the
+ * cluster manager, loads the same broken model and exits again, and the job waits on executors that
+ * never come. Instead the failure is kept ({@link ExecutorEngine}), the executor refuses every task
+ * with it, and the driver ends the run at the first refusal with the message (file and tensor named).
  */
 public final class RenderPlugin implements SparkPlugin {
     static final String PREFIX = "spark.sparserender.renderer.";
@@ -70,8 +74,12 @@ public final class RenderPlugin implements SparkPlugin {
                 for (scala.Tuple2<String, String> kv : ctx.conf().getAll()) {
                     conf.put(kv._1(), kv._2());
                 }
-                ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()), StagingSettings.fromSparkConf(conf),
-                        SparkHadoopConf.of(conf));
+                try {
+                    ExecutorEngine.start(fromConf(ctx.conf()), gpuIndex(ctx.resources()), StagingSettings.fromSparkConf(conf),
+                            SparkHadoopConf.of(conf));
+                } catch (RendererStartException e) {
+                    // kept by ExecutorEngine (and logged there): the first task reports it to the driver
+                }
             }
 
             @Override

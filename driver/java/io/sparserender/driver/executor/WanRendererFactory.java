@@ -14,8 +14,10 @@ import java.nio.file.Path;
 
 /**
  * The production renderer: a Wan model on this executor's backend. Options: {@code model_cache}
- * (where generated models are written; default {@link #defaultCache()}), {@code model_revision} (checked);
- * on cuda, {@code arena_gib} (device memory the executor reserves once; default: all free memory but a reserve).
+ * (where generated models are written; default {@link #defaultCache()}), {@code model_revision} (checked),
+ * {@code memory_budget_mb} (clips whose estimated working set exceeds it are refused before they start; default
+ * the JVM heap on cpu, none on cuda, where the device arena bounds memory) and, on cuda, {@code arena_gib}
+ * (device memory the executor reserves once; default: all free memory but a reserve).
  */
 public final class WanRendererFactory implements ClipRendererFactory {
     public static Path defaultCache() {
@@ -34,7 +36,8 @@ public final class WanRendererFactory implements ClipRendererFactory {
                     + " (a different model at that location on this executor)");
         }
         return switch (settings.backend()) {
-            case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu");
+            case "cpu" -> new WanClipRenderer<>(new CpuOps(), repo, PolicySelfAttention::forSpec, "cpu",
+                    memoryBudget(settings));
             case "cuda" -> cuda(repo, settings, deviceIndex);
             default -> throw new IllegalArgumentException("Invalid backend '" + settings.backend() + "': use cpu or cuda");
         };
@@ -48,6 +51,24 @@ public final class WanRendererFactory implements ClipRendererFactory {
         }
         CudaDevice device = CudaDevice.open(options);
         String name = "cuda:" + device.info().index() + " " + device.info().name() + " " + device.uuid();
-        return new WanClipRenderer<>(new CudaOps(device), repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name);
+        long budget = settings.options().containsKey("memory_budget_mb") ? memoryBudget(settings) : Long.MAX_VALUE;
+        return new WanClipRenderer<>(new CudaOps(device), repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name,
+                budget);
+    }
+
+    static long memoryBudget(RendererSettings settings) {
+        String mb = settings.options().get("memory_budget_mb");
+        if (mb == null) {
+            return Runtime.getRuntime().maxMemory();
+        }
+        try {
+            long v = Long.parseLong(mb.trim());
+            if (v > 0) {
+                return v << 20;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("Invalid renderer option memory_budget_mb '" + mb + "': a positive number of MiB");
     }
 }

@@ -47,10 +47,18 @@ public final class GenerateRun {
             .add("source", DataTypes.StringType).add("row", DataTypes.LongType).add("reason", DataTypes.StringType)
             .add("dt", DataTypes.StringType).add("run_id", DataTypes.StringType);
 
-    /** What a run did; also written as the manifest. */
+    /**
+     * What a run did; also written as the manifest.
+     *
+     * @param seconds wall time of each phase in order: read (read and validate prompts), dedupe, rejected
+     *                (write the rejected table), finished (list finished clips), plan, render, stats, manifest
+     */
     public record Summary(String runId, LocalDate day, int rows, int rejected, int duplicateRows, int clips,
                           int alreadyDone, int rendered, int referenceRenders, int failed, long statsClipRows,
-                          long statsLayerStepRows, List<String> failures) {}
+                          long statsLayerStepRows, List<String> failures, Map<String, Double> seconds) {}
+
+    /** Spark setting: seconds between progress lines (default 10 in local mode, 60 on a cluster). */
+    public static final String PROGRESS_SECONDS = "spark.sparserender.progress.seconds";
 
     private final SparkSession spark;
     private final GenerateOptions options;
@@ -62,6 +70,8 @@ public final class GenerateRun {
 
     public Summary run() {
         Instant started = Instant.now();
+        Map<String, Double> seconds = new java.util.LinkedHashMap<>();
+        long lap = System.nanoTime();
         Map<String, String> hadoopConf = hadoopConf();
         org.apache.hadoop.conf.Configuration conf = new org.apache.hadoop.conf.Configuration(false);
         hadoopConf.forEach(conf::set);
@@ -71,7 +81,9 @@ public final class GenerateRun {
 
         PromptFormat format = options.format() != null ? options.format() : PromptFormat.ofPath(options.prompts());
         RowValidator validator = new RowValidator(options.defaults(), options.policies());
+        describe(runId, "read and validate prompts");
         List<Validation> rows = PromptSource.read(spark, options.prompts(), format, validator);
+        lap = lap(seconds, "read", lap);
         if (rows.isEmpty()) {
             throw new IllegalArgumentException("Cannot render " + options.prompts() + ": it holds no prompt rows");
         }
@@ -80,7 +92,10 @@ public final class GenerateRun {
         if (options.limit() > 0 && clips.size() > options.limit()) {
             clips = clips.subList(0, options.limit());
         }
+        lap = lap(seconds, "dedupe", lap);
+        describe(runId, "write rejected rows");
         writeRejected(store.layout(), unique.rejected(), runId, day);
+        lap = lap(seconds, "rejected", lap);
 
         Set<String> finished = store.finishedClipIds();
         List<ClipSpec> todo = new ArrayList<>();
@@ -91,27 +106,25 @@ public final class GenerateRun {
         }
         LOG.info("Run {}: {} rows, {} rejected, {} clips, {} already done, {} to render", runId, rows.size(),
                 unique.rejected().size(), clips.size(), clips.size() - todo.size(), todo.size());
+        lap = lap(seconds, "finished", lap);
 
         List<String> results;
         Set<String> todoIds = new java.util.HashSet<>();
         todo.forEach(c -> todoIds.add(c.clipId()));
         boolean local = spark.sparkContext().isLocal();
-        try (RenderProgress progress = new RenderProgress(store, todoIds,
-                java.time.Duration.ofSeconds(local ? 10 : 60))) {
-            results = render(todo, hadoopConf, runId);
+        long period = spark.sparkContext().getConf().getLong(PROGRESS_SECONDS, local ? 10 : 60);
+        try (RenderProgress progress = new RenderProgress(store, todoIds, java.time.Duration.ofSeconds(period))) {
+            results = render(todo, hadoopConf, runId, seconds);
         }
-        int rendered = 0;
-        int references = 0;
+        lap = System.nanoTime();
         List<String> failures = new ArrayList<>();
+        int references = 0;
         for (String r : results) {
             JsonNode n = readJson(r);
-            switch (n.get("status").asText()) {
-                case "rendered" -> {
-                    rendered++;
-                    references += n.path("reference").asBoolean(false) ? 1 : 0;
-                }
-                case "failed" -> failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
-                default -> { }
+            if (n.get("status").asText().equals("failed")) {
+                failures.add(n.get("clip_id").asText() + ": " + n.get("error").asText());
+            } else if (n.get("status").asText().equals("rendered") && n.path("reference").asBoolean(false)) {
+                references++;
             }
         }
         List<String> sidecars = new ArrayList<>();
@@ -121,16 +134,44 @@ public final class GenerateRun {
                 sidecars.add(store.layout().sidecar(c.clipId()).toString());
             }
         }
-        StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day);
+        // Rendered = had no sidecar when the run began and has one now. Counted from the sidecars, not the task
+        // results: a task attempt lost with its executor may have published clips that its retry then skips.
+        int rendered = 0;
+        for (ClipSpec c : todo) {
+            if (nowFinished.contains(c.clipId())) {
+                rendered++;
+            }
+        }
+        describe(runId, "build statistics");
+        StatsTables.Written written = StatsTables.write(spark, store.layout(), sidecars, runId, day, hadoopConf);
+        spark.sparkContext().setJobDescription(null);
+        lap = lap(seconds, "stats", lap);
         Summary summary = new Summary(runId, day, rows.size(), unique.rejected().size(), unique.duplicateRows(),
                 clips.size(), clips.size() - todo.size(), rendered, references, failures.size(), written.clips(),
-                written.layerSteps(), failures);
-        writeManifest(store, summary, started);
+                written.layerSteps(), failures, seconds);
+        writeManifest(store, summary, started, lap);
+        lap(seconds, "manifest", lap);
         return summary;
     }
 
-    private List<String> render(List<ClipSpec> todo, Map<String, String> hadoopConf, String runId) {
+    /** Names the Spark jobs that follow (Spark UI, listeners): "sparse-render RUN: what". */
+    private void describe(String runId, String what) {
+        spark.sparkContext().setJobDescription("sparse-render " + runId + ": " + what);
+    }
+
+    /** Records the seconds since {@code since} under {@code phase}; returns now. */
+    private static long lap(Map<String, Double> seconds, String phase, long since) {
+        long now = System.nanoTime();
+        seconds.put(phase, (now - since) / 1e9);
+        return now;
+    }
+
+    private List<String> render(List<ClipSpec> todo, Map<String, String> hadoopConf, String runId,
+                                Map<String, Double> seconds) {
+        long lap = System.nanoTime();
         if (todo.isEmpty()) {
+            seconds.put("plan", 0.0);
+            seconds.put("render", 0.0);
             return List.of();
         }
         JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
@@ -147,12 +188,34 @@ public final class GenerateRun {
             }
             slices.add(specs.toString());
         }
+        lap = lap(seconds, "plan", lap);
         RendererSettings settings = options.renderer();
-        spark.sparkContext().setJobDescription("render " + todo.size() + " clips in " + plan.size() + " partitions");
-        return jsc.parallelize(slices, slices.size())
-                .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId, fraction,
-                        options.policies().canonical("dense")))
-                .collect();
+        org.apache.spark.SparkContext sc = spark.sparkContext();
+        String group = "sparse-render-" + runId + "-" + java.util.UUID.randomUUID();
+        RendererStartGuard guard = new RendererStartGuard(sc, group);
+        sc.addSparkListener(guard);
+        sc.setJobGroup(group, "sparse-render " + runId + ": render " + todo.size() + " clips in " + plan.size()
+                + " partitions", true);
+        try {
+            List<String> results = jsc.parallelize(slices, slices.size())
+                    .mapPartitions(new RenderTask(settings, options.out(), hadoopConf, runId, fraction,
+                            options.policies().canonical("dense")))
+                    .collect();
+            lap(seconds, "render", lap);
+            return results;
+        } catch (Exception e) { // SparkException is checked in Java's eyes but not declared by collect
+            String why = guard.failure(e);
+            if (why != null) {
+                throw new IllegalStateException("Cannot render run " + runId + ": " + why, e);
+            }
+            if (e instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("Cannot render run " + runId + ": " + e.getMessage(), e);
+        } finally {
+            sc.clearJobGroup();
+            sc.removeSparkListener(guard);
+        }
     }
 
     private void writeRejected(OutputLayout layout, List<Validation.Rejected> rejected, String runId, LocalDate day) {
@@ -163,7 +226,7 @@ public final class GenerateRun {
         StatsTables.overwritePartition(spark.createDataFrame(rows, REJECTED), layout.rejectedTable().toString());
     }
 
-    private void writeManifest(OutputStore store, Summary s, Instant started) {
+    private void writeManifest(OutputStore store, Summary s, Instant started, long manifestStart) {
         ObjectNode m = JSON.createObjectNode();
         m.put("run_id", s.runId());
         m.put("dt", s.day().toString());
@@ -188,6 +251,9 @@ public final class GenerateRun {
         counts.put("stats_layer_step_rows", s.statsLayerStepRows());
         ArrayNode f = m.putArray("failures");
         s.failures().forEach(f::add);
+        ObjectNode phases = m.putObject("seconds");
+        s.seconds().forEach(phases::put);
+        phases.put("manifest", (System.nanoTime() - manifestStart) / 1e9);
         ObjectNode versions = m.putObject("versions");
         versions.put("sparse_render", String.valueOf(GenerateRun.class.getPackage().getImplementationVersion()));
         versions.put("spark", spark.version());

@@ -15,7 +15,8 @@ import org.slf4j.LoggerFactory;
  * The driver's progress line while clips render: clips done of total, clips per hour, ETA and the mean
  * tile sparsity of the clips finished so far. Counted from the sidecars that exist (the record of truth,
  * so retries and executor losses never miscount), by listing the clips folder every {@code period} —
- * seconds in local mode, a minute on object stores; each new sidecar is read once for its sparsity.
+ * seconds in local mode, a minute on object stores — and once more when the render stage ends; each new
+ * sidecar is read once for its sparsity.
  */
 final class RenderProgress implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(RenderProgress.class);
@@ -90,9 +91,13 @@ final class RenderProgress implements AutoCloseable {
         return String.format("%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60);
     }
 
+    /** Stops the line, and prints it once more: where the render stage ended. */
     @Override
     public void close() {
         stopped = true;
         thread.interrupt();
+        if (!todo.isEmpty()) {
+            report();
+        }
     }
 }

@@ -68,8 +68,12 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
         ClipRenderer renderer = ExecutorEngine.get(settings, assignedGpu(), StagingSettings.fromSparkConf(sparkConf()), conf);
         RenderMetrics metrics = RenderMetrics.current();
         List<String> results = new ArrayList<>();
+        TaskContext task = TaskContext.get();
         while (partition.hasNext()) {
             for (JsonNode spec : JSON.readTree(partition.next())) {
+                if (task != null) {
+                    task.killTaskIfInterrupted(); // a cancelled or aborted job starts no further clip here
+                }
                 results.add(renderOne(ClipSpec.fromCanonicalJson(spec.toString()), store, renderer, metrics));
             }
         }
@@ -120,6 +124,7 @@ final class RenderTask implements FlatMapFunction<Iterator<String>, String> {
                 throw e instanceof RuntimeException re ? re : new UncheckedIOException((IOException) e);
             }
             metrics.failed();
+            LOG.warn("clip {} failed: {}", id, e.getMessage());
             return r.put("status", "failed").put("error", String.valueOf(e.getMessage()))
                     .put("seconds", (System.nanoTime() - t0) / 1e9).toString();
         } finally {

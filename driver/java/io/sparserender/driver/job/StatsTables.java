@@ -7,7 +7,10 @@ import static org.apache.spark.sql.functions.lit;
 import io.sparserender.driver.output.OutputLayout;
 import java.time.LocalDate;
 import java.util.List;
+import java.util.Map;
+import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
@@ -17,9 +20,11 @@ import org.apache.spark.sql.types.StructType;
 /**
  * Builds the statistics tables of one run from its clips' sidecars (the sidecars are the record of
  * truth: a crash between rendering and writing tables loses nothing), keeping only clips this run
- * rendered, and rewrites the run's own {@code dt=/run_id=} partition whole. The clips table's quality columns
- * (psnr, ssim, latent_rel_l2, flicker, flicker_reference, reference_video) are null for clips not sampled by
- * {@code --reference-fraction}; psnr is +∞ (a Parquet double) for a clip identical to its dense reference.
+ * rendered, and rewrites the run's own {@code dt=/run_id=} partition whole. The sidecars are read by a
+ * job of its own ({@link SidecarTexts}), not handed to Spark's file reader as thousands of paths. The clips
+ * table's quality columns (psnr, ssim, latent_rel_l2, flicker, flicker_reference, reference_video) are null
+ * for clips not sampled by {@code --reference-fraction}; psnr is +∞ (a Parquet double) for a clip identical
+ * to its dense reference.
  */
 final class StatsTables {
     static final StructType ATTENTION = new StructType()
@@ -60,12 +65,16 @@ final class StatsTables {
 
     private StatsTables() {}
 
-    static Written write(SparkSession spark, OutputLayout layout, List<String> sidecarPaths, String runId, LocalDate day) {
+    static Written write(SparkSession spark, OutputLayout layout, List<String> sidecarPaths, String runId, LocalDate day,
+                         Map<String, String> hadoopConf) {
         if (sidecarPaths.isEmpty()) {
             return new Written(0, 0);
         }
-        Dataset<Row> sidecars = spark.read().schema(SIDECAR).option("multiLine", true).option("mode", "FAILFAST")
-                .json(sidecarPaths.toArray(String[]::new))
+        JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Dataset<String> texts = spark.createDataset(jsc.parallelize(sidecarPaths,
+                SidecarTexts.slices(sidecarPaths.size(), jsc.defaultParallelism()))
+                .mapPartitions(new SidecarTexts(hadoopConf)).rdd(), Encoders.STRING());
+        Dataset<Row> sidecars = spark.read().schema(SIDECAR).option("mode", "FAILFAST").json(texts)
                 .where(col("run_id").equalTo(lit(runId)))
                 .cache();
         try {

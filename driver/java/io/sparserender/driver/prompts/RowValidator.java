@@ -128,9 +128,11 @@ public final class RowValidator implements Serializable {
                 throw new RowException(name + " holds control character U+" + String.format("%04X", (int) c)
                         + " at index " + i);
             }
-            if (Character.isSurrogate(c) && !(Character.isHighSurrogate(c) && i + 1 < s.length()
-                    && Character.isLowSurrogate(s.charAt(++i)))) {
-                throw new RowException(name + " holds an unpaired surrogate at index " + i);
+            if (Character.isSurrogate(c)) {
+                if (!(Character.isHighSurrogate(c) && i + 1 < s.length() && Character.isLowSurrogate(s.charAt(i + 1)))) {
+                    throw new RowException(name + " holds an unpaired surrogate at index " + i);
+                }
+                i++; // the low half of the pair
             }
         }
         int bytes = s.getBytes(StandardCharsets.UTF_8).length;

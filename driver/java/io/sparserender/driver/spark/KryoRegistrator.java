@@ -40,5 +40,21 @@ public final class KryoRegistrator implements org.apache.spark.serializer.KryoRe
         "org.apache.spark.sql.types.BinaryType$",
         "org.apache.spark.sql.types.DateType$",
         "org.apache.spark.sql.types.TimestampType$",
+        // Spark lists more than spark.sql.sources.parallelPartitionDiscovery.threshold (32) input paths with a
+        // Spark job (reading many sidecars, a report over months of partitions), shipping these.
+        "org.apache.hadoop.fs.Path",
+        "[Lorg.apache.hadoop.fs.Path;",
+        "scala.collection.immutable.ArraySeq$ofRef",
+        "org.apache.hadoop.fs.FileStatus$AttrFlags",
+        "java.util.RegularEnumSet",
+        "org.apache.hadoop.fs.permission.FsAction",
+        "org.apache.hadoop.fs.permission.FsPermission",
+        "org.apache.hadoop.fs.StorageType",
+        "[Lorg.apache.hadoop.fs.StorageType;",
+        "org.apache.hadoop.fs.BlockLocation",
+        "[Lorg.apache.hadoop.fs.BlockLocation;",
+        "java.util.Collections$EmptySet",
+        "org.apache.hadoop.fs.LocatedFileStatus",
+        "[Lorg.apache.hadoop.fs.FileStatus;",
     };
 }

@@ -45,15 +45,28 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     private final WanVaeDecoder<T> vae;
     private final Function<String, SelfAttention<T>> policies;
     private final String device;
+    private final long memoryBudgetBytes;
+
+    /** As below, with the whole JVM heap as the memory budget. */
+    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device) {
+        this(ops, repo, policies, device, ops.backend().equals("cpu") ? Runtime.getRuntime().maxMemory() : Long.MAX_VALUE);
+    }
 
     /**
-     * @param policies builds the self-attention for a canonical policy spec ("dense" at least)
+     * @param policies          builds the self-attention for a canonical policy spec ("dense" at least)
+     * @param memoryBudgetBytes a clip whose estimated working set ({@link ClipFootprint}) exceeds this is refused
+     *                          before it starts
      */
-    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device) {
+    public WanClipRenderer(Ops<T> ops, ModelRepo repo, Function<String, SelfAttention<T>> policies, String device,
+                           long memoryBudgetBytes) {
+        if (memoryBudgetBytes <= 0) {
+            throw new IllegalArgumentException("Invalid memory budget " + memoryBudgetBytes + " bytes: must be positive");
+        }
         this.ops = ops;
         this.repo = repo;
         this.policies = policies;
         this.device = device;
+        this.memoryBudgetBytes = memoryBudgetBytes;
         long t0 = System.nanoTime();
         WanModelDir dir = WanModelDir.resolve(repo.root());
         this.expertDirs = dir.experts();
@@ -76,16 +89,31 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     }
 
     /**
-     * Renders on the backend's own thread (the GPU worker on CUDA), with every tensor of the clip in one memory
-     * region freed at the end and each denoising step's tensors in a region of their own.
+     * Renders one clip on the backend's own thread (the GPU worker on CUDA), with every tensor of the clip in one
+     * memory region freed at the end and each denoising step's tensors in a region of their own. A clip that
+     * cannot fit the memory budget is refused before any work, and one that runs out of memory anyway fails
+     * alone ({@link ClipFailedException}, sizes named), so the next clip starts clean.
      */
     @Override
     public synchronized RenderResult render(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
-        return ops.run(() -> {
-            try (MemoryRegion<T> clip = ops.region()) {
-                return renderInRegion(spec, workDir, listener, capture);
-            }
-        });
+        ClipFootprint footprint = ClipFootprint.of(repo.preset().transformer(), vae.config(), spec);
+        String refusal = footprint.refusal(memoryBudgetBytes, ops.backend().equals("cpu"));
+        if (refusal != null) {
+            throw new ClipFailedException("Cannot render clip " + spec.clipId() + " at " + spec.width() + "x"
+                    + spec.height() + ", " + spec.frames() + " frames: " + refusal);
+        }
+        try {
+            return ops.run(() -> {
+                try (MemoryRegion<T> clip = ops.region()) {
+                    return renderInRegion(spec, workDir, listener, capture);
+                }
+            });
+        } catch (OutOfMemoryError e) {
+            throw new ClipFailedException("Cannot render clip " + spec.clipId() + " at " + spec.width() + "x"
+                    + spec.height() + ", " + spec.frames() + " frames: out of memory (" + e.getMessage()
+                    + "); estimated peak " + ClipFootprint.mib(footprint.peakBytes()) + ", largest tensor "
+                    + footprint.largest() + ", budget " + ClipFootprint.mib(memoryBudgetBytes), e);
+        }
     }
 
     private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
@@ -127,11 +155,17 @@ public final class WanClipRenderer<T> implements ClipRenderer {
                 T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
                 T batch = ops.concat(0, List.of(latent, latent));
                 host = ops.toHost(models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]));
+                if (!allFinite(host.data())) {
+                    var site = models.get(e).locateNonFinite(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
+                    throw new ClipFailedException("Cannot render clip " + id + ": NaN/Inf in latents at step " + step[0]
+                            + " of " + spec.steps() + " (0-based, timestep " + t + "), first in "
+                            + (site != null ? site : "no layer when the step was re-run (not reproducible)")
+                            + (models.size() > 1 ? " of expert " + expertDirs.get(e).name() : ""));
+                }
             }
             int n = x.numel();
             float[] cond = java.util.Arrays.copyOfRange(host.data(), 0, n);
             float[] uncond = java.util.Arrays.copyOfRange(host.data(), n, 2 * n);
-            checkFinite(cond, id, step[0], t);
             return new SamplingLoop.Flows(new Tensor(cond, latentShape), new Tensor(uncond, latentShape));
         };
         Tensor latents = SamplingLoop.run(noise, schedule, expertSchedule, flow, (i, t, expert, g) -> {
@@ -169,13 +203,13 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         return ops.concat(1, List.of(one, ops.fromHost(Tensor.zeros(1, len - s[0], s[1]))));
     }
 
-    private static void checkFinite(float[] v, String clipId, int step, long t) {
+    private static boolean allFinite(float[] v) {
         for (float f : v) {
             if (!Float.isFinite(f)) {
-                throw new ClipFailedException("Cannot render clip " + clipId + ": the DiT produced NaN/Inf at step "
-                        + step + " (timestep " + t + ")");
+                return false;
             }
         }
+        return true;
     }
 
     private static int[] prepend(int d, int[] shape) {

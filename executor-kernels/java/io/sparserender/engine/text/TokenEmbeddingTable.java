@@ -12,7 +12,8 @@ import java.nio.ByteOrder;
 /**
  * The token embedding [V, D], read row by row from its (memory-mapped) safetensors file: umT5-XXL's
  * table has 256,384 × 4096 entries, more than one Java array holds in float32, and a prompt needs at most
- * 512 of its rows. Rows are decoded from F32, F16 or BF16 to float32.
+ * 512 of its rows. Rows are decoded from F32, F16 or BF16 to float32. The whole table is checked for NaN and
+ * infinite values once, when it is opened.
  */
 final class TokenEmbeddingTable {
     private final SafetensorsFile file;
@@ -26,6 +27,7 @@ final class TokenEmbeddingTable {
         int[] shape = info.shape();
         this.rows = shape[0];
         this.width = shape[1];
+        file.requireFinite(name); // rows are read lazily at encode time: scan the whole table once at load
     }
 
     int width() {

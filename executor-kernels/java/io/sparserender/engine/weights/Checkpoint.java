@@ -87,7 +87,8 @@ public final class Checkpoint implements AutoCloseable {
             for (String shard : new java.util.TreeSet<>(tensorToShard.values())) {
                 Path p = index.resolveSibling(shard);
                 if (!Files.exists(p)) {
-                    throw new WeightsException("Cannot open checkpoint " + index + ": shard " + p + " is missing");
+                    throw new WeightsException("Cannot open checkpoint " + index + ": shard " + p + " is missing"
+                            + listedIn(tensorToShard, shard));
                 }
                 SafetensorsFile f = SafetensorsFile.open(p);
                 opened.add(f);
@@ -159,8 +160,15 @@ public final class Checkpoint implements AutoCloseable {
         return f;
     }
 
+    /**
+     * Reads a model weight as float32, refusing NaN and infinite values (including F64 values beyond
+     * float32's range) with the file and tensor named: a checkpoint holds weights, never masks.
+     */
     public Tensor readTensor(String name) {
-        return file(name).readTensor(name);
+        SafetensorsFile f = file(name);
+        Tensor t = f.readTensor(name);
+        FiniteScan.requireFinite(t.data(), f.path(), name);
+        return t;
     }
 
     @Override
@@ -180,6 +188,14 @@ public final class Checkpoint implements AutoCloseable {
         if (first != null) {
             throw first;
         }
+    }
+
+    /** " (the index lists N tensors in it, e.g. 'name')", so a missing shard names what it would have held. */
+    private static String listedIn(Map<String, String> tensorToShard, String shard) {
+        long n = tensorToShard.values().stream().filter(shard::equals).count();
+        String first = tensorToShard.entrySet().stream().filter(e -> e.getValue().equals(shard)).map(Map.Entry::getKey)
+                .findFirst().orElse("?");
+        return " (the index lists " + n + " tensor" + (n == 1 ? "" : "s") + " in it, e.g. '" + first + "')";
     }
 
     private static List<Path> list(Path dir, String glob) {

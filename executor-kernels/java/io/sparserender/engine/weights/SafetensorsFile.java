@@ -277,6 +277,43 @@ public final class SafetensorsFile implements AutoCloseable {
         return out;
     }
 
+    /**
+     * Refuses a floating-point tensor holding NaN or infinite values (as float32), naming this file, the
+     * tensor and the first bad element; streams the stored bytes in chunks, so tensors of any size (the
+     * umT5-XXL token table is 2 GB) are scanned without a copy.
+     */
+    public void requireFinite(String name) {
+        TensorInfo t = info(name);
+        if (!t.dtype().isFloatingPoint()) {
+            return;
+        }
+        int size = t.dtype().byteSize();
+        long numel = t.numel();
+        ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(numel, CHUNK_ELEMENTS) * size).order(ByteOrder.LITTLE_ENDIAN);
+        long first = -1;
+        float firstValue = 0;
+        long bad = 0;
+        for (long start = 0; start < numel; start += CHUNK_ELEMENTS) {
+            int n = (int) Math.min(CHUNK_ELEMENTS, numel - start);
+            chunk.clear().limit(n * size);
+            readRange(t.begin() + start * size, chunk);
+            chunk.flip();
+            for (int i = 0; i < n; i++) {
+                float v = (float) readElement(chunk, t.dtype(), i * size);
+                if (!Float.isFinite(v)) {
+                    if (first < 0) {
+                        first = start + i;
+                        firstValue = v;
+                    }
+                    bad++;
+                }
+            }
+        }
+        if (first >= 0) {
+            throw FiniteScan.nonFinite(path, name, first, firstValue, bad, numel);
+        }
+    }
+
     /** Reads a tensor of any numeric dtype as float64 (exact for F64, F32, F16, BF16 and I32). */
     public double[] readDoubles(String name) {
         TensorInfo t = info(name);

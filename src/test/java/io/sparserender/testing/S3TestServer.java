@@ -20,20 +20,36 @@ public final class S3TestServer implements AutoCloseable {
     public static final String ACCESS_KEY = "test-access-key";
     public static final String SECRET_KEY = "test-secret-key-not-for-logs";
 
-    private final S3Proxy proxy;
+    private final TransientNio2BlobStore store = new TransientNio2BlobStore();
+    private S3Proxy proxy;
     private final URI endpoint;
 
     public S3TestServer() throws Exception {
-        proxy = S3Proxy.builder()
-                .blobStore(new TransientNio2BlobStore())
-                .endpoint(URI.create("http://127.0.0.1:0"))
+        proxy = start(0);
+        endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+    }
+
+    private S3Proxy start(int port) throws Exception {
+        S3Proxy p = S3Proxy.builder()
+                .blobStore(store)
+                .endpoint(URI.create("http://127.0.0.1:" + port))
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 .build();
-        proxy.start();
-        for (int i = 0; i < 200 && !"STARTED".equals(proxy.getState()); i++) {
+        p.start();
+        for (int i = 0; i < 200 && !"STARTED".equals(p.getState()); i++) {
             Thread.sleep(10);
         }
-        endpoint = URI.create("http://127.0.0.1:" + proxy.getPort());
+        return p;
+    }
+
+    /** Stops serving (connections are refused); the stored objects are kept for {@link #restart}. */
+    public void stop() throws Exception {
+        proxy.stop();
+    }
+
+    /** Serves again on the same port, with the objects stored before {@link #stop}. */
+    public void restart() throws Exception {
+        proxy = start(endpoint.getPort());
     }
 
     public URI endpoint() {
@@ -64,8 +80,13 @@ public final class S3TestServer implements AutoCloseable {
 
     /** The S3A settings a job needs to reach this server. */
     public Configuration hadoopConf() {
+        return hadoopConf(endpoint);
+    }
+
+    /** The S3A settings to reach this server through another address (e.g. a {@link FaultyTcpProxy}). */
+    public Configuration hadoopConf(URI via) {
         Configuration c = new Configuration();
-        c.set("fs.s3a.endpoint", endpoint.toString());
+        c.set("fs.s3a.endpoint", via.toString());
         c.set("fs.s3a.endpoint.region", "us-east-1");
         c.set("fs.s3a.path.style.access", "true");
         c.set("fs.s3a.connection.ssl.enabled", "false");

@@ -112,6 +112,64 @@ public final class WanTransformer<T> {
 
     /** As {@link #forward(Object, Timesteps, Prompt)}, telling the attention policy which denoising step this is. */
     public T forward(T latents, Timesteps timesteps, Prompt<T> prompt, int step) {
+        return run(latents, timesteps, prompt, step, null);
+    }
+
+    /**
+     * Where in the model a forward first produces a NaN or infinite value: the layer (block) and the part
+     * of it, or a part outside the blocks (layer −1).
+     */
+    public record NonFiniteSite(int layer, String part) {
+        @Override
+        public String toString() {
+            return layer < 0 ? part : "layer " + layer + " (" + part + ")";
+        }
+    }
+
+    /**
+     * Runs the same forward again, checking every block's output for NaN and infinite values (a copy to the
+     * host after each part: for diagnosis after a forward went non-finite, not for every step), and returns
+     * the first place one appears, or null when this run stays finite.
+     */
+    public NonFiniteSite locateNonFinite(T latents, Timesteps timesteps, Prompt<T> prompt, int step) {
+        Probe<T> probe = (layer, part, x) -> {
+            for (float f : ops.toHost(x).data()) {
+                if (!Float.isFinite(f)) {
+                    throw new Found(new NonFiniteSite(layer, part));
+                }
+            }
+        };
+        try {
+            run(latents, timesteps, prompt, step, probe);
+            return null;
+        } catch (Found found) {
+            return found.site;
+        }
+    }
+
+    /** Looks at an activation after a part of the forward; null in normal runs. */
+    @FunctionalInterface
+    private interface Probe<T> {
+        void after(int layer, String part, T x);
+    }
+
+    private static final class Found extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final transient NonFiniteSite site;
+
+        Found(NonFiniteSite site) {
+            super(site.toString(), null, false, false);
+            this.site = site;
+        }
+    }
+
+    private void probe(Probe<T> probe, int layer, String part, T x) {
+        if (probe != null) {
+            probe.after(layer, part, x);
+        }
+    }
+
+    private T run(T latents, Timesteps timesteps, Prompt<T> prompt, int step, Probe<T> probe) {
         int[] s = ops.shape(latents);
         if (s.length != 5) {
             throw new IllegalArgumentException("Invalid hidden_states " + Arrays.toString(s) + ": expected [B, C, F, H, W]");
@@ -145,10 +203,10 @@ public final class WanTransformer<T> {
             timesteps = timesteps.collapsed();
         }
         Timesteps ts = timesteps;
-        return ops.scoped(() -> forwardBlocks(latents, ts, prompt, step, gf, gh, gw));
+        return ops.scoped(() -> forwardBlocks(latents, ts, prompt, step, gf, gh, gw, probe));
     }
 
-    private T forwardBlocks(T latents, Timesteps timesteps, Prompt<T> prompt, int step, int gf, int gh, int gw) {
+    private T forwardBlocks(T latents, Timesteps timesteps, Prompt<T> prompt, int step, int gf, int gh, int gw, Probe<T> probe) {
         int b = ops.shape(latents)[0];
         int d = config.dim();
         int lm = timesteps.perSample(); // 1 or tokens: modulation rows per sample
@@ -159,6 +217,8 @@ public final class WanTransformer<T> {
         T e0 = ops.reshape(linear(ops.silu(e), weights.timeProj), b, lm, 6 * d);
         e = ops.reshape(e, b, lm, d);
 
+        probe(probe, -1, "input latents", latents);
+        probe(probe, -1, "time embedding", e0);
         Rope3d.Tables<T> rot = rope.tables(ops, gf, gh, gw);
         T hm = weights.headModulation; // [2·dim]
         T shift = ops.add(ops.slice(hm, 0, 0, d), e);
@@ -168,11 +228,13 @@ public final class WanTransformer<T> {
         MemoryRegion<T> stream = ops.region();
         try {
             T x = linear(patchify(latents, gf, gh, gw), weights.patchEmbedding); // [B, L, dim]
+            probe(probe, -1, "patch embedding", x);
             for (int i = 0; i < weights.blocks().size(); i++) {
-                x = block(i, step, x, e0, prompt, rot);
+                x = block(i, step, x, e0, prompt, rot, probe);
                 x = stream.compact(List.of(x)).get(0);
             }
             T out = linear(ops.adaLayerNorm(x, shift, scale, config.eps()), weights.projOut);
+            probe(probe, -1, "output head", out);
             return stream.closeKeeping(unpatchify(out, b, gf, gh, gw));
         } catch (RuntimeException | Error ex) {
             stream.close();
@@ -180,7 +242,7 @@ public final class WanTransformer<T> {
         }
     }
 
-    private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot) {
+    private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot, Probe<T> probe) {
         WanWeights.Block<T> w = weights.blocks().get(layer);
         int d = config.dim();
         T mod = ops.add(e0, w.modulation()); // [B, lm, 6·dim]
@@ -199,6 +261,7 @@ public final class WanTransformer<T> {
         T v = heads(linear(h, a.v()));
         T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
         x = ops.addGated(x, linear(merge(att), a.o()), gate1);
+        probe(probe, layer, "self-attention", x);
 
         // cross-attention: dense, keys and values from the prepared prompt
         WanWeights.Attention<T> c = w.cross();
@@ -207,11 +270,14 @@ public final class WanTransformer<T> {
         T catt = ops.attention(cq, prompt.keys().get(layer), prompt.values().get(layer),
                 (float) (1.0 / Math.sqrt(config.headDim())), null, null);
         x = ops.add(x, linear(merge(catt), c.o()));
+        probe(probe, layer, "cross-attention", x);
 
         // feed-forward
         h = ops.adaLayerNorm(x, shift2, scale2, config.eps());
         T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
-        return ops.addGated(x, ff, gate2);
+        x = ops.addGated(x, ff, gate2);
+        probe(probe, layer, "feed-forward", x);
+        return x;
     }
 
     private T linear(T x, WanWeights.Linear<T> l) {

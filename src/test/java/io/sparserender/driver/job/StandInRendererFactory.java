@@ -25,10 +25,23 @@ import java.util.concurrent.atomic.AtomicInteger;
  * resume, rejected rows, statistics tables): it writes a small deterministic file per clip instead of
  * running a model, counts its renders, and fails clips whose prompt contains "FAIL". Asked to capture, it
  * keeps two 16×16 frames and four latents drawn from a seed that is the hash of the spec, so equal specs
- * compare equal and any other spec does not.
+ * compare equal and any other spec does not. Options: {@code delay_ms} (time per clip, so an executor can be
+ * killed mid-run) and {@code video_bytes} (pads every file to this size, so uploads are large enough to be
+ * cut half way).
  */
 public final class StandInRendererFactory implements ClipRendererFactory {
     static final AtomicInteger RENDERS = new AtomicInteger();
+
+    /** The stand-in's file for a clip: "frames of " + its canonical spec, padded with 'x' to {@code size} bytes. */
+    static byte[] content(ClipSpec spec, int size) {
+        byte[] head = ("frames of " + spec.canonicalJson()).getBytes(StandardCharsets.UTF_8);
+        if (head.length >= size) {
+            return head;
+        }
+        byte[] all = java.util.Arrays.copyOf(head, size);
+        java.util.Arrays.fill(all, head.length, size, (byte) 'x');
+        return all;
+    }
 
     @Override
     public ClipRenderer create(RendererSettings settings, int deviceIndex) {
@@ -50,7 +63,7 @@ public final class StandInRendererFactory implements ClipRendererFactory {
                 RENDERS.incrementAndGet();
                 Path video = workDir.resolve(spec.clipId() + ".mp4");
                 try {
-                    Files.write(video, ("frames of " + spec.canonicalJson()).getBytes(StandardCharsets.UTF_8));
+                    Files.write(video, content(spec, Integer.parseInt(settings.options().getOrDefault("video_bytes", "0"))));
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -71,6 +71,19 @@ class PromptSourceTest {
     }
 
     @Test
+    void csvThatIsNotUtf8IsRejectedWholeAndAHugeFieldByItsSize() throws Exception {
+        Path bad = dir.resolve("latin1.csv");
+        Files.write(bad, "prompt\ncaf\u00e9\n".getBytes(StandardCharsets.ISO_8859_1));
+        assertThat(PromptSource.read(LocalSpark.get(), bad.toString(), PromptFormat.CSV, validator))
+                .extracting(PromptSourceTest::summary).containsExactly("0 rejected file is not valid UTF-8");
+        Path huge = dir.resolve("huge.csv");
+        Files.writeString(huge, "prompt,frames\n\"" + "z".repeat(1 << 20) + "\",5\nsmall,5\n");
+        assertThat(PromptSource.read(LocalSpark.get(), huge.toString(), PromptFormat.CSV, validator))
+                .extracting(PromptSourceTest::summary)
+                .containsExactly("1 rejected prompt is 1048576 bytes, over the 16384-byte limit", "2 ok small");
+    }
+
+    @Test
     void parquetRowsAreTypedAndNumbered() {
         SparkSession spark = LocalSpark.get();
         StructType schema = new StructType().add("prompt", DataTypes.StringType).add("frames", DataTypes.IntegerType)

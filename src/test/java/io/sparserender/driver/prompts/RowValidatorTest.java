@@ -74,8 +74,79 @@ class RowValidatorTest {
     }
 
     @Test
+    void absurdAndOutOfRangeNumbersAreNamed() throws Exception {
+        assertThat(reason("{\"prompt\":\"x\",\"width\":99999999999999999999}"))
+                .isEqualTo("width must be an integer, got 99999999999999999999");
+        assertThat(reason("{\"prompt\":\"x\",\"frames\":1e10}")).isEqualTo("frames must be an integer, got 1.0E10");
+        assertThat(reason("{\"prompt\":\"x\",\"steps\":-3}")).isEqualTo("steps must be in [1, 1000], got -3");
+        assertThat(reason("{\"prompt\":\"x\",\"width\":-64}")).isEqualTo("width must be in [32, 4096], got -64");
+        assertThat(reason("{\"prompt\":\"x\",\"shift\":0}")).isEqualTo("shift must be in [0 (exclusive), 100.0], got 0.0");
+        assertThat(reason("{\"prompt\":\"x\",\"guidance\":1e308}")).isEqualTo("guidance must be in [0.0, 50.0], got 1.0E308");
+        assertThat(reason("{\"prompt\":\"x\",\"seed\":\"7\"}")).isEqualTo("seed must be an integer, got \"7\"");
+        assertThat(reason("{\"prompt\":[\"a\",\"b\"]}")).isEqualTo("prompt must be a string, got array [\"a\",\"b\"]");
+        assertThat(reason("{\"prompt\":\"x\",\"negative_prompt\":{\"a\":1}}"))
+                .isEqualTo("negative_prompt must be a string, got object {\"a\":1}");
+        // CSV text that parses to a non-finite number is out of range, not a silent NaN
+        Validation nan = validator.validate("p.csv", 4, (ObjectNode) JSON.readTree("{\"prompt\":\"x\",\"guidance\":\"NaN\"}"), true);
+        assertThat(((Validation.Rejected) nan).reason()).isEqualTo("guidance must be in [0.0, 50.0], got NaN");
+        Validation inf = validator.validate("p.csv", 4, (ObjectNode) JSON.readTree("{\"prompt\":\"x\",\"shift\":\"Infinity\"}"), true);
+        assertThat(((Validation.Rejected) inf).reason()).isEqualTo("shift must be in [0 (exclusive), 100.0], got Infinity");
+    }
+
+    @Test
+    void textThatIsNotCleanUnicodeIsNamedWithItsPosition() throws Exception {
+        assertThat(reason("{\"prompt\":\"ab\\ud800c\"}")).isEqualTo("prompt holds an unpaired surrogate at index 2");
+        assertThat(reason("{\"prompt\":\"bad \\ufffd byte\"}")).isEqualTo("prompt is not valid UTF-8 (holds U+FFFD replacement characters)");
+        assertThat(reason("{\"prompt\":\"x\",\"negative_prompt\":\"a\\u0000b\"}"))
+                .isEqualTo("negative_prompt holds control character U+0000 at index 1");
+        assertThat(reason("{\"prompt\":\"x\",\"id\":\"a\\u001bb\"}")).isEqualTo("id holds control character U+001B at index 1");
+        assertThat(reason("{\"prompt\":\"x\",\"id\":\"" + "i".repeat(RowValidator.MAX_ID_CHARS + 1) + "\"}"))
+                .isEqualTo("id must have 1 to 256 characters, got 257");
+        // tabs and newlines are text, not control characters
+        assertThat(check("{\"prompt\":\"two\\nlines\\tand a tab\"}")).isInstanceOf(Validation.Accepted.class);
+    }
+
+    @Test
+    void aMegabytePromptIsRejectedWithItsSizeNotEchoed() throws Exception {
+        String mb = "y".repeat(1 << 20);
+        String r = reason("{\"prompt\":\"" + mb + "\"}");
+        assertThat(r).isEqualTo("prompt is 1048576 bytes, over the 16384-byte limit");
+        String multiByte = "\u00e9".repeat(RowValidator.MAX_PROMPT_BYTES / 2 + 1); // 2 bytes each in UTF-8
+        assertThat(reason("{\"prompt\":\"" + multiByte + "\"}")).isEqualTo("prompt is 16386 bytes, over the 16384-byte limit");
+    }
+
+    @Test
+    void unknownPolicyNamesKeysAndValuesAreNamedByTheEngineGrammar() throws Exception {
+        RowValidator engine = new RowValidator(DEFAULTS, PolicyCanonicalizer.ENGINE);
+        java.util.function.Function<String, String> reason = json -> {
+            try {
+                return ((Validation.Rejected) engine.validate("f.jsonl", 1, (ObjectNode) JSON.readTree(json), false)).reason();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        };
+        assertThat(reason.apply("{\"prompt\":\"x\",\"policy\":\"magic\"}"))
+                .startsWith("policy 'magic' is invalid: unknown policy 'magic' (known: ");
+        assertThat(reason.apply("{\"prompt\":\"x\",\"policy\":\"topk:kk=2\"}"))
+                .startsWith("policy 'topk:kk=2' is invalid: unknown key 'kk' for policy 'topk'");
+        assertThat(reason.apply("{\"prompt\":\"x\",\"policy\":\"topk:k=2,k=3\"}"))
+                .isEqualTo("policy 'topk:k=2,k=3' is invalid: key 'k' given twice");
+        assertThat(reason.apply("{\"prompt\":\"x\",\"policy\":\"blasst:scale=-1\"}"))
+                .isEqualTo("policy 'blasst:scale=-1' is invalid: scale must be positive, got -1");
+        // one clip however its policy is spelled: the canonical spec is what the clip id hashes
+        Validation.Accepted a = (Validation.Accepted) engine.validate("f", 1, (ObjectNode) JSON.readTree(
+                "{\"prompt\":\"x\",\"policy\":\"topk:k=2\",\"guidance\":5}"), false);
+        Validation.Accepted b = (Validation.Accepted) engine.validate("f", 2, (ObjectNode) JSON.readTree(
+                "{\"prompt\":\"x\",\"policy\":\" topk: k = 2 \",\"guidance\":5.0}"), false);
+        assertThat(b.spec().clipId()).isEqualTo(a.spec().clipId());
+    }
+
+    @Test
     void promptTextNeverShapesTheClipId() throws Exception {
         Validation.Accepted a = (Validation.Accepted) check("{\"prompt\":\"../../x\"}");
         assertThat(a.spec().clipId()).matches("[0-9a-f]{32}");
+        Validation.Accepted b = (Validation.Accepted) check("{\"prompt\":\"x\",\"id\":\"../../etc/passwd\"}");
+        assertThat(b.userId()).isEqualTo("../../etc/passwd"); // kept as data, never used in a path
+        assertThat(b.spec().clipId()).matches("[0-9a-f]{32}");
     }
 }

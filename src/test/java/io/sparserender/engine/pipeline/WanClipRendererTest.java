@@ -1,6 +1,7 @@
 package io.sparserender.engine.pipeline;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.sparserender.engine.model.wan.SelfAttention;
 import io.sparserender.engine.ops.CpuOps;
@@ -64,6 +65,67 @@ class WanClipRendererTest {
                     assertThat(s.recallMean()).isNaN();
                 }
             }
+        }
+    }
+
+    private ClipSpec spec(ModelRepo repo, String prompt, int width, int height, int frames, String policy) {
+        return new ClipSpec(prompt, "", 5, width, height, frames, 3, 5.0, Double.NaN, 5.0, policy, "wan-tiny", repo.revision());
+    }
+
+    /** Dense attention, except that layer 1 at step 2 returns NaN in one element of the unconditional half. */
+    private static SelfAttention<Tensor> poisonedAt(int layer, int step) {
+        SelfAttention<Tensor> dense = SelfAttention.dense();
+        return (ops, q, k, v, site) -> {
+            Tensor out = dense.attend(ops, q, k, v, site);
+            if (site.layer() == layer && site.step() == step) {
+                float[] d = out.data().clone();
+                d[d.length - 1] = Float.NaN;
+                return new Tensor(d, out.shape());
+            }
+            return out;
+        };
+    }
+
+    @Test
+    void nanInOneLayerStopsThatClipNamingStepAndLayerAndTheNextClipRenders() throws Exception {
+        ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), repo,
+                p -> p.equals("dense") ? SelfAttention.dense() : poisonedAt(1, 2), "cpu")) {
+            ClipSpec bad = spec(repo, "a poisoned clip", 64, 32, 5, "topk:k=2");
+            assertThatThrownBy(() -> r.render(bad, Files.createDirectories(dir.resolve("bad")), RenderListener.NONE))
+                    .isInstanceOf(ClipFailedException.class)
+                    .hasMessageStartingWith("Cannot render clip " + bad.clipId() + ": NaN/Inf in latents at step 2 of 3 (0-based, timestep ")
+                    .hasMessageEndingWith("first in layer 1 (self-attention)");
+            RenderResult good = r.render(spec(repo, "a healthy clip", 64, 32, 5, "dense"),
+                    Files.createDirectories(dir.resolve("good")), RenderListener.NONE);
+            assertThat(Mp4Reader.read(good.video()).frames()).hasSize(5);
+        }
+    }
+
+    @Test
+    void aClipTooLargeForMemoryFailsAloneWithItsSizesNamed() throws Exception {
+        ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        ClipSpec small = spec(repo, "small", 64, 32, 5, "dense");
+        ClipSpec larger = spec(repo, "larger", 128, 96, 9, "dense");
+        var vae = io.sparserender.engine.vae.WanVaeConfig.read(repo.root().resolve("vae/config.json"));
+        long budget = ClipFootprint.of(repo.preset().transformer(), vae, small).peakBytes();
+        assertThat(ClipFootprint.of(repo.preset().transformer(), vae, larger).peakBytes()).isGreaterThan(budget);
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), repo, p -> SelfAttention.dense(), "cpu", budget)) {
+            assertThatThrownBy(() -> r.render(larger, dir, RenderListener.NONE))
+                    .isInstanceOf(ClipFailedException.class)
+                    .hasMessageStartingWith("Cannot render clip " + larger.clipId() + " at 128x96, 9 frames: it needs about ")
+                    .hasMessageContaining("of working memory (largest tensor ")
+                    .hasMessageEndingWith("over the " + ClipFootprint.mib(budget) + " memory budget");
+            assertThat(Mp4Reader.read(r.render(small, Files.createDirectories(dir.resolve("s")), RenderListener.NONE).video())
+                    .frames()).hasSize(5);
+        }
+        // With the whole heap as budget, a clip at the validator's limits still cannot be held by the CPU backend.
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), repo, p -> SelfAttention.dense(), "cpu")) {
+            ClipSpec huge = spec(repo, "huge", 4096, 4096, 1001, "dense");
+            assertThatThrownBy(() -> r.render(huge, dir, RenderListener.NONE))
+                    .isInstanceOf(ClipFailedException.class)
+                    .hasMessage("Cannot render clip " + huge.clipId() + " at 4096x4096, 1001 frames: its DiT feed-forward "
+                            + "[2,16449536,512] holds 16844324864 elements, over the 2147483639 one CPU tensor (a Java array) can hold");
         }
     }
 }

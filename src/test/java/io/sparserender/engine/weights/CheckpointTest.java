@@ -49,6 +49,34 @@ class CheckpointTest {
     }
 
     @Test
+    void missingShardNamesWhatItWouldHaveHeld() throws IOException {
+        writeSharded();
+        Files.delete(dir.resolve("model-00002-of-00002.safetensors"));
+        assertThatThrownBy(() -> Checkpoint.open(dir)).hasMessageEndingWith(
+                "is missing (the index lists 2 tensors in it, e.g. 'b.weight')");
+    }
+
+    @Test
+    void nonFiniteWeightsAreRefusedWithFileTensorAndElement() throws IOException {
+        Path f = dir.resolve("w.safetensors");
+        new SafetensorsWriter()
+                .add("ok", DType.F32, new int[] {2}, new float[] {1, 2})
+                .add("nan", DType.F32, new int[] {2, 2}, new float[] {0, 1, Float.NaN, Float.NaN})
+                .add("inf", DType.BF16, new int[] {3}, new float[] {Float.NEGATIVE_INFINITY, 0, 0})
+                .addDoubles("big", new int[] {1}, new double[] {1e300})
+                .write(f);
+        try (Checkpoint c = Checkpoint.open(f)) {
+            assertThat(c.readTensor("ok").data()).containsExactly(1f, 2f);
+            assertThatThrownBy(() -> c.readTensor("nan")).isInstanceOf(WeightsException.class).hasMessage("Invalid weights in "
+                    + f + ": tensor 'nan' holds NaN at element 2 (2 of 4 values are NaN or infinite)");
+            assertThatThrownBy(() -> c.readTensor("inf")).hasMessage("Invalid weights in " + f
+                    + ": tensor 'inf' holds -Infinity at element 0 (1 of 3 values are NaN or infinite)");
+            // finite in float64, infinite once narrowed to the float32 the model computes in
+            assertThatThrownBy(() -> c.readTensor("big")).hasMessageContaining("tensor 'big' holds Infinity at element 0");
+        }
+    }
+
+    @Test
     void tensorListedInTheWrongShardIsNamed() throws IOException {
         writeSharded();
         Files.writeString(dir.resolve("model.safetensors.index.json"), """

@@ -96,6 +96,22 @@ class SafetensorsFileTest {
     }
 
     @Test
+    void finiteScanStreamsAcrossSegmentsAndNamesTheFirstBadElement() {
+        float[] a = random(3000, 9);
+        a[2500] = Float.POSITIVE_INFINITY;
+        a[2999] = Float.NaN;
+        Path p = dir.resolve("scan.safetensors");
+        new SafetensorsWriter().add("good", DType.F16, new int[] {5}, random(5, 1)).add("a", DType.BF16, new int[] {3000}, a)
+                .addLongs("ids", DType.I64, new int[] {1}, new long[] {-1}).write(p);
+        try (SafetensorsFile f = SafetensorsFile.open(p, 64)) {
+            f.requireFinite("good");
+            f.requireFinite("ids"); // integers are always finite
+            assertThatThrownBy(() -> f.requireFinite("a")).isInstanceOf(WeightsException.class).hasMessage("Invalid weights in "
+                    + p + ": tensor 'a' holds Infinity at element 2500 (2 of 3000 values are NaN or infinite)");
+        }
+    }
+
+    @Test
     void readsThePyTorchAttentionFixture() {
         try (SafetensorsFile f = SafetensorsFile.open(SharedFixtures.path("attn-d128.safetensors"))) {
             for (String n : new String[] {"q", "k", "v", "o"}) {

@@ -29,6 +29,31 @@ final class BenchCommand implements Callable<Integer> {
         throw new UsageException("choose a benchmark: gemm, attention, dit, generate, conv3d");
     }
 
+    /** A built-in preset named by --config, or a usage error naming the flag. */
+    static io.sparserender.engine.model.wan.WanPreset preset(String config) {
+        if (!io.sparserender.engine.model.wan.WanPreset.BUILT_IN.contains(config)) {
+            throw new UsageException("--config " + config + ": not a built-in preset " + io.sparserender.engine.model.wan.WanPreset.BUILT_IN);
+        }
+        try {
+            return io.sparserender.engine.model.wan.WanPreset.builtIn(config);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--config " + config + ": " + e.getMessage());
+        }
+    }
+
+    /** --size WIDTHxHEIGHT as {width, height}, or a usage error naming the flag. */
+    static int[] size(String size) {
+        String[] wh = size.toLowerCase(java.util.Locale.ROOT).split("x");
+        try {
+            if (wh.length != 2) {
+                throw new IllegalArgumentException("not two numbers");
+            }
+            return new int[] {Integer.parseInt(wh[0].strip()), Integer.parseInt(wh[1].strip())};
+        } catch (RuntimeException e) {
+            throw new UsageException("--size " + size + ": expected WIDTHxHEIGHT, e.g. 1280x704");
+        }
+    }
+
     @Command(name = "gemm", mixinStandardHelpOptions = true,
             description = {"Time the GEMM implementations (own kernel, cuBLASLt) on the GPU: bf16 in, fp32 accumulate, bf16 out.",
                 "One JSON line per implementation and shape; median of --iters after --warmups (CUDA events)."})
@@ -167,21 +192,10 @@ final class BenchCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            io.sparserender.engine.model.wan.WanPreset preset;
-            try {
-                preset = io.sparserender.engine.model.wan.WanPreset.builtIn(config);
-            } catch (IllegalArgumentException e) {
-                throw new UsageException("--config " + config + ": " + e.getMessage());
-            }
-            String[] wh = size.toLowerCase(java.util.Locale.ROOT).split("x");
-            int width;
-            int height;
-            try {
-                width = Integer.parseInt(wh[0]);
-                height = Integer.parseInt(wh[1]);
-            } catch (RuntimeException e) {
-                throw new UsageException("--size " + size + ": expected WIDTHxHEIGHT, e.g. 1280x704");
-            }
+            io.sparserender.engine.model.wan.WanPreset preset = preset(config);
+            int[] wh = size(size);
+            int width = wh[0];
+            int height = wh[1];
             int spatial = "wan2.2".equals(preset.vae()) ? 16 : 8;
             var c = preset.transformer();
             if (width % (spatial * c.patchW()) != 0 || height % (spatial * c.patchH()) != 0) {
@@ -245,22 +259,15 @@ final class BenchCommand implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            io.sparserender.engine.model.wan.WanPreset preset;
+            io.sparserender.engine.model.wan.WanPreset preset = preset(config);
             try {
-                preset = io.sparserender.engine.model.wan.WanPreset.builtIn(config);
                 PolicySpec.parse(policy);
             } catch (IllegalArgumentException e) {
-                throw new UsageException(e.getMessage());
+                throw new UsageException("--policy " + policy + ": " + e.getMessage());
             }
-            String[] wh = size.toLowerCase(java.util.Locale.ROOT).split("x");
-            int width;
-            int height;
-            try {
-                width = Integer.parseInt(wh[0]);
-                height = Integer.parseInt(wh[1]);
-            } catch (RuntimeException e) {
-                throw new UsageException("--size " + size + ": expected WIDTHxHEIGHT, e.g. 1280x704");
-            }
+            int[] wh = size(size);
+            int width = wh[0];
+            int height = wh[1];
             CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
             System.out.println("{\"device\":\"" + device.info().name() + "\",\"arena_gib\":"
                     + device.arena().capacityBytes() / (1L << 30) + "}");

@@ -21,24 +21,29 @@ import java.util.Locale;
  * 4·B·H·L²·D / t; the real FLOPs are the dense ones minus those the device counted as skipped (PV of tiles
  * skipped in the loop, QKᵀ and PV of tiles skipped before QKᵀ). A policy with a pre-pass is timed whole
  * (pre-pass + attention kernel: what a caller pays); the pre-pass alone is timed too ({@code plan_ms}).
- * order=local uses the shape's token grid.
+ * order=local uses the shape's token grid. Each policy's recall is measured once after its timing
+ * ({@link CudaRecall}: keep flags + a second QKᵀ pass on the generated heads): mean, 5th percentile, minimum
+ * over rows.
  */
 public final class AttentionBenchmark {
     /** One measurement. */
     public record Result(String impl, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
-                         double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs) {
+                         double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs,
+                         CudaRecall.Summary recall) {
         public String json() {
             return String.format(Locale.ROOT,
                     "{\"impl\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
                             + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,"
-                            + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"all_ms\":%s}",
+                            + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"recall_mean\":%.4f,\"recall_p05\":%.4f,"
+                            + "\"recall_min\":%.4f,\"recall_rows\":%d,\"all_ms\":%s}",
                     impl, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
-                    skippedBeforeQk, planMs, Arrays.toString(allMs));
+                    skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), Arrays.toString(allMs));
         }
     }
 
     private final CudaDevice device;
     private final CudaKernels ops;
+    private final CudaRecall recall;
     private final List<CudaAttention> kernels;
     private final int warmups;
     private final int iters;
@@ -46,6 +51,7 @@ public final class AttentionBenchmark {
     public AttentionBenchmark(CudaDevice device, int warmups, int iters) {
         this.device = device;
         this.ops = new CudaKernels(device);
+        this.recall = new CudaRecall(ops);
         CudaAttention best = new CudaAttention(device, true);
         CudaAttention mma = new CudaAttention(device, false);
         this.kernels = best.name().equals(mma.name()) ? List.of(mma) : List.of(best, mma);
@@ -103,17 +109,38 @@ public final class AttentionBenchmark {
                             }
                         }
                     }
+                    CudaRecall.Summary recall = measureRecall(attention, p, options, q, k, v, o, stats, batch, seqLen, heads, gh);
                     double med = median(ms);
                     double real = dense - st.flopsSaved();
                     Result r = new Result(impl, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
                             real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(),
-                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms);
+                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall);
                     out.println(r.json());
                     results.add(r);
                 }
             }
         }
         return results;
+    }
+
+    /**
+     * Measured recall of one more run of the policy (outside the timing): its keep flags and a second pass
+     * over QKᵀ on the generated heads 0 .. gh−1 (the other heads repeat them, with the same decisions).
+     */
+    private CudaRecall.Summary measureRecall(CudaAttention attention, AttentionPolicy p, AttentionOptions options, DeviceBuffer q,
+                                             DeviceBuffer k, DeviceBuffer v, DeviceBuffer o, DeviceBuffer stats, int batch,
+                                             int seqLen, int heads, int gh) {
+        int bc = p.tiling().bc();
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer keep = ops.allocate(DType.I32, batch, heads, (seqLen + 63) / 64, (seqLen + bc - 1) / bc);
+            ops.fill(stats, 0);
+            attention.forward(p, options, q, k, v, o, null, keep, stats);
+            int[] sampled = new int[gh];
+            for (int h = 0; h < gh; h++) {
+                sampled[h] = h;
+            }
+            return CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, bc, sampled));
+        }
     }
 
     private static double median(double[] x) {

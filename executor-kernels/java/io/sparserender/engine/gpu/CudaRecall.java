@@ -1,0 +1,100 @@
+package io.sparserender.engine.gpu;
+
+import io.sparserender.engine.tensor.DType;
+import java.util.Arrays;
+
+/**
+ * Exact recall of a sparse attention call on sampled heads, on the device ({@code attention_recall.cu}):
+ * for each query row of a sampled head, the share of its softmax mass on the kv-tiles the call kept,
+ * from the call's keep flags and a second pass over QKᵀ (no PV). Java twin:
+ * {@link io.sparserender.engine.attention.ExactRecall#rowRecalls}.
+ */
+public final class CudaRecall {
+    static final String KERNEL = "attention_recall";
+    private static final int ROWS = 64;
+    private static final int THREADS = 256;
+
+    /** Mean, 5th percentile (nearest rank) and minimum of the row recalls. */
+    public record Summary(double mean, double p05, double min, int rows) {
+        public static Summary of(float[] recall) {
+            if (recall.length == 0) {
+                throw new IllegalArgumentException("No rows to summarise");
+            }
+            double[] sorted = new double[recall.length];
+            double sum = 0;
+            for (int i = 0; i < recall.length; i++) {
+                sorted[i] = recall[i];
+                sum += recall[i];
+            }
+            Arrays.sort(sorted);
+            int rank = (int) Math.ceil(0.05 * sorted.length);
+            return new Summary(sum / sorted.length, sorted[Math.max(0, rank - 1)], sorted[0], sorted.length);
+        }
+    }
+
+    private final CudaKernels ops;
+    private final CudaDevice device;
+
+    public CudaRecall(CudaKernels ops) {
+        this.ops = ops;
+        this.device = ops.device();
+    }
+
+    /** Row recalls [B, sampled heads, L] as floats (a fresh buffer, NaN until written). */
+    public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, int... sampledHeads) {
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            int[] shape = q.shape();
+            DeviceBuffer recall = ops.allocate(DType.F32, shape[0], sampledHeads.length, shape[1]);
+            ops.fill(recall, Float.floatToRawIntBits(Float.NaN));
+            rowRecalls(q, k, keep, bc, recall, sampledHeads);
+            return recall.toFloatArray();
+        }
+    }
+
+    /**
+     * Writes the row recalls into {@code recall}, F32 [B, sampled heads, L].
+     *
+     * @param q, k bf16 [B, L, H, D]
+     * @param keep I32 keep flags [B, H, ceil(L/64), ceil(L/bc)] of the call (1 = kept)
+     * @param bc the call's kv-tile width
+     * @param sampledHeads head indices, each in [0, H)
+     */
+    public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, DeviceBuffer recall, int... sampledHeads) {
+        int[] shape = q.shape();
+        if (shape.length != 4 || !Arrays.equals(shape, k.shape()) || q.dtype() != DType.BF16 || k.dtype() != DType.BF16) {
+            throw new IllegalArgumentException("Recall needs bf16 q and k of one shape [B, L, H, D], got q " + q + ", k " + k);
+        }
+        int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
+        if (bc != 32 && bc != 64) {
+            throw new IllegalArgumentException("Recall: bc must be 32 or 64, got " + bc);
+        }
+        int nq = (seqLen + ROWS - 1) / ROWS;
+        int nk = (seqLen + bc - 1) / bc;
+        int[] want = {bsz, heads, nq, nk};
+        if (!Arrays.equals(keep.shape(), want)) {
+            throw new IllegalArgumentException("Recall: keep flags must be " + Arrays.toString(want) + " for bc=" + bc
+                    + ", got " + Arrays.toString(keep.shape()));
+        }
+        if (sampledHeads.length == 0) {
+            throw new IllegalArgumentException("Recall: no sampled heads");
+        }
+        for (int h : sampledHeads) {
+            if (h < 0 || h >= heads) {
+                throw new IllegalArgumentException("Recall: sampled head " + h + " is outside [0, " + heads + ")");
+            }
+        }
+        int nh = sampledHeads.length;
+        int[] out = {bsz, nh, seqLen};
+        if (recall.dtype() != DType.F32 || !Arrays.equals(recall.shape(), out)) {
+            throw new IllegalArgumentException("Recall: output must be F32 " + Arrays.toString(out) + ", got " + recall);
+        }
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer sampled = ops.allocate(DType.I32, nh);
+            sampled.copyFrom(sampledHeads);
+            KernelArgs.Struct p = new KernelArgs.Struct().ptr(q).ptr(k).ptr(keep).ptr(sampled).ptr(recall)
+                    .i32(bsz).i32(seqLen).i32(heads).i32(headDim).i32(bc).i32(nh).f32((float) (1 / Math.sqrt(headDim)));
+            device.launch(KERNEL, Math.multiplyExact(nq, bsz * nh), THREADS, (ROWS + 32) * headDim * 2, new KernelArgs().struct(p));
+            device.synchronize(); // the sampled-head list is freed when this scope closes
+        }
+    }
+}

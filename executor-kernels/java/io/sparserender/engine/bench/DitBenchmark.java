@@ -157,7 +157,7 @@ public final class DitBenchmark {
         return x;
     }
 
-    /** Passes calls through and averages the tile sparsity the policy reports. */
+    /** Passes calls through and averages the tile sparsity the policy reports (read back in batches, as in a render). */
     private static final class SparsityProbe implements io.sparserender.engine.model.wan.SelfAttention<DeviceBuffer> {
         private final CudaSelfAttention inner;
         private double sum;
@@ -165,23 +165,26 @@ public final class DitBenchmark {
 
         SparsityProbe(CudaSelfAttention inner) {
             this.inner = inner;
+            inner.reportTo((site, statistics, seconds) -> {
+                sum += statistics[0];
+                calls++;
+            });
         }
 
         @Override
         public DeviceBuffer attend(io.sparserender.engine.ops.Ops<DeviceBuffer> ops, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
                                    Site site) {
-            DeviceBuffer o = inner.attend(ops, q, k, v, site);
-            sum += inner.lastStatistics()[0];
-            calls++;
-            return o;
+            return inner.attend(ops, q, k, v, site);
         }
 
         void reset() {
+            inner.drain();
             sum = 0;
             calls = 0;
         }
 
         double meanSparsity() {
+            inner.drain();
             return calls == 0 ? 0 : sum / calls;
         }
     }

@@ -61,6 +61,14 @@ public final class CudaAttention {
      * QKᵀ, and the QKᵀ + PV FLOPs saved (2·rows·cols·D per in-loop skip, 4·rows·cols·D per pre-pass skip).
      */
     public record Stats(long tilesTotal, long tilesSkippedInLoop, long tilesSkippedBeforeQk, long flopsSaved) {
+        /** The counters as the kernels leave them: eight I32 words, four little-endian 64-bit counters. */
+        public static Stats fromWords(int[] c) {
+            if (c.length != 8) {
+                throw new IllegalArgumentException("Attention counters are 8 I32 words, got " + c.length);
+            }
+            return new Stats(u64(c, 0), u64(c, 1), u64(c, 3), u64(c, 2));
+        }
+
         /** Skipped tiles (both kinds) / all tiles. */
         public double tileSparsity() {
             return tilesTotal == 0 ? 0 : (double) (tilesSkippedInLoop + tilesSkippedBeforeQk) / tilesTotal;
@@ -212,8 +220,7 @@ public final class CudaAttention {
 
     /** Reads the counters (synchronizing with the stream through the copy). */
     public Stats readStats(DeviceBuffer stats) {
-        int[] c = stats.toIntArray();
-        return new Stats(u64(c, 0), u64(c, 1), u64(c, 3), u64(c, 2));
+        return Stats.fromWords(stats.toIntArray());
     }
 
     private static long u64(int[] c, int i) {

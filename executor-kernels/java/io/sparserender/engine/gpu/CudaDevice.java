@@ -15,6 +15,7 @@ import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
+import io.sparserender.engine.tensor.DType;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -190,6 +191,7 @@ public final class CudaDevice implements AutoCloseable {
         CudaCheck.check(cuPointerGetAttribute(Pointer.to(address), CUpointer_attribute.CU_POINTER_ATTRIBUTE_DEVICE_POINTER, base),
                 "cuPointerGetAttribute(DEVICE_POINTER)", "arena");
         arena = new DeviceArena(this, base, address[0], arenaBytes);
+        counters = arena.allocate(DType.I32, COUNTER_SLOTS * COUNTER_SLOT_INTS); // outside any scope: lives with the device
 
         ownGemm = new OwnGemm(this, true);
         ownGemmMmaSync = new OwnGemm(this, false);
@@ -208,9 +210,25 @@ public final class CudaDevice implements AutoCloseable {
         gemm = cublasLt.<Gemm>map(g -> g).orElse(ownGemm);
     }
 
+    /** Slots of {@link #counters()}: per-call device counters read back together (one sync per batch of calls). */
+    public static final int COUNTER_SLOTS = 256;
+    /** I32 words per counter slot (the attention kernels' four 64-bit counters). */
+    public static final int COUNTER_SLOT_INTS = 8;
+    private DeviceBuffer counters;
+
+    /**
+     * A small I32 buffer made with the arena and never freed, {@link #COUNTER_SLOTS} slots of
+     * {@link #COUNTER_SLOT_INTS}: where the DiT's attention calls accumulate their tile counters so they can be
+     * read back once per batch of calls instead of after each. One user at a time (the clip renderer).
+     */
+    public DeviceBuffer counters() {
+        return counters;
+    }
+
     private void stop() {
         cublasLt.ifPresent(CublasLtGemm::destroy);
         if (arena != null) {
+            arena.freeHostCopies();
             cuMemFree(arena.base());
         }
         if (kernels != null) {

@@ -2,6 +2,7 @@ package io.sparserender.engine.gpu;
 
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.ops.Parkable;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.HalfFloats;
 import io.sparserender.engine.tensor.Tensor;
@@ -507,6 +508,41 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     @Override
     public <R> R run(Supplier<R> body) {
         return device.call(body::get);
+    }
+
+    /** What {@code load} allocates becomes one arena range, parked to pinned host memory on request. */
+    @Override
+    public <R> Parkable<R> parkable(Supplier<R> load) {
+        DeviceArena arena = device.arena();
+        long from = arena.usedBytes();
+        R value = load.get();
+        DeviceArena.ParkedRange range = arena.rangeFrom(from);
+        return new Parkable<>(value, new Parkable.Mover() {
+            @Override
+            public void park() {
+                arena.park(range);
+            }
+
+            @Override
+            public void unpark() {
+                arena.unpark(range);
+            }
+        });
+    }
+
+    @Override
+    public long memoryInUse() {
+        return device.arena().usedBytes();
+    }
+
+    @Override
+    public long memoryPeak() {
+        return device.arena().peakBytes();
+    }
+
+    @Override
+    public void resetMemoryPeak() {
+        device.arena().resetPeak();
     }
 
     // ---- helpers

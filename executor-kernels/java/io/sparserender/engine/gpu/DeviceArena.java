@@ -5,7 +5,9 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.JCudaDriver;
 
 /**
  * One device allocation made at start and reused for the life of the executor: buffers are carved
@@ -31,6 +33,7 @@ public final class DeviceArena {
     private long top;
     private long peak;
     private final Deque<Scope> scopes = new ArrayDeque<>();
+    private final List<ParkedRange> ranges = new ArrayList<>();
 
     DeviceArena(CudaDevice device, CUdeviceptr base, long baseAddress, long capacity) {
         this.device = device;
@@ -74,6 +77,109 @@ public final class DeviceArena {
 
     public synchronized long peakBytes() {
         return peak;
+    }
+
+    /** Starts a new peak measurement at the bytes in use now. */
+    public synchronized void resetPeak() {
+        peak = top;
+    }
+
+    /**
+     * The arena's bytes from {@code from} to the top now (what was allocated since {@code usedBytes()} returned
+     * {@code from}: model weights), as a range that can wait in pinned host memory ({@link #park}).
+     */
+    public synchronized ParkedRange rangeFrom(long from) {
+        if (from < 0 || from > top) {
+            throw new IllegalArgumentException("Arena range start " + from + " is outside [0, " + top + "]");
+        }
+        ParkedRange r = new ParkedRange(from, top);
+        ranges.add(r);
+        return r;
+    }
+
+    /**
+     * Frees the range's device bytes: nothing may be allocated above it (it is the top of the arena) and no open
+     * scope may have started inside it. The first park copies the bytes to pinned host memory, later parks only
+     * free (the range holds weights, which do not change). Its buffers must not be used until {@link #unpark}.
+     */
+    public void park(ParkedRange r) {
+        synchronized (this) {
+            if (r.parked) {
+                return;
+            }
+            if (top != r.to) {
+                throw new IllegalStateException("Cannot park arena bytes [" + r.from + ", " + r.to + "): memory above them is in use (top "
+                        + top + ")");
+            }
+            Scope s = scopes.peek();
+            if (s != null && s.mark > r.from) {
+                throw new IllegalStateException("Cannot park arena bytes [" + r.from + ", " + r.to + "): a scope opened at " + s.mark
+                        + " is still open");
+            }
+            if (r.host == null) {
+                Pointer host = new Pointer();
+                long bytes = r.to - r.from;
+                CUdeviceptr src = base.withByteOffset(r.from);
+                device.run(() -> {
+                    CudaCheck.check(JCudaDriver.cuMemAllocHost(host, bytes), "cuMemAllocHost",
+                            GpuException.mib(bytes) + " of pinned host memory to park model weights");
+                    CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "parking arena bytes");
+                });
+                r.host = host;
+            }
+            top = r.from;
+            r.parked = true;
+        }
+    }
+
+    /** Puts a parked range back at its addresses: the arena's top must be where the range starts. */
+    public void unpark(ParkedRange r) {
+        synchronized (this) {
+            if (!r.parked) {
+                return;
+            }
+            if (align(top) > r.from) {
+                throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): memory over them is in use (top "
+                        + top + ")");
+            }
+            if (r.to > capacity) {
+                throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): past the arena's end");
+            }
+            CUdeviceptr dst = base.withByteOffset(r.from);
+            long bytes = r.to - r.from;
+            device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyHtoD(dst, r.host, bytes), "cuMemcpyHtoD", "unparking arena bytes"));
+            top = r.to;
+            peak = Math.max(peak, top);
+            r.parked = false;
+        }
+    }
+
+    /** Frees the pinned host copies of parked ranges (the device is stopping). */
+    synchronized void freeHostCopies() {
+        for (ParkedRange r : ranges) {
+            if (r.host != null) {
+                JCudaDriver.cuMemFreeHost(r.host);
+                r.host = null;
+            }
+        }
+        ranges.clear();
+    }
+
+    /** Bytes [from, to) of the arena that can wait in pinned host memory. */
+    public static final class ParkedRange {
+        private final long from;
+        private final long to;
+        private Pointer host;
+        private boolean parked;
+
+        private ParkedRange(long from, long to) {
+            this.from = from;
+            this.to = to;
+        }
+
+        public long bytes() {
+            return to - from;
+        }
     }
 
     /** Whether b's storage starts at or above where scope s began (so closing s frees it). */

@@ -105,6 +105,28 @@ public interface Ops<T> {
         return body.get();
     }
 
+    /**
+     * Loads something (model weights) through {@code load} so that it can be parked in host memory between
+     * uses ({@link Parkable}). On the CUDA backend what {@code load} allocates must be the last thing in device
+     * memory when it is parked or unparked (nothing allocated after it still alive); the CPU keeps it resident.
+     */
+    default <R> Parkable<R> parkable(java.util.function.Supplier<R> load) {
+        return Parkable.resident(load.get());
+    }
+
+    /** Device memory this backend holds now, in bytes (0 where the garbage collector manages memory). */
+    default long memoryInUse() {
+        return 0;
+    }
+
+    /** The most device memory held since the last {@link #resetMemoryPeak} (or since start), in bytes. */
+    default long memoryPeak() {
+        return 0;
+    }
+
+    /** Starts a new peak measurement at the memory held now. */
+    default void resetMemoryPeak() {}
+
     // ---- fused compositions: defaults spell out the reference arithmetic; backends may fuse them ----
 
     /**

@@ -54,6 +54,10 @@ public final class ClipSidecar {
         putNumber(root, "tile_sparsity", result.tileSparsity());
         putNumber(root, "compute_saved", result.computeSaved());
         root.put("peak_device_bytes", result.peakDeviceBytes());
+        if (!result.stagePeakBytes().isEmpty()) {
+            ObjectNode peaks = root.putObject("peak_device_bytes_by_stage");
+            result.stagePeakBytes().forEach(peaks::put);
+        }
         RenderResult.Reference ref = result.reference();
         if (ref != null) {
             if (referenceVideoName == null) {

@@ -3,12 +3,16 @@ package io.sparserender.engine.pipeline;
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.gpu.CudaAttention;
+import io.sparserender.engine.gpu.CudaDevice;
+import io.sparserender.engine.gpu.CudaEvent;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceBuffer;
 import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * The DiT's self-attention on the GPU: the fused policy kernel ({@link CudaAttention}) for every policy
@@ -16,8 +20,13 @@ import io.sparserender.engine.tensor.Tensor;
  * the kernel does not run (or a head width other than 64/128) goes through the CPU reference
  * ({@link PolicySelfAttention}) on host copies: correct, slow, and said once in the log.
  * Exact recall is not measured on this path (NaN in the statistics).
+ *
+ * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
+ * call is bracketed by two events; all pending slots and events are read at once when the slots run out or
+ * the recorder drains (once per clip, or every {@link CudaDevice#COUNTER_SLOTS} calls), so the host never
+ * stops the stream to read one layer's counters.
  */
-public final class CudaSelfAttention implements AttentionRecorder.Measured<DeviceBuffer> {
+public final class CudaSelfAttention implements AttentionRecorder.Measured<DeviceBuffer>, AttentionRecorder.Deferred<DeviceBuffer> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaSelfAttention.class);
 
     private final AttentionPolicy policy;
@@ -25,6 +34,13 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
     private CudaAttention kernel;
     private PolicySelfAttention hostFallback;
     private double[] last = {0, 0, Double.NaN, Double.NaN, Double.NaN};
+    private AttentionRecorder.Deferred.Sink sink;
+    private final List<Pending> pending = new ArrayList<>();
+    private final List<CudaEvent> events = new ArrayList<>();
+    private CudaDevice device;
+
+    /** A kernel call whose counters (slot) and events (2·slot, 2·slot + 1) are not read yet. */
+    private record Pending(Site site, int slot, double denseFlops) {}
 
     public CudaSelfAttention(AttentionPolicy policy, OpTimer timer) {
         this.policy = policy;
@@ -50,15 +66,64 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer kb = k.dtype() == DType.BF16 ? k : cuda.convert(k, DType.BF16);
         DeviceBuffer vb = v.dtype() == DType.BF16 ? v : cuda.convert(v, DType.BF16);
         DeviceBuffer out = cuda.device().arena().allocate(DType.F32, q.shape());
-        DeviceBuffer stats = kernel.newStatsBuffer();
+        if (sink == null) { // used on its own: read back after each call
+            DeviceBuffer stats = kernel.newStatsBuffer();
+            cuda.kernels().fill(stats, 0);
+            timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, null, stats));
+            last = statistics(kernel.readStats(stats), denseFlops(q));
+            return out;
+        }
+        if (pending.size() == CudaDevice.COUNTER_SLOTS) {
+            drain();
+        }
+        int slot = pending.size();
+        device = cuda.device();
+        DeviceBuffer stats = device.counters().view((long) slot * CudaDevice.COUNTER_SLOT_INTS, CudaDevice.COUNTER_SLOT_INTS);
+        while (events.size() < 2 * (slot + 1)) {
+            events.add(device.newEvent());
+        }
         cuda.kernels().fill(stats, 0);
-        io.sparserender.engine.attention.AttentionOptions options = new io.sparserender.engine.attention.AttentionOptions(
-                new io.sparserender.engine.attention.VideoGrid(site.frames(), site.height(), site.width()), null);
-        timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options, qb, kb, vb, out, null, null, stats));
-        CudaAttention.Stats s = kernel.readStats(stats);
-        double dense = 4.0 * q.dim(0) * q.dim(2) * (double) q.dim(1) * q.dim(1) * headDim;
-        last = new double[] {s.tileSparsity(), dense == 0 ? 0 : s.flopsSaved() / dense, Double.NaN, Double.NaN, Double.NaN};
+        events.get(2 * slot).record();
+        timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, null, stats));
+        events.get(2 * slot + 1).record();
+        pending.add(new Pending(site, slot, denseFlops(q)));
         return out;
+    }
+
+    @Override
+    public void reportTo(Sink sink) {
+        this.sink = sink;
+    }
+
+    @Override
+    public void drain() {
+        if (pending.isEmpty()) {
+            return;
+        }
+        int[] all = device.counters().toIntArray(); // waits for the stream
+        for (Pending p : pending) {
+            int[] words = java.util.Arrays.copyOfRange(all, p.slot() * CudaDevice.COUNTER_SLOT_INTS,
+                    (p.slot() + 1) * CudaDevice.COUNTER_SLOT_INTS);
+            double seconds = events.get(2 * p.slot() + 1).elapsedMsSince(events.get(2 * p.slot())) / 1e3;
+            last = statistics(CudaAttention.Stats.fromWords(words), p.denseFlops());
+            sink.report(p.site(), last.clone(), seconds);
+        }
+        pending.clear();
+        events.forEach(CudaEvent::close);
+        events.clear();
+    }
+
+    private static io.sparserender.engine.attention.AttentionOptions options(Site site) {
+        return new io.sparserender.engine.attention.AttentionOptions(
+                new io.sparserender.engine.attention.VideoGrid(site.frames(), site.height(), site.width()), null);
+    }
+
+    private static double denseFlops(DeviceBuffer q) {
+        return 4.0 * q.dim(0) * q.dim(2) * (double) q.dim(1) * q.dim(1) * q.dim(3);
+    }
+
+    private static double[] statistics(CudaAttention.Stats s, double dense) {
+        return new double[] {s.tileSparsity(), dense == 0 ? 0 : s.flopsSaved() / dense, Double.NaN, Double.NaN, Double.NaN};
     }
 
     private DeviceBuffer onHost(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Site site) {
@@ -67,8 +132,13 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
                     policy.spec(), q.dim(3));
             hostFallback = new PolicySelfAttention(policy, 0);
         }
+        long t0 = System.nanoTime();
         Tensor o = hostFallback.attend(HOST, cuda.toHost(q), cuda.toHost(k), cuda.toHost(v), site);
         last = hostFallback.lastStatistics();
+        if (sink != null) {
+            drain(); // keep the reports in call order
+            sink.report(site, last.clone(), (System.nanoTime() - t0) / 1e9);
+        }
         return cuda.fromHost(o);
     }
 

@@ -44,7 +44,8 @@ public final class ReferenceRender {
         stages.computeIfPresent("total", (k, v) -> v + seconds);
         return new RenderResult(result.video(), stages, result.attention(),
                 Math.max(result.peakDeviceBytes(), reference.peakDeviceBytes()), null,
-                new RenderResult.Reference(referencePolicy, dense.clipId(), reference.video(), seconds, quality));
+                new RenderResult.Reference(referencePolicy, dense.clipId(), reference.video(), seconds, quality),
+                result.stagePeakBytes());
     }
 
     private static CapturedRender captured(RenderResult r, ClipSpec spec) {

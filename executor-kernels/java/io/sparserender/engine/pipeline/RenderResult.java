@@ -14,16 +14,25 @@ import java.util.Objects;
  * @param stageSeconds    wall time per stage ("text", "dit", "attention", "vae_encode", "total"; "reference"
  *                        for the dense re-render of a sampled clip, which "total" then includes)
  * @param attention       per layer × step statistics
- * @param peakDeviceBytes peak device memory (0 on the CPU)
+ * @param peakDeviceBytes peak device memory of the clip, weights included (0 on the CPU)
  * @param captured        the frames and latents kept for a comparison, when the render was asked to; else null
  * @param reference       the dense reference render of a quality-sampled clip and the comparison; else null
+ * @param stagePeakBytes  peak device memory per stage ("text", "dit", "vae"), weights resident then included;
+ *                        empty where not measured
  */
 public record RenderResult(Path video, Map<String, Double> stageSeconds, List<LayerStepStats> attention,
-                           long peakDeviceBytes, CapturedRender captured, Reference reference) {
+                           long peakDeviceBytes, CapturedRender captured, Reference reference, Map<String, Long> stagePeakBytes) {
     public RenderResult {
         Objects.requireNonNull(video, "video is null");
         stageSeconds = Map.copyOf(stageSeconds);
         attention = List.copyOf(attention);
+        stagePeakBytes = Map.copyOf(stagePeakBytes);
+    }
+
+    /** A render without per-stage memory peaks. */
+    public RenderResult(Path video, Map<String, Double> stageSeconds, List<LayerStepStats> attention,
+                        long peakDeviceBytes, CapturedRender captured, Reference reference) {
+        this(video, stageSeconds, attention, peakDeviceBytes, captured, reference, Map.of());
     }
 
     /** A render without captured frames or reference. */

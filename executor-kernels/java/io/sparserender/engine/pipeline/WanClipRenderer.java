@@ -7,6 +7,7 @@ import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.ops.MemoryRegion;
 import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.ops.Parkable;
 import io.sparserender.engine.quality.CapturedRender;
 import io.sparserender.engine.quality.RawFrames;
 import io.sparserender.engine.sampler.ExpertSchedule;
@@ -39,7 +40,7 @@ public final class WanClipRenderer<T> implements ClipRenderer {
 
     private final Ops<T> ops;
     private final ModelRepo repo;
-    private final PromptEncoder<T> text;
+    private final Parkable<PromptEncoder<T>> text;
     private final List<WanModelDir.Expert> expertDirs;
     private final List<io.sparserender.engine.model.wan.WanWeights<T>> experts = new ArrayList<>();
     private final WanVaeDecoder<T> vae;
@@ -74,7 +75,8 @@ public final class WanClipRenderer<T> implements ClipRenderer {
             experts.add(e.load(ops));
         }
         this.vae = WanVaeDecoder.load(ops, repo.root().resolve("vae"));
-        this.text = PromptEncoder.open(repo.root(), ops);
+        // Loaded last, so its weights are the top of device memory and can wait on the host between prompts.
+        this.text = ops.parkable(() -> PromptEncoder.open(repo.root(), ops));
         LOG.info("Loaded {} ({} expert(s), revision {}) on {} in {} ms", repo.preset().name(), experts.size(),
                 repo.revision(), device, (System.nanoTime() - t0) / 1_000_000);
     }
@@ -104,8 +106,16 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         }
         try {
             return ops.run(() -> {
+                Map<String, Long> peaks = new LinkedHashMap<>();
+                long t0 = System.nanoTime();
+                listener.progress(spec.clipId(), "text", 0, 1);
+                ops.resetMemoryPeak();
+                Tensor context = encodePrompts(spec);
+                peaks.put("text", ops.memoryPeak());
+                double textSeconds = lap(t0);
+                text.park(); // the text encoder's device memory goes to the DiT and the VAE until the next prompt
                 try (MemoryRegion<T> clip = ops.region()) {
-                    return renderInRegion(spec, workDir, listener, capture);
+                    return renderInRegion(spec, workDir, listener, capture, context, t0, textSeconds, peaks);
                 }
             });
         } catch (OutOfMemoryError e) {
@@ -116,16 +126,24 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         }
     }
 
-    private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener, boolean capture) {
+    /** The prompt and the negative prompt through umT5, padded to the text length: [2, textLen, D] on the host. */
+    private Tensor encodePrompts(ClipSpec spec) {
+        try (MemoryRegion<T> region = ops.region()) {
+            List<T> encoded = text.get().encode(List.of(spec.prompt(), spec.negativePrompt()));
+            return ops.toHost(ops.concat(0, List.of(padded(encoded.get(0)), padded(encoded.get(1)))));
+        }
+    }
+
+    private RenderResult renderInRegion(ClipSpec spec, Path workDir, RenderListener listener, boolean capture, Tensor contextHost,
+                                        long t0, double textSeconds, Map<String, Long> peaks) {
         WanPreset preset = repo.preset();
         String id = spec.clipId();
         Map<String, Double> seconds = new LinkedHashMap<>();
-        long t0 = System.nanoTime();
+        seconds.put("text", textSeconds);
 
-        listener.progress(id, "text", 0, 1);
-        List<T> encoded = text.encode(List.of(spec.prompt(), spec.negativePrompt()));
-        T context = ops.concat(0, List.of(padded(encoded.get(0)), padded(encoded.get(1)))); // [2, textLen, D]
-        encoded.forEach(ops::release);
+        long t1 = System.nanoTime();
+        ops.resetMemoryPeak();
+        T context = ops.fromHost(contextHost);
         AttentionRecorder<T> attention = new AttentionRecorder<>(policies.apply(spec.policy()));
         List<WanTransformer<T>> models = new ArrayList<>();
         List<WanTransformer.Prompt<T>> prompts = new ArrayList<>();
@@ -135,9 +153,6 @@ public final class WanClipRenderer<T> implements ClipRenderer {
             prompts.add(m.encodePrompt(context));
         }
         ops.release(context);
-        seconds.put("text", lap(t0));
-
-        long t1 = System.nanoTime();
         int vaeStride = vae.config().spatialFactor();
         int latentFrames = (spec.frames() - 1) / vae.config().temporalFactor() + 1;
         int channels = preset.transformer().inChannels();
@@ -174,8 +189,10 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         });
         seconds.put("dit", lap(t1));
         seconds.put("attention", attention.attentionSeconds());
+        peaks.put("dit", ops.memoryPeak());
 
         long t2 = System.nanoTime();
+        ops.resetMemoryPeak();
         listener.progress(id, "vae", 0, 1);
         Path video = workDir.resolve(id + ".mp4");
         CapturedRender captured = null;
@@ -190,7 +207,9 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         }
         seconds.put("vae_encode", lap(t2));
         seconds.put("total", lap(t0));
-        return new RenderResult(video, seconds, attention.statistics(), 0, captured, null);
+        peaks.put("vae", ops.memoryPeak());
+        long peak = peaks.values().stream().mapToLong(Long::longValue).max().orElse(0);
+        return new RenderResult(video, seconds, attention.statistics(), peak, captured, null, peaks);
     }
 
     private T padded(T rows) {
@@ -225,6 +244,6 @@ public final class WanClipRenderer<T> implements ClipRenderer {
 
     @Override
     public void close() {
-        text.close();
+        text.valueForClose().close();
     }
 }

@@ -65,6 +65,43 @@ class RuntimeGpuTest {
     }
 
     @Test
+    void parkedWeightsComeBackBitExactAfterTheirMemoryWasReused() {
+        io.sparserender.engine.gpu.CudaOps g = io.sparserender.testing.GpuTestDevice.cudaOps();
+        DeviceArena arena = g.device().arena();
+        try (DeviceArena.Scope outer = arena.scope()) {
+            float[] values = new float[123_457];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = i * 0.5f - 7;
+            }
+            long before = arena.usedBytes();
+            io.sparserender.engine.ops.Parkable<DeviceBuffer> w = g.parkable(() -> {
+                DeviceBuffer b = arena.allocate(DType.F32, values.length);
+                b.copyFrom(values);
+                return b;
+            });
+            long resident = arena.usedBytes();
+            w.park();
+            assertThat(arena.usedBytes()).as("parking frees the device memory").isEqualTo(before);
+            try (DeviceArena.Scope s = arena.scope()) {
+                DeviceBuffer over = arena.allocate(DType.F32, values.length + 64); // lands where the weights were
+                new CudaKernels(g.device()).fill(over, Float.floatToRawIntBits(-1f));
+                assertThatThrownBy(w::get).as("unparking while its memory is in use is refused")
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("in use");
+            }
+            assertThat(w.get().toFloatArray()).as("unparked weights").containsExactly(values);
+            assertThat(arena.usedBytes()).isEqualTo(resident);
+            try (DeviceArena.Scope s = arena.scope()) {
+                arena.allocate(DType.F32, 16);
+                assertThatThrownBy(w::park).as("parking under memory in use is refused")
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("in use");
+            }
+            w.park();
+            w.park(); // twice is once
+            assertThat(w.get().toFloatArray()).containsExactly(values);
+        }
+    }
+
+    @Test
     void outOfArenaMemorySaysHowMuchWasAskedAndFree() {
         DeviceArena arena = ops().device().arena();
         assertThatThrownBy(() -> arena.allocate(DType.F32, 1 << 30, 8))

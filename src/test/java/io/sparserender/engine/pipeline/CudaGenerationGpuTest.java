@@ -102,11 +102,22 @@ class CudaGenerationGpuTest {
                     "cuda")) {
                 before = arena.usedBytes();
                 gpu = r.render(spec, gpuDir, RenderListener.NONE);
-                assertThat(arena.usedBytes()).as("a rendered clip leaves no device memory behind").isEqualTo(before);
+                long resident = arena.usedBytes();
+                assertThat(resident).as("after a clip only the text encoder's memory is gone (it waits in host memory)")
+                        .isLessThan(before);
+                assertThat(gpu.stagePeakBytes()).containsOnlyKeys("text", "dit", "vae");
+                assertThat(gpu.stagePeakBytes().get("text")).as("text stage: every weight resident").isGreaterThanOrEqualTo(before);
+                assertThat(gpu.stagePeakBytes().get("dit")).isGreaterThan(resident);
+                assertThat(gpu.peakDeviceBytes()).isEqualTo(java.util.Collections.max(gpu.stagePeakBytes().values()));
                 RenderResult again = r.render(new ClipSpec(spec.prompt(), spec.negativePrompt(), 8, 64, 32, 9, 4, 5.0, Double.NaN, 5.0,
                         "recall:r=0.95", "wan-tiny", repo.revision()), gpuDir, RenderListener.NONE);
                 assertThat(again.video()).exists();
-                assertThat(arena.usedBytes()).isEqualTo(before);
+                assertThat(arena.usedBytes()).as("a rendered clip leaves no device memory behind").isEqualTo(resident);
+                Path sameDir = Files.createDirectories(dir.resolve("gpu-same"));
+                RenderResult same = r.render(spec, sameDir, RenderListener.NONE);
+                double repeat = psnr(Mp4Reader.read(gpu.video()), Mp4Reader.read(same.video()));
+                System.out.printf("tiny clip rendered again after the text encoder was parked and unparked: PSNR %.1f dB%n", repeat);
+                assertThat(repeat).as("the unparked text encoder is the one that was parked").isGreaterThan(50);
             }
             Mp4Reader.Video a = Mp4Reader.read(cpu.video());
             Mp4Reader.Video b = Mp4Reader.read(gpu.video());

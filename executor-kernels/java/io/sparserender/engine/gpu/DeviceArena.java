@@ -138,7 +138,7 @@ public final class DeviceArena {
             if (!r.parked) {
                 return;
             }
-            if (align(top) > r.from) {
+            if (top > r.from) {
                 throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): memory over them is in use (top "
                         + top + ")");
             }

@@ -39,6 +39,7 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
             CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32,
             AttentionPlanner.KERNEL_POOL, AttentionPlanner.KERNEL_SCORES, AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL,
+            CudaRecall.KERNEL,
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),

@@ -34,6 +34,8 @@ class KernelNamesTest {
             }
         }
         assertThat(defined).containsAll(KernelModule.KERNELS);
+        assertThat(KernelModule.KERNELS).as("every defined kernel is looked up when the module loads (else launching it fails)")
+                .containsAll(defined);
     }
 
     @Test

@@ -91,7 +91,8 @@ def main():
             if (r["b"], r["l"], r["h"], r["d"]) == (b, l, h, d):
                 rel = f"{fl / r['median_ms']:.2f}" if fl else ""
                 plan = f"{r['plan_ms']:.2f}" if r.get("plan_ms") else ""
-                print(f"| {b}, {l}, {h}, {d} | {r['impl']} | {r['policy']} | {r['median_ms']:.2f} | {r['tflops_dense_equiv']:.0f} | "
+                impl = f"{r['impl']} {r['kernel']}" if r.get("kernel") else r["impl"]
+                print(f"| {b}, {l}, {h}, {d} | {impl} | {r['policy']} | {r['median_ms']:.2f} | {r['tflops_dense_equiv']:.0f} | "
                       f"{r['real_tflop']:.2f} | {r['tile_sparsity']:.3f} | {r.get('skipped_before_qk', 0):.3f} | {plan} | {rel} |")
 
 

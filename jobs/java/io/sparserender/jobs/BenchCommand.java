@@ -10,6 +10,7 @@ import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.attention.VideoGrid;
 import io.sparserender.engine.gpu.AttentionBenchmark;
+import io.sparserender.engine.gpu.AttentionKernel;
 import io.sparserender.engine.gpu.CudaAttention;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.GemmBenchmark;
@@ -88,7 +89,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Command(name = "attention", mixinStandardHelpOptions = true,
             description = {"Time the CUDA attention kernels on the GPU: bf16 q, k, v [B, L, H, D], fp32 out,",
-                "on video-like inputs; one JSON line per shape and policy, median of --iters after --warmups (CUDA events).",
+                "on video-like inputs; one JSON line per shape, kernel and policy, median of --iters after --warmups (CUDA events).",
                 "Every policy spec (br=64, bc 32 or 64, D 64 or 128); a pre-pass (topk, topp, hybrid, orders local/estimate)",
                 "is timed with the call and alone (plan_ms); order=local uses the shape's grid.",
                 "TFLOP/s is dense-equivalent (4·B·H·L²·D / t); real_tflop subtracts the FLOPs of skipped tiles."})
@@ -101,6 +102,12 @@ final class BenchCommand implements Callable<Integer> {
         List<String> policies = List.of("dense:br=64,bc=64", "dense:br=64,bc=32", "dynsparse:lambda=-9,br=64,bc=32",
                 "dynsparse:lambda=-9,br=64,bc=64", "blasst:scale=1,br=64,bc=64", "recall:r=0.95,br=64,bc=64",
                 "hybrid:r=0.95,br=64,bc=64");
+
+        @Option(names = "--kernel", split = ",",
+                description = "kernel families to time, in this order: wg2 (two warpgroups per CTA, compute 9.0), wg1 (one "
+                        + "warpgroup per CTA, compute 9.0), mma-sync (every card); default: the configured one "
+                        + "(SPARSE_RENDER_ATTENTION_KERNEL, wg2 unless set) and mma-sync")
+        List<String> kernels;
 
         @Option(names = "--gen-heads", defaultValue = "4", description = "video-like heads generated on the host, repeated over H")
         int genHeads;
@@ -122,6 +129,12 @@ final class BenchCommand implements Callable<Integer> {
             List<AttentionPolicy> parsed;
             try {
                 parsed = policies.stream().map(PolicySpec::parse).toList();
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+            List<AttentionKernel> families;
+            try {
+                families = kernels == null ? null : kernels.stream().map(k -> AttentionKernel.parse(k, "--kernel")).toList();
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
@@ -147,7 +160,8 @@ final class BenchCommand implements Callable<Integer> {
             }
             CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
             System.out.println("{\"device\":\"" + device.info().name() + "\"}");
-            AttentionBenchmark bench = new AttentionBenchmark(device, warmups, iters);
+            AttentionBenchmark bench = families == null ? new AttentionBenchmark(device, warmups, iters)
+                    : new AttentionBenchmark(device, warmups, iters, families);
             for (int i = 0; i < shapes.size(); i++) {
                 bench.run(dims[i][0], grids[i], dims[i][1], dims[i][2], genHeads, parsed, seed, System.out);
             }

@@ -21,22 +21,24 @@ import java.util.Locale;
  * 4·B·H·L²·D / t; the real FLOPs are the dense ones minus those the device counted as skipped (PV of tiles
  * skipped in the loop, QKᵀ and PV of tiles skipped before QKᵀ). A policy with a pre-pass is timed whole
  * (pre-pass + attention kernel: what a caller pays); the pre-pass alone is timed too ({@code plan_ms}).
- * order=local uses the shape's token grid. Each policy's recall is measured once after its timing
- * ({@link CudaRecall}: keep flags + a second QKᵀ pass on the generated heads): mean, 5th percentile, minimum
- * over rows.
+ * order=local uses the shape's token grid. Each kernel family asked for ({@link AttentionKernel}) gives its
+ * own rows ({@code kernel}: the family that ran the policy; a listed policy runs wg1's listed kernels
+ * under wg2 too, so it is timed once); families that fall back to the same kernel on this card run once.
+ * Each policy's recall is measured once after its timing ({@link CudaRecall}: keep flags + a second QKᵀ
+ * pass on the generated heads): mean, 5th percentile, minimum over rows.
  */
 public final class AttentionBenchmark {
     /** One measurement. */
-    public record Result(String impl, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
+    public record Result(String impl, String kernel, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
                          double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs,
                          CudaRecall.Summary recall) {
         public String json() {
             return String.format(Locale.ROOT,
-                    "{\"impl\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
+                    "{\"impl\":\"%s\",\"kernel\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
                             + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,"
                             + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"recall_mean\":%.4f,\"recall_p05\":%.4f,"
                             + "\"recall_min\":%.4f,\"recall_rows\":%d,\"all_ms\":%s}",
-                    impl, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
+                    impl, kernel, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
                     skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), Arrays.toString(allMs));
         }
     }
@@ -48,13 +50,24 @@ public final class AttentionBenchmark {
     private final int warmups;
     private final int iters;
 
+    /** The configured wgmma kernel (where the card has it) and mma.sync. */
     public AttentionBenchmark(CudaDevice device, int warmups, int iters) {
+        this(device, warmups, iters, List.of(AttentionKernel.configured(), AttentionKernel.MMA_SYNC));
+    }
+
+    /** These kernel families, in this order; those that run the same kernel on this card once. */
+    public AttentionBenchmark(CudaDevice device, int warmups, int iters, List<AttentionKernel> families) {
         this.device = device;
         this.ops = new CudaKernels(device);
         this.recall = new CudaRecall(ops);
-        CudaAttention best = new CudaAttention(device, true);
-        CudaAttention mma = new CudaAttention(device, false);
-        this.kernels = best.name().equals(mma.name()) ? List.of(mma) : List.of(best, mma);
+        List<CudaAttention> distinct = new java.util.ArrayList<>();
+        for (AttentionKernel f : families) {
+            CudaAttention a = new CudaAttention(device, f);
+            if (distinct.stream().noneMatch(d -> d.kernel() == a.kernel())) {
+                distinct.add(a);
+            }
+        }
+        this.kernels = List.copyOf(distinct);
         this.warmups = warmups;
         this.iters = iters;
     }
@@ -78,9 +91,14 @@ public final class AttentionBenchmark {
             DeviceBuffer o = ops.allocate(DType.F32, shape);
             DeviceBuffer stats = kernels.get(0).newStatsBuffer();
             double dense = 4.0 * batch * heads * (double) seqLen * seqLen * headDim;
+            java.util.Set<String> timed = new java.util.HashSet<>();
             for (CudaAttention attention : kernels) {
-                String impl = attention.name().startsWith("flash_attention_sm90") ? "ours-wgmma" : "ours-mma-sync";
+                String impl = attention.kernel() == AttentionKernel.MMA_SYNC ? "ours-mma-sync" : "ours-wgmma";
                 for (AttentionPolicy p : policies) {
+                    String kernel = attention.kernelFor(p).label();
+                    if (!timed.add(kernel + " " + p.spec())) {
+                        continue; // a listed policy runs the same kernels under wg1 and wg2: timed once
+                    }
                     for (int i = 0; i < warmups; i++) {
                         attention.forward(p, options, q, k, v, o, null, null, stats);
                     }
@@ -112,7 +130,7 @@ public final class AttentionBenchmark {
                     CudaRecall.Summary recall = measureRecall(attention, p, options, q, k, v, o, stats, batch, seqLen, heads, gh);
                     double med = median(ms);
                     double real = dense - st.flopsSaved();
-                    Result r = new Result(impl, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
+                    Result r = new Result(impl, kernel, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
                             real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(),
                             (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall);
                     out.println(r.json());

@@ -21,6 +21,12 @@ import java.util.Arrays;
  * (the dense fast path). Everything else, i.e. topk, topp, hybrid, recall bound=exact|binned and orders
  * local and estimate, runs the pre-pass ({@link AttentionPlanner}: per q-tile a list of kv-tiles) and
  * the listed kernels, which visit only the listed tiles in list order.
+ *
+ * <p>Which kernels ({@link AttentionKernel}): on compute 9.0 the unlisted policies run on
+ * {@code flash_attention_sm90_2wg.cu} (wg2, default: a CTA of two warpgroups, 128 q rows, sharing each K
+ * and V block) or {@code flash_attention_sm90.cu} (wg1: a CTA of one warpgroup, 64 q rows); the listed
+ * policies on {@code flash_attention_sm90.cu}'s listed kernels either way; mma-sync and other cards run
+ * {@code flash_attention.cu}. Decisions, keep flags and statistics are the same for all of them.
  */
 public final class CudaAttention {
     static final String KERNEL_D64_BC64 = "flash_attn_fwd_d64_bc64";
@@ -31,6 +37,10 @@ public final class CudaAttention {
     static final String KERNEL_SM90_D128_BC64 = "flash_attn_sm90_d128_bc64";
     static final String KERNEL_SM90_D64_BC32 = "flash_attn_sm90_d64_bc32";
     static final String KERNEL_SM90_D128_BC32 = "flash_attn_sm90_d128_bc32";
+    static final String KERNEL_SM90_2WG_D64_BC64 = "flash_attn_sm90_2wg_d64_bc64";
+    static final String KERNEL_SM90_2WG_D128_BC64 = "flash_attn_sm90_2wg_d128_bc64";
+    static final String KERNEL_SM90_2WG_D64_BC32 = "flash_attn_sm90_2wg_d64_bc32";
+    static final String KERNEL_SM90_2WG_D128_BC32 = "flash_attn_sm90_2wg_d128_bc32";
     static final String KERNEL_TRANSPOSE_V = "flash_attn_transpose_v";
     static final String KERNEL_LIST_D64_BC64 = "flash_attn_list_d64_bc64";
     static final String KERNEL_LIST_D128_BC64 = "flash_attn_list_d128_bc64";
@@ -42,6 +52,10 @@ public final class CudaAttention {
     static final String KERNEL_SM90_LIST_D128_BC32 = "flash_attn_sm90_list_d128_bc32";
     /** sm90 path: Q + two K blocks + one Vᵀ block of 64 keys, bf16, at D = 128, + 1024 to align the base. */
     static final int SM90_MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2 + 1024;
+    /** sm90 two-warpgroup path: two Q tiles + two K blocks + two Vᵀ blocks, bf16, at D = 128, + 1024 to align the base. */
+    static final int SM90_2WG_MAX_SMEM_BYTES = sm90TwoWgSmemBytes(128);
+    /** Threads of a two-warpgroup CTA (128 q rows). */
+    static final int THREADS_2WG = 256;
     /** Q tile (64 x D) + two K tiles + one V tile (bc x D each), bf16, at D = 128, bc = 64. */
     static final int MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2;
     static final int BR = 64;
@@ -117,24 +131,45 @@ public final class CudaAttention {
     private final CudaKernels ops;
     private final AttentionPlanner planner;
     private final boolean hopper;
+    private final boolean twoWarpgroups;
 
-    /** The wgmma kernel on compute 9.0, the mma.sync one elsewhere. */
+    /** The configured kernel ({@link AttentionKernel#configured()}: wg2 unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
         this(device, true);
     }
 
-    /** @param allowHopper use the wgmma kernel (flash_attention_sm90.cu) where the device is compute 9.0 */
+    /** @param allowHopper use the configured wgmma kernel where the device is compute 9.0, else mma.sync everywhere */
     public CudaAttention(CudaDevice device, boolean allowHopper) {
+        this(device, allowHopper ? AttentionKernel.configured() : AttentionKernel.MMA_SYNC);
+    }
+
+    /** @param kernel the kernel family; wg1 and wg2 fall back to mma.sync on cards other than compute 9.0 */
+    public CudaAttention(CudaDevice device, AttentionKernel kernel) {
         this.device = device;
         this.ops = new CudaKernels(device);
         this.planner = new AttentionPlanner(device);
-        this.hopper = allowHopper && OwnGemm.isHopper(device.info());
+        this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
+        this.twoWarpgroups = hopper && kernel == AttentionKernel.WG2;
     }
 
     /** Which kernel runs. */
     public String name() {
+        if (twoWarpgroups) {
+            return "flash_attention_sm90_2wg.cu (wgmma, CTA of two warpgroups = 128 q rows sharing each K/V block; "
+                    + "listed policies on flash_attention_sm90.cu)";
+        }
         return hopper ? "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)"
                 : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
+    }
+
+    /** The kernel family that runs the unlisted policies here (wg1 and wg2 are mma-sync off compute 9.0). */
+    public AttentionKernel kernel() {
+        return twoWarpgroups ? AttentionKernel.WG2 : hopper ? AttentionKernel.WG1 : AttentionKernel.MMA_SYNC;
+    }
+
+    /** The kernel family that runs this policy here: the listed policies run wg1's listed kernels under wg2. */
+    public AttentionKernel kernelFor(AttentionPolicy policy) {
+        return twoWarpgroups && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
     }
 
     /**
@@ -184,6 +219,11 @@ public final class CudaAttention {
 
     static int smemBytes(int headDim, int bc) {
         return (BR + 3 * bc) * headDim * 2;
+    }
+
+    /** flash_attention_sm90_2wg.cu: two Q tiles of 64 rows, two K and two Vᵀ blocks of 64 keys, + 1024 alignment pad. */
+    static int sm90TwoWgSmemBytes(int headDim) {
+        return (2 * BR + 4 * 64) * headDim * 2 + 1024;
     }
 
     /**
@@ -372,6 +412,7 @@ public final class CudaAttention {
         int bc = policy.tiling().bc();
         int nq = (seqLen + BR - 1) / BR;
         long grid = (long) bsz * heads * nq;
+        long pairs = (long) bsz * heads * ((nq + 1) / 2);
         int[] mt = modeAndThreshold(policy, seqLen);
         int mode = mt[0];
         float threshold = Float.intBitsToFloat(mt[1]);
@@ -386,6 +427,13 @@ public final class CudaAttention {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
+            if (twoWarpgroups) {
+                // One CTA per pair of q-tiles (rows 128·i .. 128·i + 127); the odd last q-tile's partner is absent.
+                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_2WG_D64_BC64 : KERNEL_SM90_2WG_D128_BC64)
+                                : (headDim == 64 ? KERNEL_SM90_2WG_D64_BC32 : KERNEL_SM90_2WG_D128_BC32),
+                        (int) pairs, THREADS_2WG, sm90TwoWgSmemBytes(headDim), new KernelArgs().struct(p.struct()));
+                return;
+            }
             device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)
                             : (headDim == 64 ? KERNEL_SM90_D64_BC32 : KERNEL_SM90_D128_BC32),
                     (int) grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024, new KernelArgs().struct(p.struct()));

@@ -38,6 +38,14 @@ class BenchAttentionCliTest {
     }
 
     @Test
+    void refusesAnUnknownKernelNamingTheFlag() {
+        String[] r = run("bench", "attention", "--shape", "1:2x4x8:2:128", "--kernel", "wg1,wg3");
+        assertThat(r[0]).isEqualTo("2");
+        assertThat(r[2]).contains("Invalid attention kernel 'wg3' (--kernel)").contains("wg1").contains("wg2")
+                .contains("mma-sync").doesNotContain("Exception");
+    }
+
+    @Test
     void withoutAGpuSaysSoInOneLine() {
         assumeFalse(GpuEnvironment.probe().driverAvailable() && !GpuEnvironment.probe().devices().isEmpty(),
                 "a GPU is present: the benchmark would run");

@@ -24,8 +24,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * flash_attention.cu against the Java reference TiledAttention on the same bf16-rounded inputs: every
- * output element written, close to the reference's fp32 result, the same tiles skipped (a tile whose
+ * The unlisted kernels (flash_attention.cu, flash_attention_sm90.cu, flash_attention_sm90_2wg.cu) against
+ * the Java reference TiledAttention on the same bf16-rounded inputs: every output element written, close to the reference's fp32 result, the same tiles skipped (a tile whose
  * decision flips on rounding is counted; at most 2% of q-tiles, and at least one, may disagree), the
  * device counters consistent with the keep flags, and for dense the LSE against a float64 sum.
  */
@@ -50,6 +50,20 @@ class AttentionGpuTest {
         "video  | 2 | 1x11x47 | 2 | 128 | dynsparse:preal=1,br=64,bc=64",
         "video  | 1 | 5x10x20 | 3 | 128 | recall:r=0.95,bound=max,br=64,bc=64",
         "video  | 2 | 1x11x47 | 2 | 64  | recall:r=0.9,bound=max,br=64,bc=32",
+        // Awkward lengths for the two-warpgroup kernel (128 q rows per CTA): L = 1 and 63 (one q-tile, the
+        // second warpgroup absent), 130 (q-tiles 64, 64, 2: the last pair half absent), 517 (9 q-tiles),
+        // 1023 (16 q-tiles, the last 63 rows; a kv block of 63 keys).
+        "random | 1 | 1x1x1   | 2 | 64  | dense:br=64,bc=64",
+        "random | 2 | 1x1x1   | 1 | 128 | dynsparse:lambda=-9,br=64,bc=32",
+        "random | 1 | 1x7x9   | 2 | 128 | dense:br=64,bc=32",
+        "video  | 1 | 1x7x9   | 2 | 64  | blasst:scale=1,br=64,bc=32",
+        "random | 2 | 1x10x13 | 2 | 128 | dense:br=64,bc=64",
+        "video  | 1 | 1x10x13 | 3 | 64  | recall:r=0.95,bound=max,br=64,bc=32",
+        "video  | 2 | 1x10x13 | 2 | 128 | dynsparse:lambda=-5,br=64,bc=64",
+        "video  | 1 | 1x11x47 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=64",
+        "video  | 1 | 3x11x31 | 2 | 128 | recall:r=0.9,bound=max,br=64,bc=64",
+        "video  | 2 | 3x11x31 | 2 | 64  | blasst:scale=20,br=64,bc=64",
+        "video  | 1 | 3x11x31 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=32",
     })
     void matchesTheReference(String kind, int batch, String grid, int heads, int headDim, String spec) {
         SplittableRandom r = random("attention " + kind + " " + batch + " " + grid + " " + heads + " " + headDim + " " + spec);
@@ -70,9 +84,10 @@ class AttentionGpuTest {
         int nq = (seqLen + 63) / 64;
         int nk = (seqLen + bc - 1) / bc;
         CudaKernels ops = ops();
-        // Both kernels: mma.sync everywhere, wgmma on compute 9.0 (elsewhere the second run repeats the first).
-        for (boolean allowHopper : new boolean[] {false, true}) {
-            check(ops, new CudaAttention(ops.device(), allowHopper), ref, policy, q, k, v, shape, batch, seqLen, heads, headDim, nq, nk, bc);
+        // Every kernel family: mma.sync everywhere; on compute 9.0 the one- and two-warpgroup wgmma kernels
+        // (elsewhere those runs repeat mma.sync).
+        for (AttentionKernel kernel : AttentionKernel.values()) {
+            check(ops, new CudaAttention(ops.device(), kernel), ref, policy, q, k, v, shape, batch, seqLen, heads, headDim, nq, nk, bc);
         }
     }
 

@@ -59,6 +59,37 @@ class CudaAttentionSupportTest {
     }
 
     @Test
+    void theKernelSettingIsReadAndABadOneNamesTheSetting() {
+        assertThat(AttentionKernel.parse(" WG1 ", "--kernel")).isEqualTo(AttentionKernel.WG1);
+        assertThat(AttentionKernel.parse("mma-sync", "--kernel")).isEqualTo(AttentionKernel.MMA_SYNC);
+        String old = System.getProperty(AttentionKernel.PROPERTY);
+        try {
+            System.setProperty(AttentionKernel.PROPERTY, "wg1");
+            assertThat(AttentionKernel.configured()).isEqualTo(AttentionKernel.WG1);
+            System.setProperty(AttentionKernel.PROPERTY, "wg3");
+            assertThatThrownBy(AttentionKernel::configured).isInstanceOf(GpuException.class)
+                    .hasMessageContaining("Invalid attention kernel 'wg3' (sparserender.attention.kernel / SPARSE_RENDER_ATTENTION_KERNEL)")
+                    .hasMessageContaining("[mma-sync, wg1, wg2]");
+            System.clearProperty(AttentionKernel.PROPERTY);
+            assumeTrue(System.getenv(AttentionKernel.ENV) == null, "the environment sets the kernel");
+            assertThat(AttentionKernel.configured()).isEqualTo(AttentionKernel.WG2);
+        } finally {
+            if (old == null) {
+                System.clearProperty(AttentionKernel.PROPERTY);
+            } else {
+                System.setProperty(AttentionKernel.PROPERTY, old);
+            }
+        }
+    }
+
+    @Test
+    void theTwoWarpgroupKernelFitsHoppersSharedMemory() {
+        // Two Q tiles, two K and two Vᵀ blocks at D = 128 (99,328 bytes): within the 227 KiB a CTA may opt in to.
+        assertThat(CudaAttention.SM90_2WG_MAX_SMEM_BYTES).isEqualTo((128 + 4 * 64) * 128 * 2 + 1024).isLessThanOrEqualTo(227 * 1024);
+        assertThat(CudaAttention.sm90TwoWgSmemBytes(64)).isLessThan(CudaAttention.SM90_2WG_MAX_SMEM_BYTES);
+    }
+
+    @Test
     void recallModesAndThresholdsFollowTheReferenceRule() {
         int[] max = CudaAttention.modeAndThreshold(PolicySpec.parse("recall:r=0.95,bound=max"), 1000);
         assertThat(max[0]).isEqualTo(CudaAttention.MODE_RECALL_MAX);

@@ -1,0 +1,54 @@
+package io.sparserender.engine.gpu;
+
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG2} (default) runs the
+ * unlisted policies on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V),
+ * {@link #WG1} on {@code flash_attention_sm90.cu} (one warpgroup per CTA); both run the listed policies
+ * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
+ * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
+ */
+public enum AttentionKernel {
+    MMA_SYNC("mma-sync"),
+    WG1("wg1"),
+    WG2("wg2");
+
+    /** The system property and environment variable that choose the default. */
+    public static final String PROPERTY = "sparserender.attention.kernel";
+    public static final String ENV = "SPARSE_RENDER_ATTENTION_KERNEL";
+
+    private final String label;
+
+    AttentionKernel(String label) {
+        this.label = label;
+    }
+
+    /** The name used on the command line, in the setting and in benchmark rows. */
+    public String label() {
+        return label;
+    }
+
+    /** The kernel named {@code value} ({@code where} names the flag or setting in the error). */
+    public static AttentionKernel parse(String value, String where) {
+        String v = value.strip().toLowerCase(Locale.ROOT);
+        for (AttentionKernel k : values()) {
+            if (k.label.equals(v)) {
+                return k;
+            }
+        }
+        throw new IllegalArgumentException("Invalid attention kernel '" + value + "' (" + where + "): expected one of "
+                + Arrays.stream(values()).map(AttentionKernel::label).toList());
+    }
+
+    /** The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG2}. */
+    public static AttentionKernel configured() {
+        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG2.label));
+        try {
+            return parse(v, PROPERTY + " / " + ENV);
+        } catch (IllegalArgumentException e) {
+            throw new GpuException(e.getMessage());
+        }
+    }
+}

@@ -98,11 +98,20 @@ run_generate() { # $1 = number of GPUs (executors)
   done
   tail -4 "$keep/generate.log" | sed 's/^/    /'
   if [ "$rc" -ne 0 ]; then say "run ${g} GPU: exit $rc (124 = over ${run_timeout}s); log $keep/generate.log"; fi
+  if command -v nvidia-smi >/dev/null; then
+    sleep 2
+    local left
+    left="$(nvidia-smi --query-compute-apps=pid,used_memory --format=csv,noheader 2>/dev/null)"
+    [ -z "$left" ] || say "run ${g} GPU: processes still hold GPU memory after the run (the next run's arenas will be smaller): $left"
+  fi
   return "$rc"
 }
 
 runs() {
-  [ -x "$discovery" ] || { say "discovery script $discovery is not executable"; return 1; }
+  [ -f "$discovery" ] || { say "no discovery script at $discovery"; return 1; }
+  # Spark runs the script directly: an executable copy, whatever the checkout's file modes
+  cp "$discovery" "$work/gpu-discovery.sh" && chmod +x "$work/gpu-discovery.sh" || { say "cannot copy $discovery to $work"; return 1; }
+  discovery="$work/gpu-discovery.sh"
   local all
   all="${GPUS:-$(gpu_count)}" || { say "the discovery script failed: $discovery"; return 1; }
   say "discovery script reports: $("$discovery")"

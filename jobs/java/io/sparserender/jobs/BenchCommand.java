@@ -271,9 +271,21 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--arena-gib", defaultValue = "0", description = "device memory reserved; 0: all free memory but a reserve")
         long arenaGib;
 
+        @Option(names = "--model-only", description = {"only write the random repo under --cache (no device needed) and print "
+                + "its folder, e.g. for `generate --model FOLDER` (bench/scale-gpus.sh)"})
+        boolean modelOnly;
+
         @Override
         public Integer call() {
             io.sparserender.engine.model.wan.WanPreset preset = preset(config);
+            if (modelOnly) {
+                long t0 = System.nanoTime();
+                io.sparserender.engine.pipeline.ModelRepo repo =
+                        io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, seed, cache);
+                System.out.printf(java.util.Locale.ROOT, "{\"model\":\"%s\",\"write_s\":%.1f}%n", repo.root(),
+                        (System.nanoTime() - t0) * 1e-9);
+                return Main.EXIT_OK;
+            }
             try {
                 PolicySpec.parse(policy);
             } catch (IllegalArgumentException e) {

@@ -101,7 +101,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--run-id", paramLabel = "ID", description = "Run id (default: date + hash of the inputs, so the same command resumes).")
     String runId;
 
-    @Option(names = "--master", paramLabel = "URL", description = "Spark master when not under spark-submit (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--master", paramLabel = "URL", description = {"Spark master when not under spark-submit (default: ${DEFAULT-VALUE}).",
+            "Several GPUs on one host: local-cluster[1,GPUS,MiB] with one executor per GPU (docs/OPERATIONS.md, "
+                + "\"Several GPUs per host\")."})
     String master = "local[2]";
 
     @Option(names = "--conf", paramLabel = "KEY=VALUE", description = {"A Spark setting (repeatable), as for "

@@ -63,6 +63,11 @@ public final class GpuEnvironment {
 
     private static GpuEnvironment doProbe() {
         try {
+            JCudaNatives.extract(); // before JCuda's first class load: executors of one host start together
+        } catch (java.io.UncheckedIOException e) {
+            // JCuda then tries to write the library itself, and reports why it cannot
+        }
+        try {
             JCudaDriver.setExceptionsEnabled(false); // every result is checked by CudaCheck instead
             int init = cuInit(0);
             if (init == CUresult.CUDA_ERROR_NO_DEVICE) {

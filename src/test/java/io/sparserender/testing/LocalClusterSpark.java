@@ -19,7 +19,18 @@ import org.apache.spark.sql.SparkSession;
 public final class LocalClusterSpark {
     private LocalClusterSpark() {}
 
+    /** {@code executors} workers of one core each: one executor per worker. */
     public static SparkSession start(int executors, Map<String, String> extraConf) throws IOException {
+        return start(executors, 1, 1024, extraConf);
+    }
+
+    /**
+     * {@code workers} workers of {@code coresPerWorker} cores and {@code mbPerWorker} MiB each
+     * ({@code local-cluster[workers,cores,mb]}); a worker starts as many executors as its cores, memory and
+     * resources (e.g. {@code spark.worker.resource.gpu.*}) allow for the executor settings in {@code extraConf}.
+     */
+    public static SparkSession start(int workers, int coresPerWorker, int mbPerWorker, Map<String, String> extraConf)
+            throws IOException {
         String home = System.getenv("SPARK_HOME");
         if (home == null) {
             throw new IllegalStateException("SPARK_HOME is not set: run through Maven (failsafe sets it)");
@@ -39,8 +50,8 @@ public final class LocalClusterSpark {
         }
         Path basedir = Path.of(System.getProperty("sparserender.basedir", "."));
         SparkSession.Builder b = SparkSession.builder().appName("sparse-render-local-cluster");
-        Map<String, String> conf = SparkSettings.local(executors);
-        conf.put("spark.master", "local-cluster[" + executors + ",1,1024]");
+        Map<String, String> conf = SparkSettings.local(workers * coresPerWorker);
+        conf.put("spark.master", "local-cluster[" + workers + "," + coresPerWorker + "," + mbPerWorker + "]");
         conf.put("spark.ui.enabled", "false");
         conf.put("spark.executor.extraClassPath", String.join(File.pathSeparator, dirs));
         conf.put("spark.executor.extraJavaOptions", "@" + basedir.resolve("conf/jvm.options").toAbsolutePath()

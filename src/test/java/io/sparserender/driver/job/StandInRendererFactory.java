@@ -27,7 +27,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * keeps two 16×16 frames and four latents drawn from a seed that is the hash of the spec, so equal specs
  * compare equal and any other spec does not. Options: {@code delay_ms} (time per clip, so an executor can be
  * killed mid-run) and {@code video_bytes} (pads every file to this size, so uploads are large enough to be
- * cut half way).
+ * cut half way). Its {@link ClipRenderer#device()} names the GPU address the executor was given ("stand-in gpu 1"), or
+ * "stand-in" without one, so tests can see which device rendered a clip, as the CUDA renderer's UUID shows on a GPU host.
  */
 public final class StandInRendererFactory implements ClipRendererFactory {
     static final AtomicInteger RENDERS = new AtomicInteger();
@@ -95,7 +96,7 @@ public final class StandInRendererFactory implements ClipRendererFactory {
 
             @Override
             public String device() {
-                return "stand-in";
+                return deviceIndex >= 0 ? "stand-in gpu " + deviceIndex : "stand-in";
             }
 
             @Override

@@ -21,13 +21,14 @@ import picocli.CommandLine.Option;
 
 /** Benchmarks; `bench gemm` times both GEMM implementations on the device. */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = {"Benchmarks (attention, GEMM, DiT forward, whole generation, VAE convolutions).", "Available: gemm, attention, dit, generate, conv3d."},
+        description = {"Benchmarks (attention, GEMM, DiT forward, whole generation, VAE decode, VAE convolutions).",
+            "Available: gemm, attention, dit, generate, vae, conv3d."},
         subcommands = {BenchCommand.Gemm.class, BenchCommand.Attention.class, BenchCommand.Dit.class, BenchCommand.Generate.class,
-            BenchCommand.Conv3d.class})
+            BenchCommand.Vae.class, BenchCommand.Conv3d.class})
 final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new UsageException("choose a benchmark: gemm, attention, dit, generate, conv3d");
+        throw new UsageException("choose a benchmark: gemm, attention, dit, generate, vae, conv3d");
     }
 
     /** A built-in preset named by --config, or a usage error naming the flag. */
@@ -233,6 +234,51 @@ final class BenchCommand implements Callable<Integer> {
                     + preset.name() + "\",\"frames\":" + frames + ",\"size\":\"" + width + "x" + height + "\"}");
             new io.sparserender.engine.bench.DitBenchmark(device, warmups, iters).run(c, batch, (frames - 1) / 4 + 1,
                     height / spatial, width / spatial, policies, seed, System.out);
+            return Main.EXIT_OK;
+        }
+    }
+
+    @Command(name = "vae", mixinStandardHelpOptions = true,
+            description = {"The VAE decode of one clip on the GPU: a preset's decoder shapes with random weights (written once",
+                "under --cache), normal latents of the clip's size, decoded chunk by chunk into H.264. Prints the time and",
+                "the device memory the decode needs over what was in use before it."})
+    static final class Vae implements Callable<Integer> {
+        @Option(names = "--config", defaultValue = "wan2.2-ti2v-5b", description = "a built-in preset (default: ${DEFAULT-VALUE})")
+        String config;
+
+        @Option(names = "--frames", defaultValue = "121")
+        int frames;
+
+        @Option(names = "--size", defaultValue = "1280x704", description = "WIDTHxHEIGHT (default: ${DEFAULT-VALUE})")
+        String size;
+
+        @Option(names = "--seed", defaultValue = "1")
+        long seed;
+
+        @Option(names = "--cache", defaultValue = "/tmp/sparse-render-models", description = "where the random VAE is written once")
+        java.nio.file.Path cache;
+
+        @Option(names = "--out", defaultValue = "/tmp/sparse-render-bench-out", description = "where the MP4 goes")
+        java.nio.file.Path out;
+
+        @Option(names = "--arena-gib", defaultValue = "0", description = "device memory reserved; 0: all free memory but a reserve")
+        long arenaGib;
+
+        @Override
+        public Integer call() {
+            io.sparserender.engine.model.wan.WanPreset preset = preset(config);
+            int[] wh = size(size);
+            if (frames < 1) {
+                throw new UsageException("--frames " + frames + ": must be at least 1");
+            }
+            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
+            System.out.println("{\"device\":\"" + device.info().name() + "\",\"arena_gib\":"
+                    + device.arena().capacityBytes() / (1L << 30) + "}");
+            try {
+                io.sparserender.engine.bench.VaeBenchmark.run(device, preset, cache, out, wh[0], wh[1], frames, seed, System.out);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException("--size " + size + " --frames " + frames + ": " + e.getMessage());
+            }
             return Main.EXIT_OK;
         }
     }

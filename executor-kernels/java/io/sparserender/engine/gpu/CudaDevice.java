@@ -285,6 +285,11 @@ public final class CudaDevice implements AutoCloseable {
         run(() -> CudaCheck.check(cuMemcpyDtoDAsync(to, src, bytes, stream), "cuMemcpyDtoDAsync", "arena move into " + dst));
     }
 
+    /** Copies {@code bytes} between two arena places no buffer holds (they must not overlap), on the compute stream. */
+    void copyWithinArena(CUdeviceptr dst, CUdeviceptr src, long bytes) {
+        run(() -> CudaCheck.check(cuMemcpyDtoDAsync(dst, src, bytes, stream), "cuMemcpyDtoDAsync", "arena move"));
+    }
+
     /** Waits for all work on the compute stream. */
     public void synchronize() {
         run(() -> CudaCheck.check(cuStreamSynchronize(stream), "cuStreamSynchronize", "device " + info.index()));

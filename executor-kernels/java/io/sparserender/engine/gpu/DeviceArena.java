@@ -191,7 +191,7 @@ public final class DeviceArena {
      * Closes {@code s} but keeps {@code r}: a buffer made inside the scope is moved to the scope's start
      * (the lowest place it can live once everything else the scope made is freed) and returned as a new
      * buffer; a buffer from outside the scope is returned as is. The move is ordered on the compute stream
-     * (no wait); when r straddles its new place it goes through a copy above everything first.
+     * (no wait); when r overlaps its new place it moves in pieces ({@link #moveDown}).
      */
     public DeviceBuffer closeKeeping(Scope s, DeviceBuffer r) {
         synchronized (this) {
@@ -211,15 +211,10 @@ public final class DeviceArena {
                 s.close();
                 return allocate(dtype, shape);
             }
-            long source = from;
-            if (from < landing + bytes) {
-                DeviceBuffer tmp = allocate(dtype, shape); // above everything, so above r's new place
-                tmp.copyFromDevice(r);
-                source = tmp.address() - baseAddress;
-            }
+            long oldTop = top;
             s.close();
             DeviceBuffer kept = allocate(dtype, shape);
-            device.copyWithinArena(kept, base.withByteOffset(source), bytes);
+            moveDown(kept.address() - baseAddress, from, bytes, oldTop);
             return kept;
         }
     }
@@ -228,38 +223,110 @@ public final class DeviceArena {
     public record Compacted(Scope scope, List<DeviceBuffer> kept) {}
 
     /**
-     * Frees everything scope {@code s} made except {@code keep}: the kept buffers made inside it are copied
-     * above everything, the scope is closed, and they are copied back to its start inside a new scope, which
-     * is returned with them (buffers from outside s pass through). Two device copies of the kept bytes, ordered
-     * on the compute stream.
+     * Frees everything scope {@code s} made except {@code keep}, which are slid down, in address order, to the
+     * scope's start inside a new scope, returned with them (buffers from outside s pass through; a buffer named
+     * twice comes back as one). Each kept buffer moves down by at most the bytes freed below it, so the arena
+     * never holds more than it did before the call: no second copy of the kept bytes (the VAE's conv cache and
+     * the DiT's residual stream are gigabytes at 720p). Kept buffers that share storage (views) are copied above
+     * everything first, as a whole move cannot be told apart from an overwrite for them.
      */
     public Compacted compact(Scope s, List<DeviceBuffer> keep) {
         synchronized (this) {
             if (scopes.peek() != s) {
                 throw new IllegalStateException("Arena scopes must close in reverse order of opening");
             }
-            List<DeviceBuffer> out = new ArrayList<>(keep);
-            List<Integer> moved = new ArrayList<>();
-            List<Long> parked = new ArrayList<>();
-            for (int i = 0; i < keep.size(); i++) {
-                DeviceBuffer k = keep.get(i);
-                if (k != null && inside(s, k)) {
-                    DeviceBuffer tmp = allocate(k.dtype(), k.shape());
-                    tmp.copyFromDevice(k);
-                    moved.add(i);
-                    parked.add(tmp.address() - baseAddress);
+            List<DeviceBuffer> inside = new ArrayList<>();
+            for (DeviceBuffer k : keep) {
+                if (k != null && inside(s, k) && inside.stream().noneMatch(o -> o == k)) {
+                    inside.add(k);
                 }
             }
+            inside.sort(java.util.Comparator.comparingLong(DeviceBuffer::address));
+            for (int i = 1; i < inside.size(); i++) {
+                DeviceBuffer a = inside.get(i - 1);
+                if (inside.get(i).address() < a.address() + a.byteSize()) {
+                    return compactByCopy(s, keep);
+                }
+            }
+            long[] from = new long[inside.size()];
+            for (int i = 0; i < from.length; i++) {
+                from[i] = inside.get(i).address() - baseAddress;
+            }
+            long oldTop = top;
             s.close();
             Scope n = scope();
-            for (int j = 0; j < moved.size(); j++) {
-                DeviceBuffer k = keep.get(moved.get(j));
+            java.util.IdentityHashMap<DeviceBuffer, DeviceBuffer> moved = new java.util.IdentityHashMap<>();
+            for (int i = 0; i < from.length; i++) {
+                DeviceBuffer k = inside.get(i);
                 DeviceBuffer kept = allocate(k.dtype(), k.shape());
-                device.copyWithinArena(kept, base.withByteOffset(parked.get(j)), kept.byteSize());
-                out.set(moved.get(j), kept);
+                moveDown(kept.address() - baseAddress, from[i], kept.byteSize(), oldTop);
+                moved.put(k, kept);
+            }
+            List<DeviceBuffer> out = new ArrayList<>(keep.size());
+            for (DeviceBuffer k : keep) {
+                out.add(k != null && moved.containsKey(k) ? moved.get(k) : k);
             }
             return new Compacted(n, out);
         }
+    }
+
+    /**
+     * Moves {@code bytes} from offset {@code src} down to {@code dst} ≤ src, ordered on the stream. Overlapping
+     * moves go in pieces of (src − dst) bytes from the bottom up (each piece lands on source bytes already
+     * moved); when that would be more than {@link #MAX_MOVE_PIECES} copies, through a copy above
+     * {@code sourcesEnd} (where no source still to be moved lies), if the arena has room.
+     */
+    private void moveDown(long dst, long src, long bytes, long sourcesEnd) {
+        if (dst > src) {
+            throw new IllegalStateException("Arena compaction would move a buffer up: " + src + " -> " + dst);
+        }
+        long d = src - dst;
+        if (d == 0) {
+            return;
+        }
+        if (d >= bytes) {
+            device.copyWithinArena(base.withByteOffset(dst), base.withByteOffset(src), bytes);
+            return;
+        }
+        long pieces = (bytes + d - 1) / d;
+        long tmp = align(Math.max(sourcesEnd, top));
+        if (pieces > MAX_MOVE_PIECES && tmp + bytes <= capacity) {
+            peak = Math.max(peak, tmp + bytes);
+            device.copyWithinArena(base.withByteOffset(tmp), base.withByteOffset(src), bytes);
+            device.copyWithinArena(base.withByteOffset(dst), base.withByteOffset(tmp), bytes);
+            return;
+        }
+        for (long off = 0; off < bytes; off += d) {
+            device.copyWithinArena(base.withByteOffset(dst + off), base.withByteOffset(src + off), Math.min(d, bytes - off));
+        }
+    }
+
+    /** Overlapping moves in more pieces than this go through a copy above everything (when there is room). */
+    static final long MAX_MOVE_PIECES = 64;
+
+    /** The compaction for kept buffers that share storage: each copied above everything, then back down. */
+    private Compacted compactByCopy(Scope s, List<DeviceBuffer> keep) {
+        List<DeviceBuffer> out = new ArrayList<>(keep);
+        List<Integer> moved = new ArrayList<>();
+        List<Long> parked = new ArrayList<>();
+        for (int i = 0; i < keep.size(); i++) {
+            DeviceBuffer k = keep.get(i);
+            if (k != null && inside(s, k)) {
+                DeviceBuffer tmp = allocate(k.dtype(), k.shape());
+                tmp.copyFromDevice(k);
+                moved.add(i);
+                parked.add(tmp.address() - baseAddress);
+            }
+        }
+        s.close();
+        Scope n = scope();
+        for (int j = 0; j < moved.size(); j++) {
+            DeviceBuffer k = keep.get(moved.get(j));
+            DeviceBuffer kept = allocate(k.dtype(), k.shape());
+            device.copyWithinArena(kept, base.withByteOffset(parked.get(j)), kept.byteSize());
+            out.set(moved.get(j), kept);
+        }
+        return new Compacted(n, out);
     }
 
     public long capacityBytes() {

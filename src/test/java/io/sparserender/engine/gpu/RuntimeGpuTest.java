@@ -65,6 +65,72 @@ class RuntimeGpuTest {
     }
 
     @Test
+    void compactionSlidesKeptBuffersDownWithoutASecondCopy() {
+        DeviceArena arena = ops().device().arena();
+        try (DeviceArena.Scope outer = arena.scope()) {
+            DeviceBuffer outside = upload(arena, 1000, 0);
+            DeviceArena.Scope s = arena.scope();
+            // freed gaps below kept buffers: a moves by more than its size (one copy), b and c overlap their new
+            // places (moved in pieces of the freed bytes below them)
+            arena.allocate(DType.F32, 300_000);
+            DeviceBuffer a = upload(arena, 250_000, 1);
+            arena.allocate(DType.F32, 100_000);
+            DeviceBuffer b = upload(arena, 2_000_000, 2);
+            arena.allocate(DType.F32, 64);
+            DeviceBuffer c = upload(arena, 3_000_001, 3);
+            arena.allocate(DType.F32, 5_000);
+            long topBefore = arena.usedBytes();
+            arena.resetPeak();
+            DeviceArena.Compacted done = arena.compact(s, java.util.Arrays.asList(c, outside, a, b, a, null));
+            DeviceBuffer c2 = done.kept().get(0);
+            DeviceBuffer a2 = done.kept().get(2);
+            DeviceBuffer b2 = done.kept().get(3);
+            assertThat(done.kept().get(1)).isSameAs(outside);
+            assertThat(done.kept().get(4)).isSameAs(a2);
+            assertThat(done.kept().get(5)).isNull();
+            assertThat(a2.address()).isLessThan(b2.address());
+            assertThat(b2.address()).isLessThan(c2.address());
+            assertContents(a2, 1);
+            assertContents(b2, 2);
+            assertContents(c2, 3);
+            assertContents(outside, 0);
+            assertThat(arena.usedBytes()).isLessThan(topBefore);
+            assertThat(arena.peakBytes()).as("no second copy of the kept bytes").isEqualTo(topBefore);
+
+            // 256 freed bytes below 12 MB: tens of thousands of pieces, so one copy above everything instead
+            DeviceArena.Scope s2 = arena.scope();
+            arena.allocate(DType.F32, 64);
+            DeviceBuffer d = upload(arena, 3_000_001, 4);
+            long topBefore2 = arena.usedBytes();
+            DeviceArena.Compacted done2 = arena.compact(s2, List.of(d));
+            assertContents(done2.kept().get(0), 4);
+            assertThat(arena.peakBytes()).isLessThanOrEqualTo(topBefore2 + 4L * 3_000_001 + DeviceArena.ALIGNMENT);
+            done2.scope().close();
+            done.scope().close();
+        }
+    }
+
+    private static DeviceBuffer upload(DeviceArena arena, int n, int tag) {
+        DeviceBuffer b = arena.allocate(DType.F32, n);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = tag * 1e7f + i;
+        }
+        b.copyFrom(v);
+        return b;
+    }
+
+    private static void assertContents(DeviceBuffer b, int tag) {
+        float[] got = b.toFloatArray();
+        for (int i = 0; i < got.length; i++) {
+            if (got[i] != tag * 1e7f + i) {
+                throw new AssertionError("buffer " + tag + " element " + i + " = " + got[i] + " after compaction, expected "
+                        + (tag * 1e7f + i));
+            }
+        }
+    }
+
+    @Test
     void parkedWeightsComeBackBitExactAfterTheirMemoryWasReused() {
         io.sparserender.engine.gpu.CudaOps g = io.sparserender.testing.GpuTestDevice.cudaOps();
         DeviceArena arena = g.device().arena();

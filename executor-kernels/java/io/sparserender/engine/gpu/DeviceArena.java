@@ -142,6 +142,11 @@ public final class DeviceArena {
                 throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): memory over them is in use (top "
                         + top + ")");
             }
+            Scope s = scopes.peek();
+            if (s != null && s.mark >= r.from) {
+                throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): a scope opened at " + s.mark
+                        + " while they were parked is still open (closing it would free them again)");
+            }
             if (r.to > capacity) {
                 throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): past the arena's end");
             }

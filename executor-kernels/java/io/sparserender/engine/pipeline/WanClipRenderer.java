@@ -128,8 +128,9 @@ public final class WanClipRenderer<T> implements ClipRenderer {
 
     /** The prompt and the negative prompt through umT5, padded to the text length: [2, textLen, D] on the host. */
     private Tensor encodePrompts(ClipSpec spec) {
+        PromptEncoder<T> encoder = text.get(); // unparked before the region opens, so closing it keeps the weights
         try (MemoryRegion<T> region = ops.region()) {
-            List<T> encoded = text.get().encode(List.of(spec.prompt(), spec.negativePrompt()));
+            List<T> encoded = encoder.encode(List.of(spec.prompt(), spec.negativePrompt()));
             return ops.toHost(ops.concat(0, List.of(padded(encoded.get(0)), padded(encoded.get(1)))));
         }
     }

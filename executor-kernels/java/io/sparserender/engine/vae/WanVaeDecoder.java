@@ -28,6 +28,12 @@ public final class WanVaeDecoder<T> {
     private final VaeAttentionBlock<T> midAttention;
     private final VaeResidualBlock<T> mid1;
     private final List<VaeUpStage<T>> stages;
+    /**
+     * The first up-stage after the last one that doubles time: from here on every layer is per frame or a causal
+     * conv with its cache, so a chunk's frames can go through one at a time with the same result and a quarter
+     * of the activations (the full-resolution stages hold the most).
+     */
+    private final int frameByFrameFrom;
     private final T normOut;
     private final CausalConv3d<T> convOut;
     private final int cacheSlots;
@@ -64,6 +70,13 @@ public final class WanVaeDecoder<T> {
             st.add(new VaeUpStage<>(res, up, dup));
         }
         stages = List.copyOf(st);
+        int tail = 0;
+        for (int i = 0; i < config.upStages(); i++) {
+            if (WanVaeWeights.hasUpsample(config, i) && config.temporalUpsample(i)) {
+                tail = i + 1;
+            }
+        }
+        frameByFrameFrom = tail;
         normOut = b.vector("decoder.norm_out.gamma");
         convOut = b.conv("decoder.conv_out");
         cacheSlots = b.slots;
@@ -151,9 +164,40 @@ public final class WanVaeDecoder<T> {
             x = step(x, mid0.forward(ops, x, cache));
             x = step(x, midAttention.forward(ops, x));
             x = step(x, mid1.forward(ops, x, cache));
-            x = settle(x);
-            for (VaeUpStage<T> stage : stages) {
-                x = settle(step(x, stage.forward(ops, x, cache, first)));
+            x = settle(x, List.of());
+            for (int i = 0; i < frameByFrameFrom; i++) {
+                x = settle(step(x, stages.get(i).forward(ops, x, cache, first)), List.of());
+            }
+            int frames = ops.shape(x)[1];
+            if (frames == 1) {
+                chunks++;
+                return settle(tail(x, first, List.of()), List.of());
+            }
+            // one frame at a time through the rest; the decoded frames so far are kept through each settle
+            List<T> decoded = new ArrayList<>();
+            for (int f = 0; f < frames; f++) {
+                List<T> keep = new ArrayList<>(decoded);
+                keep.add(x);
+                T frame = tail(ops.slice(x, 1, f, f + 1), first, keep);
+                List<T> moved = new ArrayList<>(lastKept); // decoded and x, where the settles in tail left them
+                moved.add(frame);
+                List<T> kept = settleAll(moved);
+                decoded = new ArrayList<>(kept.subList(0, kept.size() - 2));
+                x = kept.get(kept.size() - 2);
+                decoded.add(kept.get(kept.size() - 1));
+            }
+            ops.release(x);
+            chunks++;
+            T out = decoded.size() == 1 ? decoded.get(0) : ops.concat(1, decoded);
+            return settle(out, List.of());
+        }
+
+        /** The up-stages from {@link #frameByFrameFrom} and the head on x [C, t, h, w]; {@code keep} survive each settle. */
+        private T tail(T x, boolean first, List<T> keep) {
+            List<T> held = new ArrayList<>(keep);
+            for (int i = frameByFrameFrom; i < stages.size(); i++) {
+                x = settle(step(x, stages.get(i).forward(ops, x, cache, first)), held);
+                held = lastKept;
             }
             x = step(x, ops.channelRmsNorm(x, normOut, null));
             x = step(x, ops.silu(x));
@@ -164,21 +208,34 @@ public final class WanVaeDecoder<T> {
             if (config.clipOutput()) {
                 x = step(x, ops.clamp(x, -1f, 1f));
             }
-            chunks++;
-            return settle(x);
+            lastKept = held; // the caller's tensors may have moved in the settles above: their new references
+            return x;
         }
 
         /**
-         * Frees everything this session made except the conv cache and {@code x} (after the mid blocks, each
-         * up-stage and the chunk): a chunk holds one stage's activations at a time, whatever the resolution.
+         * Frees everything this session made except the conv cache, {@code x} and {@code also} (after the mid blocks,
+         * each up-stage and the chunk): a chunk holds one stage's activations at a time, whatever the resolution.
+         * The new references of {@code also} are left in {@link #lastKept}.
          */
-        private T settle(T x) {
-            List<T> keep = new ArrayList<>(cache.entries());
+        private T settle(T x, List<T> also) {
+            List<T> keep = new ArrayList<>(also);
             keep.add(x);
-            List<T> kept = region.compact(keep);
-            cache.replaceEntries(kept.subList(0, kept.size() - 1));
+            List<T> kept = settleAll(keep);
+            lastKept = new ArrayList<>(kept.subList(0, kept.size() - 1));
             return kept.get(kept.size() - 1);
         }
+
+        /** Frees everything but the conv cache and {@code keep}; returns keep's new references in order. */
+        private List<T> settleAll(List<T> keep) {
+            List<T> all = new ArrayList<>(cache.entries());
+            int n = all.size();
+            all.addAll(keep);
+            List<T> kept = region.compact(all);
+            cache.replaceEntries(kept.subList(0, n));
+            return new ArrayList<>(kept.subList(n, kept.size()));
+        }
+
+        private List<T> lastKept = List.of();
 
         public CausalConvCache<T> cache() {
             return cache;

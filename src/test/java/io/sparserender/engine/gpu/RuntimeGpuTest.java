@@ -154,6 +154,10 @@ class RuntimeGpuTest {
                 assertThatThrownBy(w::get).as("unparking while its memory is in use is refused")
                         .isInstanceOf(IllegalStateException.class).hasMessageContaining("in use");
             }
+            try (DeviceArena.Scope s = arena.scope()) {
+                assertThatThrownBy(w::get).as("unparking inside a scope opened while parked is refused")
+                        .isInstanceOf(IllegalStateException.class).hasMessageContaining("still open");
+            }
             assertThat(w.get().toFloatArray()).as("unparked weights").containsExactly(values);
             assertThat(arena.usedBytes()).isEqualTo(resident);
             try (DeviceArena.Scope s = arena.scope()) {

@@ -34,6 +34,7 @@ public final class DeviceArena {
     private long peak;
     private final Deque<Scope> scopes = new ArrayDeque<>();
     private final List<ParkedRange> ranges = new ArrayList<>();
+    private long scopeSerial;
 
     DeviceArena(CudaDevice device, CUdeviceptr base, long baseAddress, long capacity) {
         this.device = device;
@@ -66,7 +67,7 @@ public final class DeviceArena {
 
     /** Opens a scope: every buffer allocated until it closes is released when it closes. */
     public synchronized Scope scope() {
-        Scope s = new Scope(top);
+        Scope s = new Scope(top, scopeSerial++);
         scopes.push(s);
         return s;
     }
@@ -129,6 +130,7 @@ public final class DeviceArena {
             }
             top = r.from;
             r.parked = true;
+            r.scopesAtPark = scopeSerial;
         }
     }
 
@@ -143,7 +145,7 @@ public final class DeviceArena {
                         + top + ")");
             }
             Scope s = scopes.peek();
-            if (s != null && s.mark >= r.from) {
+            if (s != null && s.serial >= r.scopesAtPark) {
                 throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): a scope opened at " + s.mark
                         + " while they were parked is still open (closing it would free them again)");
             }
@@ -176,6 +178,7 @@ public final class DeviceArena {
         private final long to;
         private Pointer host;
         private boolean parked;
+        private long scopesAtPark; // scopes with a serial number from here on were opened while parked
 
         private ParkedRange(long from, long to) {
             this.from = from;
@@ -349,11 +352,13 @@ public final class DeviceArena {
     /** A stack frame of the arena. Scopes close in reverse order of opening. */
     public final class Scope implements AutoCloseable {
         private final long mark;
+        private final long serial;
         private final List<DeviceBuffer> buffers = new ArrayList<>();
         private boolean closed;
 
-        private Scope(long mark) {
+        private Scope(long mark, long serial) {
             this.mark = mark;
+            this.serial = serial;
         }
 
         @Override

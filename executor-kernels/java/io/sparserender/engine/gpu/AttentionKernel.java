@@ -4,9 +4,10 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG2} (default) runs the
- * unlisted policies on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V),
- * {@link #WG1} on {@code flash_attention_sm90.cu} (one warpgroup per CTA); both run the listed policies
+ * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG1} (default) runs the
+ * unlisted policies on {@code flash_attention_sm90.cu} (one warpgroup per CTA, two CTAs per SM),
+ * {@link #WG2} on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V: measured
+ * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default); both run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
@@ -42,9 +43,9 @@ public enum AttentionKernel {
                 + Arrays.stream(values()).map(AttentionKernel::label).toList());
     }
 
-    /** The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG2}. */
+    /** The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG1} (the fastest measured). */
     public static AttentionKernel configured() {
-        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG2.label));
+        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG1.label));
         try {
             return parse(v, PROPERTY + " / " + ENV);
         } catch (IllegalArgumentException e) {

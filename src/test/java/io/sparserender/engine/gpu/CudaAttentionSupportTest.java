@@ -72,7 +72,7 @@ class CudaAttentionSupportTest {
                     .hasMessageContaining("[mma-sync, wg1, wg2]");
             System.clearProperty(AttentionKernel.PROPERTY);
             assumeTrue(System.getenv(AttentionKernel.ENV) == null, "the environment sets the kernel");
-            assertThat(AttentionKernel.configured()).isEqualTo(AttentionKernel.WG2);
+            assertThat(AttentionKernel.configured()).isEqualTo(AttentionKernel.WG1);
         } finally {
             if (old == null) {
                 System.clearProperty(AttentionKernel.PROPERTY);

@@ -519,8 +519,8 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceArena.ParkedRange range = arena.rangeFrom(from);
         return new Parkable<>(value, new Parkable.Mover() {
             @Override
-            public void park() {
-                arena.park(range);
+            public boolean park() {
+                return arena.park(range);
             }
 
             @Override

@@ -99,23 +99,21 @@ public final class DeviceArena {
     }
 
     /**
-     * Frees the range's device bytes: nothing may be allocated above it (it is the top of the arena) and no open
-     * scope may have started inside it. The first park copies the bytes to pinned host memory, later parks only
+     * Frees the range's device bytes and returns true, or returns false and does nothing when it cannot: something
+     * above it is in use (it must be the top of the arena) or an open scope started inside it. The first park copies the bytes to pinned host memory, later parks only
      * free (the range holds weights, which do not change). Its buffers must not be used until {@link #unpark}.
      */
-    public void park(ParkedRange r) {
+    public boolean park(ParkedRange r) {
         synchronized (this) {
             if (r.parked) {
-                return;
+                return true;
             }
             if (top != r.to) {
-                throw new IllegalStateException("Cannot park arena bytes [" + r.from + ", " + r.to + "): memory above them is in use (top "
-                        + top + ")");
+                return false; // memory above the range is in use
             }
             Scope s = scopes.peek();
             if (s != null && s.mark > r.from) {
-                throw new IllegalStateException("Cannot park arena bytes [" + r.from + ", " + r.to + "): a scope opened at " + s.mark
-                        + " is still open");
+                return false; // a scope that started inside the range is open: closing it later would not know
             }
             if (r.host == null) {
                 Pointer host = new Pointer();
@@ -131,6 +129,7 @@ public final class DeviceArena {
             top = r.from;
             r.parked = true;
             r.scopesAtPark = scopeSerial;
+            return true;
         }
     }
 

@@ -12,7 +12,8 @@ import java.util.Objects;
 public final class Parkable<R> {
     /** How a backend moves the memory: both run on the backend's thread. */
     public interface Mover {
-        void park();
+        /** Frees the device memory; false (nothing done) when it cannot now, e.g. other memory above it is in use. */
+        boolean park();
 
         void unpark();
     }
@@ -30,7 +31,9 @@ public final class Parkable<R> {
     public static <R> Parkable<R> resident(R value) {
         return new Parkable<>(value, new Mover() {
             @Override
-            public void park() {}
+            public boolean park() {
+                return true;
+            }
 
             @Override
             public void unpark() {}
@@ -46,12 +49,15 @@ public final class Parkable<R> {
         return value;
     }
 
-    /** Moves it out of device memory until the next {@link #get}; a no-op when already parked. */
-    public synchronized void park() {
+    /**
+     * Moves it out of device memory until the next {@link #get}; a no-op when already parked. Returns whether
+     * it is parked now: false when the backend cannot park it at the moment (it stays usable where it is).
+     */
+    public synchronized boolean park() {
         if (!parked) {
-            mover.park();
-            parked = true;
+            parked = mover.park();
         }
+        return parked;
     }
 
     public synchronized boolean isParked() {

@@ -113,16 +113,19 @@ public final class WanClipRenderer<T> implements ClipRenderer {
                 Tensor context = encodePrompts(spec);
                 peaks.put("text", ops.memoryPeak());
                 double textSeconds = lap(t0);
-                text.park(); // the text encoder's device memory goes to the DiT and the VAE until the next prompt
+                if (!text.park()) { // the text encoder's device memory goes to the DiT and the VAE until the next prompt
+                    LOG.warn("The text encoder stays in device memory: other memory above it is in use");
+                }
                 try (MemoryRegion<T> clip = ops.region()) {
                     return renderInRegion(spec, workDir, listener, capture, context, t0, textSeconds, peaks);
                 }
             });
-        } catch (OutOfMemoryError e) {
+        } catch (OutOfMemoryError | io.sparserender.engine.gpu.GpuException.OutOfDeviceMemory e) {
+            // the clip's memory region has been closed on the way out: the next clip starts from the same memory
             throw new ClipFailedException("Cannot render clip " + spec.clipId() + " at " + spec.width() + "x"
-                    + spec.height() + ", " + spec.frames() + " frames: out of memory (" + e.getMessage()
-                    + "); estimated peak " + ClipFootprint.mib(footprint.peakBytes()) + ", largest tensor "
-                    + footprint.largest() + ", budget " + ClipFootprint.mib(memoryBudgetBytes), e);
+                    + spec.height() + ", " + spec.frames() + " frames: out of " + (e instanceof OutOfMemoryError ? "host" : "device")
+                    + " memory (" + e.getMessage() + "); estimated peak " + ClipFootprint.mib(footprint.peakBytes())
+                    + ", largest tensor " + footprint.largest() + ", budget " + ClipFootprint.mib(memoryBudgetBytes), e);
         }
     }
 

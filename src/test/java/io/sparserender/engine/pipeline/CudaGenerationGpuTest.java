@@ -130,6 +130,32 @@ class CudaGenerationGpuTest {
         }
     }
 
+    @Test
+    void aClipTooLargeForDeviceMemoryFailsAloneNamingItsSizeAndTheNextClipRenders() throws Exception {
+        ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        CudaOps g = GpuTestDevice.cudaOps();
+        DeviceArena arena = g.device().arena();
+        try (DeviceArena.Scope s = arena.scope();
+             WanClipRenderer<DeviceBuffer> r = new WanClipRenderer<>(g, repo, p -> CudaSelfAttention.forSpec(p, OpTimer.OFF), "cuda")) {
+            // leave the renderer 256 MiB of the arena: a small clip fits, a 2048x2048 one does not
+            long ballastBytes = arena.capacityBytes() - arena.usedBytes() - (256L << 20);
+            arena.allocate(io.sparserender.engine.tensor.DType.I32, (int) (ballastBytes / 4 / 65536), 65536);
+            long used = arena.usedBytes();
+            ClipSpec big = new ClipSpec("a red fox", "blurry", 1, 2048, 2048, 33, 2, 5.0, Double.NaN, 5.0, "dense", "wan-tiny",
+                    repo.revision());
+            Path out = Files.createDirectories(dir.resolve("oom"));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> r.render(big, out, RenderListener.NONE))
+                    .isInstanceOf(ClipFailedException.class)
+                    .hasMessageContaining(big.clipId()).hasMessageContaining("2048x2048, 33 frames")
+                    .hasMessageContaining("out of device memory");
+            assertThat(arena.usedBytes()).as("the failed clip left no device memory behind").isEqualTo(used);
+            RenderResult small = r.render(new ClipSpec("a red fox", "blurry", 1, 64, 32, 9, 2, 5.0, Double.NaN, 5.0, "dense",
+                    "wan-tiny", repo.revision()), out, RenderListener.NONE);
+            assertThat(Mp4Reader.read(small.video()).frames()).hasSize(9);
+            assertThat(arena.usedBytes()).isEqualTo(used);
+        }
+    }
+
     private static double psnr(Mp4Reader.Video a, Mp4Reader.Video b) {
         double se = 0;
         long n = 0;

@@ -94,7 +94,7 @@ public final class DitBenchmark {
                         try (DeviceArena.Scope step = arena.scope(); CudaEvent a = device.newEvent(); CudaEvent b = device.newEvent()) {
                             probe.reset();
                             a.record();
-                            dit.forward(latents, t, prompt, i);
+                            dit.forward(latents, t, prompt, -1); // no step: no sampled recall pass inside the timing
                             b.record();
                             float elapsed = b.elapsedMsSince(a);
                             if (i >= warmups) {
@@ -109,7 +109,7 @@ public final class DitBenchmark {
                 WanTransformer<DeviceBuffer> timedDit = new WanTransformer<>(timedOps, weights, timedAttention);
                 timer.reset();
                 try (DeviceArena.Scope s = arena.scope()) {
-                    timedDit.forward(latents, t, timedDit.encodePrompt(text), 0);
+                    timedDit.forward(latents, t, timedDit.encodePrompt(text), -1);
                     device.synchronize();
                 }
                 double[] sorted = ms.clone();

@@ -58,7 +58,8 @@ public final class CudaAttention {
     static final int THREADS_2WG = 256;
     /** Q tile (64 x D) + two K tiles + one V tile (bc x D each), bf16, at D = 128, bc = 64. */
     static final int MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2;
-    static final int BR = 64;
+    /** Query rows per q-tile (the policies' br; keep flags are [B, H, ceil(L/BR), ceil(L/bc)]). */
+    public static final int BR = 64;
     static final int THREADS = 128;
     /** LoopRule.RECALL_SLACK of the reference (package-private there); the gpu test checks recall decisions. */
     static final float RECALL_SLACK = 1e-3f;

@@ -5,6 +5,7 @@ import io.sparserender.engine.attention.PolicySpec;
 import io.sparserender.engine.gpu.CudaAttention;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaEvent;
+import io.sparserender.engine.gpu.CudaRecall;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceBuffer;
 import io.sparserender.engine.gpu.OpTimer;
@@ -19,7 +20,9 @@ import java.util.List;
  * and head width it runs, with the tile counters it accumulates on the device as the statistics. A policy
  * the kernel does not run (or a head width other than 64/128) goes through the CPU reference
  * ({@link PolicySelfAttention}) on host copies: correct, slow, and said once in the log.
- * Exact recall is not measured on this path (NaN in the statistics).
+ * Exact recall is measured on sampled calls, as on the CPU path: on every {@link PolicySelfAttention#DEFAULT_EXACT_EVERY}-th
+ * step, for heads 0 and H/2 ({@link CudaRecall}: the call's keep flags and a second QKᵀ pass on those heads, read back
+ * at once); its error versus dense is not measured here (NaN).
  *
  * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
  * call is bracketed by two events; all pending slots and events are read at once when the slots run out or
@@ -39,8 +42,10 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
     private final List<CudaEvent> events = new ArrayList<>();
     private CudaDevice device;
 
-    /** A kernel call whose counters (slot) and events (2·slot, 2·slot + 1) are not read yet. */
-    private record Pending(Site site, int slot, double denseFlops) {}
+    /** A kernel call whose counters (slot) and events (2·slot, 2·slot + 1) are not read yet; recall NaN when not sampled. */
+    private record Pending(Site site, int slot, double denseFlops, double recallMean, double recallP05) {}
+
+    private CudaRecall recall;
 
     public CudaSelfAttention(AttentionPolicy policy, OpTimer timer) {
         this.policy = policy;
@@ -66,11 +71,17 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer kb = k.dtype() == DType.BF16 ? k : cuda.convert(k, DType.BF16);
         DeviceBuffer vb = v.dtype() == DType.BF16 ? v : cuda.convert(v, DType.BF16);
         DeviceBuffer out = cuda.device().arena().allocate(DType.F32, q.shape());
+        boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense) && site.step() >= 0
+                && site.step() % PolicySelfAttention.DEFAULT_EXACT_EVERY == 0;
+        int bc = policy.tiling().bc();
+        DeviceBuffer keep = sampled ? cuda.device().arena().allocate(DType.I32, q.dim(0), q.dim(2),
+                (q.dim(1) + CudaAttention.BR - 1) / CudaAttention.BR, (q.dim(1) + bc - 1) / bc) : null;
         if (sink == null) { // used on its own: read back after each call
             DeviceBuffer stats = kernel.newStatsBuffer();
             cuda.kernels().fill(stats, 0);
-            timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, null, stats));
-            last = statistics(kernel.readStats(stats), denseFlops(q));
+            timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
+            double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, bc) : new double[] {Double.NaN, Double.NaN};
+            last = statistics(kernel.readStats(stats), denseFlops(q), r[0], r[1]);
             return out;
         }
         if (pending.size() == CudaDevice.COUNTER_SLOTS) {
@@ -84,10 +95,22 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         }
         cuda.kernels().fill(stats, 0);
         events.get(2 * slot).record();
-        timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, null, stats));
+        timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
         events.get(2 * slot + 1).record();
-        pending.add(new Pending(site, slot, denseFlops(q)));
+        double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, bc) : new double[] {Double.NaN, Double.NaN};
+        pending.add(new Pending(site, slot, denseFlops(q), r[0], r[1]));
         return out;
+    }
+
+    /** Mean and 5th percentile of the exact recall of heads 0 and H/2, every batch row (waits for the device). */
+    private double[] sampledRecall(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc) {
+        if (recall == null) {
+            recall = new CudaRecall(cuda.kernels());
+        }
+        int heads = q.dim(2);
+        int[] sampledHeads = heads > 1 ? new int[] {0, heads / 2} : new int[] {0};
+        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, bc, sampledHeads));
+        return new double[] {s.mean(), s.p05()};
     }
 
     @Override
@@ -105,7 +128,7 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
             int[] words = java.util.Arrays.copyOfRange(all, p.slot() * CudaDevice.COUNTER_SLOT_INTS,
                     (p.slot() + 1) * CudaDevice.COUNTER_SLOT_INTS);
             double seconds = events.get(2 * p.slot() + 1).elapsedMsSince(events.get(2 * p.slot())) / 1e3;
-            last = statistics(CudaAttention.Stats.fromWords(words), p.denseFlops());
+            last = statistics(CudaAttention.Stats.fromWords(words), p.denseFlops(), p.recallMean(), p.recallP05());
             sink.report(p.site(), last.clone(), seconds);
         }
         pending.clear();
@@ -122,8 +145,8 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         return 4.0 * q.dim(0) * q.dim(2) * (double) q.dim(1) * q.dim(1) * q.dim(3);
     }
 
-    private static double[] statistics(CudaAttention.Stats s, double dense) {
-        return new double[] {s.tileSparsity(), dense == 0 ? 0 : s.flopsSaved() / dense, Double.NaN, Double.NaN, Double.NaN};
+    private static double[] statistics(CudaAttention.Stats s, double dense, double recallMean, double recallP05) {
+        return new double[] {s.tileSparsity(), dense == 0 ? 0 : s.flopsSaved() / dense, recallMean, recallP05, Double.NaN};
     }
 
     private DeviceBuffer onHost(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, Site site) {

@@ -243,41 +243,22 @@ final class BenchCommand implements Callable<Integer> {
                 "under --cache), normal latents of the clip's size, decoded chunk by chunk into H.264. Prints the time and",
                 "the device memory the decode needs over what was in use before it."})
     static final class Vae implements Callable<Integer> {
-        @Option(names = "--config", defaultValue = "wan2.2-ti2v-5b", description = "a built-in preset (default: ${DEFAULT-VALUE})")
-        String config;
-
-        @Option(names = "--frames", defaultValue = "121")
-        int frames;
-
-        @Option(names = "--size", defaultValue = "1280x704", description = "WIDTHxHEIGHT (default: ${DEFAULT-VALUE})")
-        String size;
-
-        @Option(names = "--seed", defaultValue = "1")
-        long seed;
-
-        @Option(names = "--cache", defaultValue = "/tmp/sparse-render-models", description = "where the random VAE is written once")
-        java.nio.file.Path cache;
-
-        @Option(names = "--out", defaultValue = "/tmp/sparse-render-bench-out", description = "where the MP4 goes")
-        java.nio.file.Path out;
-
-        @Option(names = "--arena-gib", defaultValue = "0", description = "device memory reserved; 0: all free memory but a reserve")
-        long arenaGib;
+        @picocli.CommandLine.Mixin
+        ClipBenchOptions clip;
 
         @Override
         public Integer call() {
-            io.sparserender.engine.model.wan.WanPreset preset = preset(config);
-            int[] wh = size(size);
-            if (frames < 1) {
-                throw new UsageException("--frames " + frames + ": must be at least 1");
+            io.sparserender.engine.model.wan.WanPreset preset = preset(clip.config);
+            int[] wh = size(clip.size);
+            if (clip.frames < 1) {
+                throw new UsageException("--frames " + clip.frames + ": must be at least 1");
             }
-            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
-            System.out.println("{\"device\":\"" + device.info().name() + "\",\"arena_gib\":"
-                    + device.arena().capacityBytes() / (1L << 30) + "}");
+            CudaDevice device = clip.openDevice();
             try {
-                io.sparserender.engine.bench.VaeBenchmark.run(device, preset, cache, out, wh[0], wh[1], frames, seed, System.out);
+                io.sparserender.engine.bench.VaeBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, clip.seed,
+                        System.out);
             } catch (IllegalArgumentException e) {
-                throw new UsageException("--size " + size + " --frames " + frames + ": " + e.getMessage());
+                throw new UsageException("--size " + clip.size + " --frames " + clip.frames + ": " + e.getMessage());
             }
             return Main.EXIT_OK;
         }
@@ -287,17 +268,11 @@ final class BenchCommand implements Callable<Integer> {
             description = {"One whole generation on the GPU at a released preset's shapes with random weights (written once as a",
                 "bf16 diffusers repo under --cache): text, every step, VAE decode and H.264, timed per stage, with the arena's peak."})
     static final class Generate implements Callable<Integer> {
-        @Option(names = "--config", defaultValue = "wan2.2-ti2v-5b", description = "a built-in preset (default: ${DEFAULT-VALUE})")
-        String config;
+        @picocli.CommandLine.Mixin
+        ClipBenchOptions clip;
 
         @Option(names = "--random-weights", required = true, description = "random weights (required: released weights are not downloaded)")
         boolean randomWeights;
-
-        @Option(names = "--frames", defaultValue = "121")
-        int frames;
-
-        @Option(names = "--size", defaultValue = "1280x704", description = "WIDTHxHEIGHT (default: ${DEFAULT-VALUE})")
-        String size;
 
         @Option(names = "--steps", defaultValue = "50")
         int steps;
@@ -305,29 +280,17 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--policy", defaultValue = "dense")
         String policy;
 
-        @Option(names = "--seed", defaultValue = "1")
-        long seed;
-
-        @Option(names = "--cache", defaultValue = "/tmp/sparse-render-models", description = "where the random repo is written once")
-        java.nio.file.Path cache;
-
-        @Option(names = "--out", defaultValue = "/tmp/sparse-render-bench-out", description = "where the MP4 goes")
-        java.nio.file.Path out;
-
-        @Option(names = "--arena-gib", defaultValue = "0", description = "device memory reserved; 0: all free memory but a reserve")
-        long arenaGib;
-
         @Option(names = "--model-only", description = {"only write the random repo under --cache (no device needed) and print "
                 + "its folder, e.g. for `generate --model FOLDER` (bench/scale-gpus.sh)"})
         boolean modelOnly;
 
         @Override
         public Integer call() {
-            io.sparserender.engine.model.wan.WanPreset preset = preset(config);
+            io.sparserender.engine.model.wan.WanPreset preset = preset(clip.config);
             if (modelOnly) {
                 long t0 = System.nanoTime();
                 io.sparserender.engine.pipeline.ModelRepo repo =
-                        io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, seed, cache);
+                        io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, clip.seed, clip.cache);
                 System.out.printf(java.util.Locale.ROOT, "{\"model\":\"%s\",\"write_s\":%.1f}%n", repo.root(),
                         (System.nanoTime() - t0) * 1e-9);
                 return Main.EXIT_OK;
@@ -337,14 +300,10 @@ final class BenchCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new UsageException("--policy " + policy + ": " + e.getMessage());
             }
-            int[] wh = size(size);
-            int width = wh[0];
-            int height = wh[1];
-            CudaDevice device = CudaDevice.open(CudaDevice.Options.defaults().withArenaBytes(arenaGib << 30));
-            System.out.println("{\"device\":\"" + device.info().name() + "\",\"arena_gib\":"
-                    + device.arena().capacityBytes() / (1L << 30) + "}");
-            io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, cache, out, width, height, frames, steps, policy, seed,
-                    System.out);
+            int[] wh = size(clip.size);
+            CudaDevice device = clip.openDevice();
+            io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, steps,
+                    policy, clip.seed, System.out);
             return Main.EXIT_OK;
         }
     }

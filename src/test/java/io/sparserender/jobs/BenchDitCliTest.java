@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 
-/** `bench dit` and `bench generate` check their flags before touching a device, naming the flag. */
+/** `bench dit`, `bench generate` and `bench vae` check their flags before touching a device, naming the flag. */
 class BenchDitCliTest {
     @Test
     void badSizeAndConfigAreUsageErrorsNamingTheFlag() {
@@ -16,6 +16,15 @@ class BenchDitCliTest {
             assertThat(config.code()).as(bench).isEqualTo(Main.EXIT_USAGE);
             assertThat(config.err()).contains("--config no-such-model");
         }
+        CliTest.Result vaeSize = CliTest.run("bench", "vae", "--size", "1280");
+        assertThat(vaeSize.code()).isEqualTo(Main.EXIT_USAGE);
+        assertThat(vaeSize.err()).contains("--size 1280: expected WIDTHxHEIGHT");
+        CliTest.Result vaeConfig = CliTest.run("bench", "vae", "--config", "no-such-model");
+        assertThat(vaeConfig.code()).isEqualTo(Main.EXIT_USAGE);
+        assertThat(vaeConfig.err()).contains("--config no-such-model");
+        CliTest.Result vaeFrames = CliTest.run("bench", "vae", "--frames", "0");
+        assertThat(vaeFrames.code()).isEqualTo(Main.EXIT_USAGE);
+        assertThat(vaeFrames.err()).contains("--frames 0");
         CliTest.Result policy = CliTest.run("bench", "generate", "--random-weights", "--policy", "magic:x=1");
         assertThat(policy.code()).isEqualTo(Main.EXIT_USAGE);
         assertThat(policy.err()).contains("--policy magic:x=1");

@@ -17,7 +17,7 @@
 # (/tmp/spk/lib), MODEL_CACHE (/tmp/srm), MODEL (the random 5B folder there), CLIPS (8), FRAMES (41),
 # SIZE (1280x704), STEPS (10), EXECUTOR_MEMORY_GB (16 per executor; the driver keeps -Xmx8g),
 # GPUS (all the discovery script reports), DISCOVERY (deploy/gpu-discovery.sh), BACKEND (cuda),
-# RUN_TIMEOUT (480 s per run), MODEL_TIMEOUT (540 s).
+# RUN_TIMEOUT (480 s per run), MODEL_TIMEOUT (540 s), MODEL_HEAP (64g: the model writer's JVM heap).
 # Dry run without a GPU (mechanics only; all clips read device "cpu"):
 #   BACKEND=cpu MODEL=wan-tiny DISCOVERY=/path/to/fake-discovery.sh GPUS=2 bench/scale-gpus.sh runs
 set -uo pipefail
@@ -55,8 +55,10 @@ write_model() {
   if [ -d "$model" ]; then say "model: $model exists, reused"; return 0; fi
   if [ "$model" != "$cache/$config-random-1" ]; then say "model: $model does not exist (MODEL is set; nothing to write)"; return 1; fi
   say "model: writing the $config-shaped random model under $cache (once; CPU only)"
-  timeout -k 30 "$model_timeout" bin/sparse-render bench generate --config "$config" --random-weights --seed 1 \
-    --cache "$cache" --model-only 2>&1 | tee "$out/model.log"
+  # the writer generates several large tensors at once (umT5's 256k x 4096 embedding alone is 4 GiB in float32): the
+  # launcher's default 8 GiB heap is too small (seen on the device: OutOfMemoryError), so give it MODEL_HEAP
+  SPARSE_RENDER_JAVA_OPTS="-Xmx${MODEL_HEAP:-64g}" timeout -k 30 "$model_timeout" bin/sparse-render bench generate --config "$config" \
+    --random-weights --seed 1 --cache "$cache" --model-only 2>&1 | tee "$out/model.log"
   local rc=${PIPESTATUS[0]}
   if [ "$rc" -ne 0 ] || [ ! -d "$model" ]; then say "model: writing failed (exit $rc; 124 = over ${model_timeout}s), see $out/model.log"; return 1; fi
   say "model: $model written"

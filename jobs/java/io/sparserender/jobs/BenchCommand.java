@@ -284,13 +284,26 @@ final class BenchCommand implements Callable<Integer> {
                 + "its folder, e.g. for `generate --model FOLDER` (bench/scale-gpus.sh)"})
         boolean modelOnly;
 
+        /** The random repo under --cache, written once; a heap too small for the writer is said with the fix. */
+        private io.sparserender.engine.pipeline.ModelRepo writeModel(io.sparserender.engine.model.wan.WanPreset preset) {
+            try {
+                return io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, clip.seed, clip.cache);
+            } catch (OutOfMemoryError e) {
+                throw new IllegalStateException(heapAdvice("Writing the random " + preset.name() + " repo under " + clip.cache), e);
+            }
+        }
+
+        private static String heapAdvice(String what) {
+            return what + " ran out of Java heap (" + Runtime.getRuntime().maxMemory() / (1L << 20)
+                    + " MiB): give it more, e.g. SPARSE_RENDER_JAVA_OPTS=-Xmx64g (the writer holds a shard and a batch of tensors)";
+        }
+
         @Override
         public Integer call() {
             io.sparserender.engine.model.wan.WanPreset preset = preset(clip.config);
             if (modelOnly) {
                 long t0 = System.nanoTime();
-                io.sparserender.engine.pipeline.ModelRepo repo =
-                        io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, clip.seed, clip.cache);
+                io.sparserender.engine.pipeline.ModelRepo repo = writeModel(preset);
                 System.out.printf(java.util.Locale.ROOT, "{\"model\":\"%s\",\"write_s\":%.1f}%n", repo.root(),
                         (System.nanoTime() - t0) * 1e-9);
                 return Main.EXIT_OK;
@@ -302,8 +315,12 @@ final class BenchCommand implements Callable<Integer> {
             }
             int[] wh = size(clip.size);
             CudaDevice device = clip.openDevice();
-            io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, steps,
-                    policy, clip.seed, System.out);
+            try {
+                io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, steps,
+                        policy, clip.seed, System.out);
+            } catch (OutOfMemoryError e) {
+                throw new IllegalStateException(heapAdvice("Writing, loading or rendering the random " + preset.name() + " repo"), e);
+            }
             return Main.EXIT_OK;
         }
     }

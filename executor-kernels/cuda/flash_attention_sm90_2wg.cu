@@ -4,7 +4,7 @@
 // in-loop decisions, keep flags and statistics as flash_attn_sm90_d*_bc* in flash_attention_sm90.cu
 // (read its header first: the per-warpgroup loop below is that kernel's loop); the listed kernels stay
 // there (each listed q-tile walks its own kv list, so two q-tiles cannot share a K block).
-// Java launcher: io.sparserender.engine.gpu.CudaAttention (kernel wg2, the default on compute 9.0).
+// Java launcher: io.sparserender.engine.gpu.CudaAttention (kernel wg2, opt-in: SPARSE_RENDER_ATTENTION_KERNEL=wg2).
 //
 // Why: per 64-key block at D = 128 one 64-row q-tile does 4·64·64·128 = 2.1 MFLOP (S and PV) and
 // reads K + V = 2·64·128·2 B = 32 KiB from L2: 64 FLOP/byte. The one-warpgroup kernel's L2→SM traffic
@@ -14,8 +14,12 @@
 // Here a CTA holds 128 q rows and reads each block once for both: 128 FLOP/byte, half the traffic,
 // ceiling ≈ 680 TFLOP/s at the measured 5.3 TB/s; below that the MMA (4.2 MFLOP per block pair ≈
 // 1,100 clocks per SM at 989 TFLOP/s), the softmax exps (8,192 per block pair, ~512 MUFU clocks, partly
-// under the next block's S) and the CTA barriers decide. Prediction (not yet measured): 450–600
-// TFLOP/s dense at bc = 64.
+// under the next block's S) and the CTA barriers decide. Prediction: 450–600 TFLOP/s dense at bc = 64.
+// Measured (H200, 2026-11-27, docs/BENCHMARKS.md): 264–270, 20–28 % SLOWER than the one-warpgroup kernel:
+// that kernel was latency-bound, not L2-bound; its two independent CTAs per SM overlap one's softmax with
+// the other's MMA, while here both warpgroups meet at CTA barriers every block and do their softmax at
+// the same time. What this structure needs next: a producer warp (TMA + mbarriers, no CTA barrier on the
+// consumers' path) and ping-pong ordering of the two warpgroups, as in FlashAttention-3.
 //
 // CTA = 256 threads = two warpgroups; q-tile pair i = rows [128·i, 128·i + 128); warpgroup w owns q-tile
 // 2i + w (rows 64w .. 64w + 63 of the pair) with its own Q panel, S, P, O, m, l, skipped mass, keep flags

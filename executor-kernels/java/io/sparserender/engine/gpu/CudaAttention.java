@@ -23,8 +23,9 @@ import java.util.Arrays;
  * the listed kernels, which visit only the listed tiles in list order.
  *
  * <p>Which kernels ({@link AttentionKernel}): on compute 9.0 the unlisted policies run on
- * {@code flash_attention_sm90_2wg.cu} (wg2, default: a CTA of two warpgroups, 128 q rows, sharing each K
- * and V block) or {@code flash_attention_sm90.cu} (wg1: a CTA of one warpgroup, 64 q rows); the listed
+ * {@code flash_attention_sm90.cu} (wg1, default: a CTA of one warpgroup, 64 q rows, two CTAs per SM) or
+ * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
+ * measured slower); the listed
  * policies on {@code flash_attention_sm90.cu}'s listed kernels either way; mma-sync and other cards run
  * {@code flash_attention.cu}. Decisions, keep flags and statistics are the same for all of them.
  */

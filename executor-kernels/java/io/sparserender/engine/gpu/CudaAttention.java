@@ -135,7 +135,7 @@ public final class CudaAttention {
     private final boolean hopper;
     private final boolean twoWarpgroups;
 
-    /** The configured kernel ({@link AttentionKernel#configured()}: wg2 unless set) on compute 9.0, mma.sync elsewhere. */
+    /** The configured kernel ({@link AttentionKernel#configured()}: wg1 unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
         this(device, true);
     }

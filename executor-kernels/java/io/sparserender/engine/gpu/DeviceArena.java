@@ -23,6 +23,7 @@ import jcuda.driver.JCudaDriver;
  * Allocations outside any scope live until the arena is closed (weights, workspaces).
  */
 public final class DeviceArena {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(DeviceArena.class);
     /** Every buffer starts on a 256-byte boundary (cuBLASLt, vector loads and cp.async want 16). */
     public static final int ALIGNMENT = 256;
 
@@ -100,7 +101,8 @@ public final class DeviceArena {
 
     /**
      * Frees the range's device bytes and returns true, or returns false and does nothing when it cannot: something
-     * above it is in use (it must be the top of the arena) or an open scope started inside it. The first park copies the bytes to pinned host memory, later parks only
+     * above it is in use (it must be the top of the arena), an open scope started inside it, or the host cannot pin
+     * that much memory (then it is not asked again). The first park copies the bytes to pinned host memory, later parks only
      * free (the range holds weights, which do not change). Its buffers must not be used until {@link #unpark}.
      */
     public boolean park(ParkedRange r) {
@@ -115,15 +117,22 @@ public final class DeviceArena {
             if (s != null && s.mark > r.from) {
                 return false; // a scope that started inside the range is open: closing it later would not know
             }
+            if (r.noHostMemory) {
+                return false;
+            }
             if (r.host == null) {
                 Pointer host = new Pointer();
                 long bytes = r.to - r.from;
+                int alloc = device.call(() -> JCudaDriver.cuMemAllocHost(host, bytes));
+                if (alloc != 0) {
+                    // the host cannot pin that much: the weights stay on the device (asked once, not every clip)
+                    r.noHostMemory = true;
+                    LOG.warn("Cannot park {} of model weights in pinned host memory ({}): they stay in device memory",
+                            GpuException.mib(bytes), CudaCheck.message(alloc, "cuMemAllocHost", "parking"));
+                    return false;
+                }
                 CUdeviceptr src = base.withByteOffset(r.from);
-                device.run(() -> {
-                    CudaCheck.check(JCudaDriver.cuMemAllocHost(host, bytes), "cuMemAllocHost",
-                            GpuException.mib(bytes) + " of pinned host memory to park model weights");
-                    CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "parking arena bytes");
-                });
+                device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "parking arena bytes"));
                 r.host = host;
             }
             top = r.from;
@@ -177,6 +186,7 @@ public final class DeviceArena {
         private final long to;
         private Pointer host;
         private boolean parked;
+        private boolean noHostMemory;
         private long scopesAtPark; // scopes with a serial number from here on were opened while parked
 
         private ParkedRange(long from, long to) {

@@ -71,8 +71,8 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer kb = k.dtype() == DType.BF16 ? k : cuda.convert(k, DType.BF16);
         DeviceBuffer vb = v.dtype() == DType.BF16 ? v : cuda.convert(v, DType.BF16);
         DeviceBuffer out = cuda.device().arena().allocate(DType.F32, q.shape());
-        boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense) && site.step() >= 0
-                && site.step() % PolicySelfAttention.DEFAULT_EXACT_EVERY == 0;
+        boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense)
+                && PolicySelfAttention.sampledStep(site.step(), PolicySelfAttention.DEFAULT_EXACT_EVERY);
         int bc = policy.tiling().bc();
         DeviceBuffer keep = sampled ? cuda.device().arena().allocate(DType.I32, q.dim(0), q.dim(2),
                 (q.dim(1) + CudaAttention.BR - 1) / CudaAttention.BR, (q.dim(1) + bc - 1) / bc) : null;

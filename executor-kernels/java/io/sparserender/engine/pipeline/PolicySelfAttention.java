@@ -55,12 +55,17 @@ public final class PolicySelfAttention implements AttentionRecorder.Measured<Ten
         AttentionResult r = TiledAttention.run(in, policy, options);
         previous.put(site.layer(), r.measured());
         AttentionStats s = r.stats();
-        if (exactEvery > 0 && site.step() >= 0 && site.step() % exactEvery == 0) {
+        if (sampledStep(site.step(), exactEvery)) {
             s = ExactRecall.of(in, r);
         }
         last = new double[] {s.tileSparsity(), s.computeSaved(), orNaN(s.recallMean()), orNaN(s.recallP05()),
             orNaN(s.relL2VsDense())};
         return r.o();
+    }
+
+    /** Whether exact recall is measured at this denoising step (every {@code every}-th from 0; never for −1 or every 0). */
+    static boolean sampledStep(int step, int every) {
+        return every > 0 && step >= 0 && step % every == 0;
     }
 
     @Override

@@ -164,41 +164,44 @@ public final class WanVaeDecoder<T> {
             x = step(x, mid0.forward(ops, x, cache));
             x = step(x, midAttention.forward(ops, x));
             x = step(x, mid1.forward(ops, x, cache));
-            x = settle(x, List.of());
+            x = settle(x);
             for (int i = 0; i < frameByFrameFrom; i++) {
-                x = settle(step(x, stages.get(i).forward(ops, x, cache, first)), List.of());
+                x = settle(step(x, stages.get(i).forward(ops, x, cache, first)));
             }
             int frames = ops.shape(x)[1];
+            chunks++;
             if (frames == 1) {
-                chunks++;
-                return settle(tail(x, first, List.of()), List.of());
+                return settle(last(tail(list(x), first)));
             }
-            // one frame at a time through the rest; the decoded frames so far are kept through each settle
+            // one frame at a time through the rest; x and the decoded frames so far are kept through each settle
             List<T> decoded = new ArrayList<>();
             for (int f = 0; f < frames; f++) {
-                List<T> keep = new ArrayList<>(decoded);
-                keep.add(x);
-                T frame = tail(ops.slice(x, 1, f, f + 1), first, keep);
-                List<T> moved = new ArrayList<>(lastKept); // decoded and x, where the settles in tail left them
-                moved.add(frame);
-                List<T> kept = settleAll(moved);
-                decoded = new ArrayList<>(kept.subList(0, kept.size() - 2));
-                x = kept.get(kept.size() - 2);
-                decoded.add(kept.get(kept.size() - 1));
+                List<T> held = new ArrayList<>(decoded);
+                held.add(x);
+                held.add(ops.slice(x, 1, f, f + 1));
+                held = settle(tail(held, first)); // [decoded..., x, frame f]
+                T frame = held.remove(held.size() - 1);
+                x = held.remove(held.size() - 1);
+                decoded = held;
+                decoded.add(frame);
             }
             ops.release(x);
-            chunks++;
-            T out = decoded.size() == 1 ? decoded.get(0) : ops.concat(1, decoded);
-            return settle(out, List.of());
+            return settle(decoded.size() == 1 ? decoded.get(0) : ops.concat(1, decoded));
         }
 
-        /** The up-stages from {@link #frameByFrameFrom} and the head on x [C, t, h, w]; {@code keep} survive each settle. */
-        private T tail(T x, boolean first, List<T> keep) {
-            List<T> held = new ArrayList<>(keep);
+        /**
+         * The up-stages from {@link #frameByFrameFrom} and the head on the last tensor of {@code held} ([C, t, h, w]),
+         * settling after each stage with the others of {@code held} kept. Returns held's new references, the last
+         * replaced by the output.
+         */
+        private List<T> tail(List<T> held, boolean first) {
+            int at = held.size() - 1;
             for (int i = frameByFrameFrom; i < stages.size(); i++) {
-                x = settle(step(x, stages.get(i).forward(ops, x, cache, first)), held);
-                held = lastKept;
+                T x = held.get(at);
+                held.set(at, step(x, stages.get(i).forward(ops, x, cache, first)));
+                held = settle(held);
             }
+            T x = held.get(at);
             x = step(x, ops.channelRmsNorm(x, normOut, null));
             x = step(x, ops.silu(x));
             x = step(x, convOut.forward(ops, x, cache));
@@ -208,25 +211,16 @@ public final class WanVaeDecoder<T> {
             if (config.clipOutput()) {
                 x = step(x, ops.clamp(x, -1f, 1f));
             }
-            lastKept = held; // the caller's tensors may have moved in the settles above: their new references
-            return x;
+            held.set(at, x);
+            return held;
         }
 
         /**
-         * Frees everything this session made except the conv cache, {@code x} and {@code also} (after the mid blocks,
-         * each up-stage and the chunk): a chunk holds one stage's activations at a time, whatever the resolution.
-         * The new references of {@code also} are left in {@link #lastKept}.
+         * Frees everything this session made except the conv cache and {@code keep} (after the mid blocks, each
+         * up-stage and the chunk): a chunk holds one stage's activations at a time, whatever the resolution.
+         * Returns keep's new references in order.
          */
-        private T settle(T x, List<T> also) {
-            List<T> keep = new ArrayList<>(also);
-            keep.add(x);
-            List<T> kept = settleAll(keep);
-            lastKept = new ArrayList<>(kept.subList(0, kept.size() - 1));
-            return kept.get(kept.size() - 1);
-        }
-
-        /** Frees everything but the conv cache and {@code keep}; returns keep's new references in order. */
-        private List<T> settleAll(List<T> keep) {
+        private List<T> settle(List<T> keep) {
             List<T> all = new ArrayList<>(cache.entries());
             int n = all.size();
             all.addAll(keep);
@@ -235,7 +229,19 @@ public final class WanVaeDecoder<T> {
             return new ArrayList<>(kept.subList(n, kept.size()));
         }
 
-        private List<T> lastKept = List.of();
+        private T settle(T x) {
+            return settle(list(x)).get(0);
+        }
+
+        private List<T> list(T x) {
+            List<T> l = new ArrayList<>();
+            l.add(x);
+            return l;
+        }
+
+        private T last(List<T> l) {
+            return l.get(l.size() - 1);
+        }
 
         public CausalConvCache<T> cache() {
             return cache;

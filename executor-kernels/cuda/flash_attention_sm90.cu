@@ -114,7 +114,7 @@ __device__ __forceinline__ void load_vt_listed(uint32_t smem, const __nv_bfloat1
     }
 }
 
-template <int D, int BC, bool LISTED>
+template <int D, int BC, bool LISTED, bool OVL = false>
 __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list, const int* count, long long list_bh_stride) {
     constexpr int NSUB = 64 / BC;          // policy kv-tiles per 64-key block
     constexpr int SUBN = BC / 8;           // 8-column accumulator groups per policy tile
@@ -122,7 +122,9 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     constexpr int Q_BYTES = 64 * D * 2, K_BYTES = 64 * D * 2;
     extern __shared__ char smem_raw90[];
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_raw90) + 1023u) & ~1023u;
-    const uint32_t sQ = base, sK = base + Q_BYTES, sVt = sK + 2 * K_BYTES;
+    constexpr int V_BYTES = 64 * D * 2;
+    static_assert(!(OVL && LISTED), "the PV-overlapped variant is unlisted only");
+    const uint32_t sQ = base, sK = base + Q_BYTES, sVt0 = sK + 2 * K_BYTES;
 
     const int L = p.seq_len, H = p.heads;
     const int nq = (L + 63) / 64, nk = (L + BC - 1) / BC;
@@ -177,6 +179,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
 
     // Prologue: S_0 = Q K_0ᵀ, K_1 in flight.
     float s[32];
+    uint32_t pa[4][4];   // P of the last kept block in bf16 (OVL: read by its PV wgmma until the next iteration's wait)
     asm volatile("cp.async.wait_group 0;\n" ::);
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
@@ -197,6 +200,20 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     asm volatile("cp.async.commit_group;\n" ::);
     asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
 
+    // OVL: whether PV of the previous block is owed (its P in pa, its Vᵀ in the other buffer); issued at the
+    // top of the next iteration beside S_{jb+1}, so both run on the tensor cores under this block's softmax.
+    bool pv_owed = false;
+    auto issue_pv = [&](uint32_t vbuf) {
+        #pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            if constexpr (D == 128) {
+                wgmma_rs_n128(o, pa[kk], desc128(vbuf + kk * 32));
+            } else {
+                wgmma_rs_n64(o, pa[kk], desc128(vbuf + kk * 32));
+            }
+        }
+    };
+
     for (int jb = 0; jb < nb; jb++) {
         // s holds S_jb. Issue S_{jb+1} now so the tensor cores run it while this block's decisions and
         // exps run (on the last block it reads a stale buffer and its result is dropped: no branch
@@ -207,18 +224,32 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
         float sn[32];
         #pragma unroll
         for (int i = 0; i < 32; i++) sn[i] = 0.f;
-        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         {
             const uint32_t bufN = sK + ((jb + 1) & 1) * K_BYTES;
-            #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
-                wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off));
+            auto issue_s = [&]() {
+                #pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
+                    wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off));
+                }
+            };
+            // Two straight-line paths (a branch around part of a wgmma sequence makes ptxas serialize, C7520).
+            if (OVL && pv_owed) {
+                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+                issue_s();
+                issue_pv(sVt0 + ((jb - 1) & 1) * V_BYTES);   // its Vᵀ arrived with the wait above
+                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            } else {
+                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+                issue_s();
+                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
             }
         }
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
 
         const int kb0 = jb * 64;
+        // This block's Vᵀ buffer: one buffer, or (OVL) two, as PV of the previous block may still be reading the other.
+        const uint32_t sVt = sVt0 + (OVL ? (jb & 1) * V_BYTES : 0);
+        (void)sVt;
         // Listed: key starts of block jb + 2 (its K is loaded below).
         int f0s = ABSENT, f1s = ABSENT;
         if constexpr (LISTED) {
@@ -373,6 +404,11 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
             }
             asm volatile("cp.async.commit_group;\n" ::);
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            if constexpr (OVL) {
+                fence_regs<D / 2>(o);
+                pv_owed = false;
+            }
+            fence_regs<32>(sn);
             #pragma unroll
             for (int i = 0; i < 32; i++) s[i] = sn[i];
             continue;
@@ -384,6 +420,12 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
             if (jb + 2 < nb) load_rows64<D>(sK + (jb & 1) * K_BYTES, k, row_stride, kb0 + 128, L);
         }
         asm volatile("cp.async.commit_group;\n" ::);
+        if constexpr (OVL) {
+            // S_{jb+1} and the previous block's PV (which reads pa and writes o) finish before O is rescaled.
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fence_regs<D / 2>(o);
+            fence_regs<32>(sn);
+        }
         #pragma unroll
         for (int j = 0; j < D / 8; j++) {
             o[j * 4 + 0] *= atot[0]; o[j * 4 + 1] *= atot[0];
@@ -400,7 +442,6 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
                 s[j * 4 + 0] = 0.f; s[j * 4 + 1] = 0.f; s[j * 4 + 2] = 0.f; s[j * 4 + 3] = 0.f;
             }
         }
-        uint32_t pa[4][4];
         #pragma unroll
         for (int kk = 0; kk < 4; kk++) {
             pa[kk][0] = pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
@@ -408,24 +449,33 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
             pa[kk][2] = pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
             pa[kk][3] = pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
         }
-        asm volatile("cp.async.wait_group 1;\n" ::);
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncthreads();
-        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        #pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            if constexpr (D == 128) {
-                wgmma_rs_n128(o, pa[kk], desc128(sVt + kk * 32));
-            } else {
-                wgmma_rs_n64(o, pa[kk], desc128(sVt + kk * 32));
-            }
+        if constexpr (OVL) {
+            pv_owed = true;   // PV of this block runs at the top of the next iteration (or after the loop)
+        } else {
+            asm volatile("cp.async.wait_group 1;\n" ::);
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncthreads();
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            issue_pv(sVt);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fence_regs<32>(sn);
         }
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
         #pragma unroll
         for (int i = 0; i < 32; i++) s[i] = sn[i];
     }
     asm volatile("cp.async.wait_group 0;\n" ::);
+    if constexpr (OVL) {
+        if (pv_owed) {
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            __syncthreads();
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            issue_pv(sVt0 + ((nb - 1) & 1) * V_BYTES);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fence_regs<D / 2>(o);
+        }
+    }
 
     float* out = p.out + head0;
     #pragma unroll
@@ -456,9 +506,11 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
 // Grid: B*H*ceil(L/64) blocks (1D), 128 threads, (64 + 3*64)*D*2 + 1024 bytes of dynamic shared memory.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FA90_BODY(D, BC) fa90::attention90<D, BC, false>(p, nullptr, nullptr, 0);
+#define FA90_OVL_BODY(D, BC) fa90::attention90<D, BC, false, true>(p, nullptr, nullptr, 0);
 #define FA90_LIST_BODY(D, BC) fa90::attention90<D, BC, true>(p.base, p.list, p.count, p.list_bh_stride);
 #else
 #define FA90_BODY(D, BC) __trap();
+#define FA90_OVL_BODY(D, BC) __trap();
 #define FA90_LIST_BODY(D, BC) __trap();
 #endif
 #define FA90_KERNEL(D, BC)                                                                                    \
@@ -467,6 +519,9 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     }                                                                                                         \
     extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90_list_d##D##_bc##BC(fa90::Fa90ListParams p) { \
         FA90_LIST_BODY(D, BC)                                                                                 \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90pv_d##D##_bc##BC(fa90::Fa90Params p) { \
+        FA90_OVL_BODY(D, BC)                                                                                  \
     }
 FA90_KERNEL(64, 64)
 FA90_KERNEL(128, 64)
@@ -474,4 +529,5 @@ FA90_KERNEL(64, 32)
 FA90_KERNEL(128, 32)
 #undef FA90_KERNEL
 #undef FA90_BODY
+#undef FA90_OVL_BODY
 #undef FA90_LIST_BODY

@@ -100,6 +100,14 @@ __device__ __forceinline__ void load_vt(uint32_t smem, const __nv_bfloat16* g, i
     }
 }
 
+// Pins N registers at this point of the program (CUTLASS's warpgroup_fence_operand): the compiler may not move
+// their reads or writes across it, so reading a wgmma accumulator stays after the wgmma.wait_group before it.
+template <int N>
+__device__ __forceinline__ void fence_regs(float* r) {
+    #pragma unroll
+    for (int i = 0; i < N; i++) asm volatile("" : "+f"(r[i])::"memory");
+}
+
 __device__ __forceinline__ uint32_t pack2(float lo, float hi) {
     __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
     return *reinterpret_cast<uint32_t*>(&v);

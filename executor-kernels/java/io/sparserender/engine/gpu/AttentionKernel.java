@@ -7,14 +7,17 @@ import java.util.Locale;
  * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG1} (default) runs the
  * unlisted policies on {@code flash_attention_sm90.cu} (one warpgroup per CTA, two CTAs per SM),
  * {@link #WG2} on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V: measured
- * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default); both run the listed policies
+ * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default), {@link #WG1_PV} on the same file's
+ * PV-overlapped kernels (wg1 with each block's PV issued beside the next block's QKᵀ, both under that block's
+ * softmax: FlashAttention-3's intra-warpgroup overlap); all three run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
 public enum AttentionKernel {
     MMA_SYNC("mma-sync"),
     WG1("wg1"),
-    WG2("wg2");
+    WG2("wg2"),
+    WG1_PV("wg1-pv");
 
     /** The system property and environment variable that choose the default. */
     public static final String PROPERTY = "sparserender.attention.kernel";

@@ -25,7 +25,8 @@ import java.util.Arrays;
  * <p>Which kernels ({@link AttentionKernel}): on compute 9.0 the unlisted policies run on
  * {@code flash_attention_sm90.cu} (wg1, default: a CTA of one warpgroup, 64 q rows, two CTAs per SM) or
  * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
- * measured slower); the listed
+ * measured slower) or wg1-pv (wg1 with the PV product of a block issued beside the next block's QKᵀ, so both run
+ * under that block's softmax, as FlashAttention-3's intra-warpgroup overlap); the listed
  * policies on {@code flash_attention_sm90.cu}'s listed kernels either way; mma-sync and other cards run
  * {@code flash_attention.cu}. Decisions, keep flags and statistics are the same for all of them.
  */
@@ -38,6 +39,10 @@ public final class CudaAttention {
     static final String KERNEL_SM90_D128_BC64 = "flash_attn_sm90_d128_bc64";
     static final String KERNEL_SM90_D64_BC32 = "flash_attn_sm90_d64_bc32";
     static final String KERNEL_SM90_D128_BC32 = "flash_attn_sm90_d128_bc32";
+    static final String KERNEL_SM90PV_D64_BC64 = "flash_attn_sm90pv_d64_bc64";
+    static final String KERNEL_SM90PV_D128_BC64 = "flash_attn_sm90pv_d128_bc64";
+    static final String KERNEL_SM90PV_D64_BC32 = "flash_attn_sm90pv_d64_bc32";
+    static final String KERNEL_SM90PV_D128_BC32 = "flash_attn_sm90pv_d128_bc32";
     static final String KERNEL_SM90_2WG_D64_BC64 = "flash_attn_sm90_2wg_d64_bc64";
     static final String KERNEL_SM90_2WG_D128_BC64 = "flash_attn_sm90_2wg_d128_bc64";
     static final String KERNEL_SM90_2WG_D64_BC32 = "flash_attn_sm90_2wg_d64_bc32";
@@ -53,6 +58,8 @@ public final class CudaAttention {
     static final String KERNEL_SM90_LIST_D128_BC32 = "flash_attn_sm90_list_d128_bc32";
     /** sm90 path: Q + two K blocks + one Vᵀ block of 64 keys, bf16, at D = 128, + 1024 to align the base. */
     static final int SM90_MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2 + 1024;
+    /** sm90 PV-overlapped path (wg1-pv): as wg1 with two Vᵀ blocks, at D = 128. */
+    static final int SM90PV_MAX_SMEM_BYTES = sm90PvSmemBytes(128);
     /** sm90 two-warpgroup path: two Q tiles + two K blocks + two Vᵀ blocks, bf16, at D = 128, + 1024 to align the base. */
     static final int SM90_2WG_MAX_SMEM_BYTES = sm90TwoWgSmemBytes(128);
     /** Threads of a two-warpgroup CTA (128 q rows). */
@@ -134,6 +141,7 @@ public final class CudaAttention {
     private final AttentionPlanner planner;
     private final boolean hopper;
     private final boolean twoWarpgroups;
+    private final boolean pvOverlap;
 
     /** The configured kernel ({@link AttentionKernel#configured()}: wg1 unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
@@ -152,6 +160,7 @@ public final class CudaAttention {
         this.planner = new AttentionPlanner(device);
         this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
         this.twoWarpgroups = hopper && kernel == AttentionKernel.WG2;
+        this.pvOverlap = hopper && kernel == AttentionKernel.WG1_PV;
     }
 
     /** Which kernel runs. */
@@ -160,18 +169,23 @@ public final class CudaAttention {
             return "flash_attention_sm90_2wg.cu (wgmma, CTA of two warpgroups = 128 q rows sharing each K/V block; "
                     + "listed policies on flash_attention_sm90.cu)";
         }
+        if (pvOverlap) {
+            return "flash_attention_sm90.cu, PV-overlapped (wgmma, 64-row q-tiles, 64-key blocks, PV of a block under the next "
+                    + "block's softmax; listed policies on the wg1 listed kernels)";
+        }
         return hopper ? "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)"
                 : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
     }
 
     /** The kernel family that runs the unlisted policies here (wg1 and wg2 are mma-sync off compute 9.0). */
     public AttentionKernel kernel() {
-        return twoWarpgroups ? AttentionKernel.WG2 : hopper ? AttentionKernel.WG1 : AttentionKernel.MMA_SYNC;
+        return twoWarpgroups ? AttentionKernel.WG2 : pvOverlap ? AttentionKernel.WG1_PV
+                : hopper ? AttentionKernel.WG1 : AttentionKernel.MMA_SYNC;
     }
 
-    /** The kernel family that runs this policy here: the listed policies run wg1's listed kernels under wg2. */
+    /** The kernel family that runs this policy here: the listed policies run wg1's listed kernels under wg2 and wg1-pv. */
     public AttentionKernel kernelFor(AttentionPolicy policy) {
-        return twoWarpgroups && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
+        return (twoWarpgroups || pvOverlap) && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
     }
 
     /**
@@ -221,6 +235,11 @@ public final class CudaAttention {
 
     static int smemBytes(int headDim, int bc) {
         return (BR + 3 * bc) * headDim * 2;
+    }
+
+    /** flash_attention_sm90.cu's PV-overlapped kernels: Q, two K and two Vᵀ blocks of 64 keys, + 1024 alignment pad. */
+    static int sm90PvSmemBytes(int headDim) {
+        return (BR + 4 * 64) * headDim * 2 + 1024;
     }
 
     /** flash_attention_sm90_2wg.cu: two Q tiles of 64 rows, two K and two Vᵀ blocks of 64 keys, + 1024 alignment pad. */
@@ -434,6 +453,12 @@ public final class CudaAttention {
                 device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_2WG_D64_BC64 : KERNEL_SM90_2WG_D128_BC64)
                                 : (headDim == 64 ? KERNEL_SM90_2WG_D64_BC32 : KERNEL_SM90_2WG_D128_BC32),
                         (int) pairs, THREADS_2WG, sm90TwoWgSmemBytes(headDim), new KernelArgs().struct(p.struct()));
+                return;
+            }
+            if (pvOverlap) {
+                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90PV_D64_BC64 : KERNEL_SM90PV_D128_BC64)
+                                : (headDim == 64 ? KERNEL_SM90PV_D64_BC32 : KERNEL_SM90PV_D128_BC32),
+                        (int) grid, THREADS, sm90PvSmemBytes(headDim), new KernelArgs().struct(p.struct()));
                 return;
             }
             device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)

@@ -253,31 +253,43 @@ public final class WanTransformer<T> {
         T scale2 = ops.slice(mod, 2, 4 * d, 5 * d);
         T gate2 = ops.slice(mod, 2, 5 * d, 6 * d);
 
-        // self-attention
-        T h = ops.adaLayerNorm(x, shift1, scale1, config.eps());
-        WanWeights.Attention<T> a = w.self();
-        T q = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot);
-        T k = rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot);
-        T v = heads(linear(h, a.v()));
-        T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
-        x = ops.addGated(x, linear(merge(att), a.o()), gate1);
-        probe(probe, layer, "self-attention", x);
+        // Each half in a memory scope of its own that keeps only the new residual stream: a block holds one
+        // half's activations at a time (the FFN's hidden layer, or q, k, v and the attention output), not all.
+        T x0 = x;
+        x = ops.scoped(() -> {
+            T h = ops.adaLayerNorm(x0, shift1, scale1, config.eps());
+            WanWeights.Attention<T> a = w.self();
+            T q = ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot));
+            T k = ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot));
+            T v = heads(linear(h, a.v()));
+            T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
+            T out = ops.addGated(x0, linear(merge(att), a.o()), gate1);
+            probe(probe, layer, "self-attention", out);
+            return out;
+        });
 
         // cross-attention: dense, keys and values from the prepared prompt
-        WanWeights.Attention<T> c = w.cross();
-        h = config.crossAttnNorm() ? ops.layerNorm(x, w.norm2Weight(), w.norm2Bias(), config.eps()) : x;
-        T cq = heads(ops.rmsNorm(linear(h, c.q()), c.normQ(), config.eps()));
-        T catt = ops.attention(cq, prompt.keys().get(layer), prompt.values().get(layer),
-                (float) (1.0 / Math.sqrt(config.headDim())), null, null);
-        x = ops.add(x, linear(merge(catt), c.o()));
-        probe(probe, layer, "cross-attention", x);
+        T x1 = x;
+        x = ops.scoped(() -> {
+            WanWeights.Attention<T> c = w.cross();
+            T h = config.crossAttnNorm() ? ops.layerNorm(x1, w.norm2Weight(), w.norm2Bias(), config.eps()) : x1;
+            T cq = heads(ops.rmsNorm(linear(h, c.q()), c.normQ(), config.eps()));
+            T catt = ops.attention(cq, prompt.keys().get(layer), prompt.values().get(layer),
+                    (float) (1.0 / Math.sqrt(config.headDim())), null, null);
+            T out = ops.add(x1, linear(merge(catt), c.o()));
+            probe(probe, layer, "cross-attention", out);
+            return out;
+        });
 
         // feed-forward
-        h = ops.adaLayerNorm(x, shift2, scale2, config.eps());
-        T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
-        x = ops.addGated(x, ff, gate2);
-        probe(probe, layer, "feed-forward", x);
-        return x;
+        T x2 = x;
+        return ops.scoped(() -> {
+            T h = ops.adaLayerNorm(x2, shift2, scale2, config.eps());
+            T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
+            T out = ops.addGated(x2, ff, gate2);
+            probe(probe, layer, "feed-forward", out);
+            return out;
+        });
     }
 
     private T linear(T x, WanWeights.Linear<T> l) {

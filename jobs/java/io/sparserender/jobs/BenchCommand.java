@@ -284,10 +284,14 @@ final class BenchCommand implements Callable<Integer> {
                 + "its folder, e.g. for `generate --model FOLDER` (bench/scale-gpus.sh)"})
         boolean modelOnly;
 
+        @Option(names = "--linked-experts", description = {"write a two-expert preset's first expert only and link the second to it",
+                "(identical random weights, still loaded and swapped as two experts): for a disk that cannot hold both"})
+        boolean linkedExperts;
+
         /** The random repo under --cache, written once; a heap too small for the writer is said with the fix. */
         private io.sparserender.engine.pipeline.ModelRepo writeModel(io.sparserender.engine.model.wan.WanPreset preset) {
             try {
-                return io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, clip.seed, clip.cache);
+                return io.sparserender.engine.pipeline.FullSizeRandomModel.resolve(preset, clip.seed, clip.cache, linkedExperts);
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException(heapAdvice("Writing the random " + preset.name() + " repo under " + clip.cache), e);
             }
@@ -317,7 +321,7 @@ final class BenchCommand implements Callable<Integer> {
             CudaDevice device = clip.openDevice();
             try {
                 io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, steps,
-                        policy, clip.seed, System.out);
+                        policy, clip.seed, linkedExperts, System.out);
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException(heapAdvice("Writing, loading or rendering the random " + preset.name() + " repo"), e);
             }

@@ -30,9 +30,9 @@ public final class GenerateBenchmark {
     private GenerateBenchmark() {}
 
     public static RenderResult run(CudaDevice device, WanPreset preset, Path cache, Path outDir, int width, int height,
-                                   int frames, int steps, String policy, long seed, PrintStream out) {
+                                   int frames, int steps, String policy, long seed, boolean linkedExperts, PrintStream out) {
         long t0 = System.nanoTime();
-        ModelRepo repo = FullSizeRandomModel.resolve(preset, seed, cache);
+        ModelRepo repo = FullSizeRandomModel.resolve(preset, seed, cache, linkedExperts);
         long t1 = System.nanoTime();
         out.printf(Locale.ROOT, "{\"model\":\"%s\",\"write_s\":%.1f}%n", repo.root(), (t1 - t0) * 1e-9);
         CudaOps ops = new CudaOps(device);
@@ -43,7 +43,8 @@ public final class GenerateBenchmark {
             long weights = device.arena().usedBytes();
             out.printf(Locale.ROOT, "{\"load_s\":%.1f,\"weights_gib\":%.2f}%n", (t2 - t1) * 1e-9, weights / (double) (1L << 30));
             ClipSpec spec = new ClipSpec("a red fox running through fresh snow at dawn, cinematic", "blurry, low quality", seed,
-                    width, height, frames, steps, preset.defaults().guidance().get(0), Double.NaN, preset.defaults().shift(), policy,
+                    width, height, frames, steps, preset.defaults().guidance().get(0),
+                    preset.defaults().guidance().size() > 1 ? preset.defaults().guidance().get(1) : Double.NaN, preset.defaults().shift(), policy,
                     preset.name(), repo.revision());
             Files.createDirectories(outDir);
             RenderResult res = r.render(spec, outDir, (id, stage, done, total) -> {

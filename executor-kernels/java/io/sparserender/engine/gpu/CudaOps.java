@@ -3,6 +3,7 @@ package io.sparserender.engine.gpu;
 import io.sparserender.engine.ops.CpuOps;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.ops.Parkable;
+import io.sparserender.engine.ops.SwapSlot;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.HalfFloats;
 import io.sparserender.engine.tensor.Tensor;
@@ -27,6 +28,7 @@ import java.util.function.Supplier;
  * All work runs on the device's GPU worker thread (call the model through {@link CudaDevice#call}).
  */
 public final class CudaOps implements Ops<DeviceBuffer> {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaOps.class);
     private static final int BLOCK = 256;
     /** Products with at most this many rows and a float32 input run in float32 (linear_f32). */
     static final int F32_LINEAR_MAX_ROWS = 64;
@@ -528,6 +530,56 @@ public final class CudaOps implements Ops<DeviceBuffer> {
                 arena.unpark(range);
             }
         });
+    }
+
+    /**
+     * The first load's bytes become one arena range; each later load is made at the same place after the previous
+     * one's bytes were saved in pinned host memory, and must produce the same allocation layout. {@code get(i)}
+     * copies thing i's saved bytes back over the range. Without enough pinned host memory for all of them, every
+     * thing is loaded resident, one above the other.
+     */
+    @Override
+    public <R> SwapSlot<R> swapSlot(List<Supplier<R>> loads) {
+        if (loads.size() < 2) {
+            return SwapSlot.allResident(loads.stream().map(Supplier::get).toList());
+        }
+        DeviceArena arena = device.arena();
+        long from = arena.usedBytes();
+        arena.resetLayoutHash();
+        List<R> values = new ArrayList<>();
+        values.add(loads.get(0).get());
+        long to = arena.usedBytes();
+        long layout = arena.layoutHash();
+        long bytes = to - from;
+        List<jcuda.Pointer> hosts = new ArrayList<>();
+        for (int i = 0; i < loads.size(); i++) {
+            jcuda.Pointer h = arena.pinnedHost(bytes);
+            if (h == null) {
+                hosts.forEach(arena::freePinned);
+                LOG.warn("The host cannot pin {} x {} for {} same-shaped models: all stay in device memory", loads.size(),
+                        GpuException.mib(bytes), loads.size());
+                for (int j = 1; j < loads.size(); j++) {
+                    values.add(loads.get(j).get());
+                }
+                return SwapSlot.allResident(values);
+            }
+            hosts.add(h);
+        }
+        arena.copyToHost(from, hosts.get(0), bytes);
+        for (int i = 1; i < loads.size(); i++) {
+            arena.dropTo(from);
+            arena.resetLayoutHash();
+            values.add(loads.get(i).get());
+            if (arena.usedBytes() != to || arena.layoutHash() != layout) {
+                throw new IllegalStateException("Cannot share device memory between loads: load " + i + " took "
+                        + (arena.usedBytes() - from) + " bytes (layout hash " + arena.layoutHash() + "), load 0 took " + bytes
+                        + " bytes (layout hash " + layout + ")");
+            }
+            arena.copyToHost(from, hosts.get(i), bytes);
+        }
+        LOG.info("{} same-shaped models share {} of device memory; the others wait in pinned host memory", loads.size(),
+                GpuException.mib(bytes));
+        return new SwapSlot<>(values, loads.size() - 1, i -> arena.copyFromHost(hosts.get(i), from, bytes));
     }
 
     @Override

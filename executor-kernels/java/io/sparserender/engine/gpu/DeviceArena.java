@@ -35,6 +35,8 @@ public final class DeviceArena {
     private long peak;
     private final Deque<Scope> scopes = new ArrayDeque<>();
     private final List<ParkedRange> ranges = new ArrayList<>();
+    private final List<Pointer> pinned = new ArrayList<>();
+    private long layoutHash = 1;
     private long scopeSerial;
 
     DeviceArena(CudaDevice device, CUdeviceptr base, long baseAddress, long capacity) {
@@ -58,6 +60,7 @@ public final class DeviceArena {
         }
         top = offset + bytes;
         peak = Math.max(peak, top);
+        layoutHash = (layoutHash * 31 + offset) * 31 + bytes;
         DeviceBuffer b = new DeviceBuffer(device, dtype, shape, baseAddress + offset, base.withByteOffset(offset));
         Scope s = scopes.peek();
         if (s != null) {
@@ -169,8 +172,84 @@ public final class DeviceArena {
         }
     }
 
-    /** Frees the pinned host copies of parked ranges (the device is stopping). */
+    /** Starts a new {@link #layoutHash}. */
+    public synchronized void resetLayoutHash() {
+        layoutHash = 1;
+    }
+
+    /**
+     * A hash of the offsets and sizes of every allocation since {@link #resetLayoutHash}: two loads with the same
+     * hash from the same start put the same buffers at the same addresses.
+     */
+    public synchronized long layoutHash() {
+        return layoutHash;
+    }
+
+    /** Pinned host memory of this many bytes, freed when the device stops; null when the host cannot pin it. */
+    public Pointer pinnedHost(long bytes) {
+        Pointer host = new Pointer();
+        int alloc = device.call(() -> JCudaDriver.cuMemAllocHost(host, bytes));
+        if (alloc != 0) {
+            LOG.warn("Cannot pin {} of host memory: {}", GpuException.mib(bytes), CudaCheck.message(alloc, "cuMemAllocHost", "pinning"));
+            return null;
+        }
+        synchronized (this) {
+            pinned.add(host);
+        }
+        return host;
+    }
+
+    /** Frees pinned host memory from {@link #pinnedHost} now. */
+    public void freePinned(Pointer host) {
+        synchronized (this) {
+            if (!pinned.remove(host)) {
+                throw new IllegalArgumentException("Not pinned host memory of this arena: " + host);
+            }
+        }
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemFreeHost(host), "cuMemFreeHost", "freeing pinned host memory"));
+    }
+
+    /** Copies arena bytes [from, from + bytes) to host memory (after the work queued before it). */
+    public void copyToHost(long from, Pointer host, long bytes) {
+        checkInUse(from, bytes);
+        CUdeviceptr src = base.withByteOffset(from);
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "saving arena bytes"));
+    }
+
+    /** Copies host bytes over arena bytes [from, from + bytes), which must be in use (work queued before it sees the old bytes). */
+    public void copyFromHost(Pointer host, long from, long bytes) {
+        checkInUse(from, bytes);
+        CUdeviceptr dst = base.withByteOffset(from);
+        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyHtoD(dst, host, bytes), "cuMemcpyHtoD", "restoring arena bytes"));
+    }
+
+    private synchronized void checkInUse(long from, long bytes) {
+        if (from < 0 || bytes < 0 || from + bytes > top) {
+            throw new IllegalArgumentException("Arena bytes [" + from + ", " + (from + bytes) + ") are not in use (top " + top + ")");
+        }
+    }
+
+    /**
+     * Frees everything from {@code from} up, without a scope (weights whose bytes were saved on the host and will be
+     * copied back to the same addresses): no open scope may have started above it.
+     */
+    public synchronized void dropTo(long from) {
+        if (from < 0 || from > top) {
+            throw new IllegalArgumentException("Arena offset " + from + " is outside [0, " + top + "]");
+        }
+        Scope s = scopes.peek();
+        if (s != null && s.mark > from) {
+            throw new IllegalStateException("Cannot drop arena bytes from " + from + ": a scope opened at " + s.mark + " is still open");
+        }
+        top = from;
+    }
+
+    /** Frees the pinned host copies of parked ranges and other pinned memory (the device is stopping). */
     synchronized void freeHostCopies() {
+        for (Pointer p : pinned) {
+            JCudaDriver.cuMemFreeHost(p);
+        }
+        pinned.clear();
         for (ParkedRange r : ranges) {
             if (r.host != null) {
                 JCudaDriver.cuMemFreeHost(r.host);

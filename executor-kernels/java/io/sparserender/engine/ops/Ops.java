@@ -114,6 +114,17 @@ public interface Ops<T> {
         return Parkable.resident(load.get());
     }
 
+    /**
+     * Loads several things whose loads allocate the same sequence of shapes (the experts of one model) so that
+     * they take turns in one place of device memory ({@link SwapSlot}): the CUDA backend keeps a pinned host copy
+     * of each and copies the one asked for over the other; it falls back to keeping all resident when the host
+     * cannot pin them. The CPU loads all and keeps them resident. Each load must leave its things as the last
+     * allocations in device memory.
+     */
+    default <R> SwapSlot<R> swapSlot(java.util.List<java.util.function.Supplier<R>> loads) {
+        return SwapSlot.allResident(loads.stream().map(java.util.function.Supplier::get).toList());
+    }
+
     /** Device memory this backend holds now, in bytes (0 where the garbage collector manages memory). */
     default long memoryInUse() {
         return 0;

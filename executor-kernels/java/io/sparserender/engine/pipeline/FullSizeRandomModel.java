@@ -22,8 +22,17 @@ public final class FullSizeRandomModel {
     private FullSizeRandomModel() {}
 
     public static ModelRepo resolve(WanPreset preset, long seed, Path cacheDir) {
-        String revision = "random-full-size-seed-" + seed;
-        Path root = cacheDir.resolve(preset.name() + "-random-" + seed);
+        return resolve(preset, seed, cacheDir, false);
+    }
+
+    /**
+     * @param oneExpertFile write the first expert only and make the later experts' folders links to it (identical
+     *                      random weights; the renderer still loads and swaps each as its own expert): for a disk
+     *                      that cannot hold every expert, e.g. A14B's two 28.6 GB experts beside its 9 GB encoder
+     */
+    public static ModelRepo resolve(WanPreset preset, long seed, Path cacheDir, boolean oneExpertFile) {
+        String revision = "random-full-size-seed-" + seed + (oneExpertFile ? "-linked-experts" : "");
+        Path root = cacheDir.resolve(preset.name() + "-random-" + seed + (oneExpertFile ? "-linked-experts" : ""));
         if (Files.isDirectory(root)) {
             return new ModelRepo(preset, root, revision);
         }
@@ -31,7 +40,12 @@ public final class FullSizeRandomModel {
             Files.createDirectories(cacheDir);
             Path tmp = Files.createTempDirectory(cacheDir, "." + preset.name() + "-random-");
             for (int e = 0; e < preset.experts().size(); e++) {
-                WanTiny.write(preset.transformer(), seed + e, DType.BF16, tmp.resolve(preset.experts().get(e)));
+                Path expert = tmp.resolve(preset.experts().get(e));
+                if (oneExpertFile && e > 0) {
+                    Files.createSymbolicLink(expert, Path.of(preset.experts().get(0))); // relative: the repo can move
+                } else {
+                    WanTiny.write(preset.transformer(), seed + e, DType.BF16, expert);
+                }
             }
             new TinyUmT5(256, preset.transformer().textDim(), 64, 64, 10240, 24, seed + 100).write(tmp, DType.BF16);
             WanVaeTiny.write(tmp.resolve("vae"), WanVaeTiny.fullSize(preset.vae(), preset.transformer().inChannels(), seed),

@@ -8,6 +8,7 @@ import io.sparserender.engine.model.wan.WanTransformer;
 import io.sparserender.engine.ops.MemoryRegion;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.ops.Parkable;
+import io.sparserender.engine.ops.SwapSlot;
 import io.sparserender.engine.quality.CapturedRender;
 import io.sparserender.engine.quality.RawFrames;
 import io.sparserender.engine.sampler.ExpertSchedule;
@@ -42,7 +43,8 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     private final ModelRepo repo;
     private final Parkable<PromptEncoder<T>> text;
     private final List<WanModelDir.Expert> expertDirs;
-    private final List<io.sparserender.engine.model.wan.WanWeights<T>> experts = new ArrayList<>();
+    /** One expert's weights in device memory at a time where the host can pin the others (A14B on an 80 GB card). */
+    private final SwapSlot<io.sparserender.engine.model.wan.WanWeights<T>> experts;
     private final WanVaeDecoder<T> vae;
     private final Function<String, SelfAttention<T>> policies;
     private final String device;
@@ -71,9 +73,11 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         long t0 = System.nanoTime();
         WanModelDir dir = WanModelDir.resolve(repo.root());
         this.expertDirs = dir.experts();
+        List<java.util.function.Supplier<io.sparserender.engine.model.wan.WanWeights<T>>> loads = new ArrayList<>();
         for (WanModelDir.Expert e : expertDirs) {
-            experts.add(e.load(ops));
+            loads.add(() -> e.load(ops));
         }
+        this.experts = ops.swapSlot(loads);
         this.vae = WanVaeDecoder.load(ops, repo.root().resolve("vae"));
         // Loaded last, so its weights are the top of device memory and can wait on the host between prompts.
         this.text = ops.parkable(() -> PromptEncoder.open(repo.root(), ops));
@@ -149,14 +153,10 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         ops.resetMemoryPeak();
         T context = ops.fromHost(contextHost);
         AttentionRecorder<T> attention = new AttentionRecorder<>(policies.apply(spec.policy()));
-        List<WanTransformer<T>> models = new ArrayList<>();
-        List<WanTransformer.Prompt<T>> prompts = new ArrayList<>();
-        for (var w : experts) {
-            WanTransformer<T> m = new WanTransformer<>(ops, w, attention);
-            models.add(m);
-            prompts.add(m.encodePrompt(context));
-        }
-        ops.release(context);
+        // Each expert's model and prompt (cross-attention keys and values) are made when the loop first uses it,
+        // so experts sharing device memory swap once per switch (high-noise, then low-noise: once per clip each).
+        List<WanTransformer<T>> models = new ArrayList<>(java.util.Collections.nCopies(experts.size(), null));
+        List<WanTransformer.Prompt<T>> prompts = new ArrayList<>(java.util.Collections.nCopies(experts.size(), null));
         int vaeStride = vae.config().spatialFactor();
         int latentFrames = (spec.frames() - 1) / vae.config().temporalFactor() + 1;
         int channels = preset.transformer().inChannels();
@@ -169,6 +169,11 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         int[] step = {0};
         SamplingLoop.FlowModel flow = (expert, x, t) -> {
             int e = expert == ExpertSchedule.Expert.HIGH_NOISE ? 0 : 1;
+            var weights = experts.get(e); // into device memory (a copy from the host when the other expert held it)
+            if (models.get(e) == null) { // in the clip's memory, outside the step's
+                models.set(e, new WanTransformer<>(ops, weights, attention));
+                prompts.set(e, models.get(e).encodePrompt(context));
+            }
             Tensor host;
             try (MemoryRegion<T> stepMemory = ops.region()) {
                 T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
@@ -191,6 +196,7 @@ public final class WanClipRenderer<T> implements ClipRenderer {
             step[0] = i + 1;
             listener.progress(id, "dit", i + 1, spec.steps());
         });
+        ops.release(context);
         seconds.put("dit", lap(t1));
         seconds.put("attention", attention.attentionSeconds());
         peaks.put("dit", ops.memoryPeak());

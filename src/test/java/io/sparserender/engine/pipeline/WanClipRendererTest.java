@@ -45,6 +45,34 @@ class WanClipRendererTest {
     }
 
     @Test
+    void twoExpertModelSwitchesToTheLowNoiseExpertAtTheBoundary() throws Exception {
+        ModelRepo tiny = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
+        ModelRepo two = io.sparserender.testing.TwoExpertTiny.write(tiny, dir.resolve("two"), 99);
+        ModelRepo same = io.sparserender.testing.TwoExpertTiny.write(tiny, dir.resolve("same"), tiny.preset().generator().seed());
+        // 4 steps at shift 5: timesteps 1000, 937 (high-noise expert), 833, 625 (low-noise expert, boundary 875)
+        ClipSpec spec = new ClipSpec("a red fox running in the snow", "blurry", 7, 64, 32, 5, 4, 5.0, 5.0, 5.0,
+                "dense", two.preset().name(), two.revision());
+        Mp4Reader.Video withSecond;
+        Mp4Reader.Video withCopy;
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), two, p -> SelfAttention.dense(), "cpu")) {
+            withSecond = Mp4Reader.read(r.render(spec, Files.createDirectories(dir.resolve("a")), RenderListener.NONE).video());
+        }
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), same, p -> SelfAttention.dense(), "cpu")) {
+            withCopy = Mp4Reader.read(r.render(spec, Files.createDirectories(dir.resolve("b")), RenderListener.NONE).video());
+        }
+        ClipSpec oneExpert = new ClipSpec(spec.prompt(), spec.negativePrompt(), 7, 64, 32, 5, 4, 5.0, Double.NaN, 5.0, "dense",
+                "wan-tiny", tiny.revision());
+        Mp4Reader.Video single;
+        try (WanClipRenderer<Tensor> r = new WanClipRenderer<>(new CpuOps(), tiny, p -> SelfAttention.dense(), "cpu")) {
+            single = Mp4Reader.read(r.render(oneExpert, Files.createDirectories(dir.resolve("c")), RenderListener.NONE).video());
+        }
+        assertThat(withCopy.frames()).as("a second expert equal to the first renders the one-expert clip")
+                .usingRecursiveComparison().isEqualTo(single.frames());
+        assertThat(withSecond.frames()).as("the low-noise expert's own weights change the clip")
+                .usingRecursiveComparison().isNotEqualTo(single.frames());
+    }
+
+    @Test
     void sparsePolicyRecordsSparsityAndSampledRecallPerLayerAndStep() {
         ModelRepo repo = ModelRepo.resolve("wan-tiny", dir.resolve("cache"));
         // Random tiny weights attend almost uniformly, so an in-loop recall rule rightly skips nothing;

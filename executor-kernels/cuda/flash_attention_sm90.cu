@@ -361,17 +361,17 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
             #pragma unroll
             for (int r = 0; r < 2; r++) {
                 float mnew = fmaxf(m[r], tmax[r]);
-                alpha[r] = m[r] == -INFINITY ? 0.f : exp2f((m[r] - mnew) * sl2e);
+                alpha[r] = m[r] == -INFINITY ? 0.f : ex2_ftz((m[r] - mnew) * sl2e);
                 m[r] = mnew;
                 msc[r] = mnew * sl2e;
             }
             float rs[2] = {0.f, 0.f};
             #pragma unroll
             for (int j = sub * SUBN; j < (sub + 1) * SUBN; j++) {
-                s[j * 4 + 0] = exp2f(fmaf(s[j * 4 + 0], sl2e, -msc[0]));
-                s[j * 4 + 1] = exp2f(fmaf(s[j * 4 + 1], sl2e, -msc[0]));
-                s[j * 4 + 2] = exp2f(fmaf(s[j * 4 + 2], sl2e, -msc[1]));
-                s[j * 4 + 3] = exp2f(fmaf(s[j * 4 + 3], sl2e, -msc[1]));
+                s[j * 4 + 0] = ex2_ftz(fmaf(s[j * 4 + 0], sl2e, -msc[0]));
+                s[j * 4 + 1] = ex2_ftz(fmaf(s[j * 4 + 1], sl2e, -msc[0]));
+                s[j * 4 + 2] = ex2_ftz(fmaf(s[j * 4 + 2], sl2e, -msc[1]));
+                s[j * 4 + 3] = ex2_ftz(fmaf(s[j * 4 + 3], sl2e, -msc[1]));
                 rs[0] += s[j * 4 + 0] + s[j * 4 + 1];
                 rs[1] += s[j * 4 + 2] + s[j * 4 + 3];
             }

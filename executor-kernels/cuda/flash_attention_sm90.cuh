@@ -100,6 +100,14 @@ __device__ __forceinline__ void load_vt(uint32_t smem, const __nv_bfloat16* g, i
     }
 }
 
+// 2^x with subnormal results flushed to 0: one MUFU.EX2 (exp2f adds a range check and two predicated multiplies
+// per call to keep subnormals, which a bf16 P cannot hold anyway).
+__device__ __forceinline__ float ex2_ftz(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // Pins N registers at this point of the program (CUTLASS's warpgroup_fence_operand): the compiler may not move
 // their reads or writes across it, so reading a wgmma accumulator stays after the wgmma.wait_group before it.
 template <int N>

@@ -4,11 +4,15 @@
 // TilePlanner (plan, topK, topP, hybrid, descending) and LocalOrder; Java launcher:
 // io.sparserender.engine.gpu.AttentionPlanner.
 //
-// Four kernels, run in this order as the policy needs them:
+// The kernels, run in this order as the policy needs them:
 //   attn_pool_tiles   q̄ = mean over a q-tile's rows of (q · 1/√D), k̄ = mean over a kv-tile's keys of k
 //   attn_tile_scores  w[qt][kt] = q̄[qt] · k̄[kt] + ln(cols of kt)            (the softmax logits)
+//   attn_global_query, attn_global_scores, attn_global_top (hybrid, global > 0, no prior): per head
+//                     ḡ = mean of the q̄ tiles, each key's score ḡ · k, per kv-tile its largest, the
+//                     first `global` kv-tiles by that (TileEstimates.globalTiles): never pre-skipped
 //   attn_plan         per q-tile: est = softmax over kt of w (or a prior's masses), sorted descending,
-//                     topk / topp / hybrid cut, then the kept tiles in the policy's order → list, count
+//                     topk / topp / hybrid cut (hybrid passes over the head's global tiles), then the
+//                     kept tiles in the policy's order → list, count
 //   attn_local_order  per q-tile: kv-tiles by the distance of token centroids on the (frame, row, col)
 //                     grid, nearest first (input-independent: one list shared by every (batch, head))
 //
@@ -75,6 +79,24 @@ struct PlanParams {
     int topk;
     float topp;                  // (float) p
     float budget;                // (float) (pre · (1 − r))
+    const int* global;           // [B*H, n_global]: hybrid's kv-tiles never pre-skipped, or null
+    int n_global;                // min(global, nk), 0 when none
+};
+
+struct GlobalParams {
+    const float* qbar;           // [B*H, nq, D] (attn_pool_tiles)
+    const __nv_bfloat16* k;      // [B, L, H, D]
+    float* gbar;                 // [B*H, D]: the head's mean query ḡ
+    unsigned int* best;          // [B*H, nk]: orderable(largest ḡ · k of the kv-tile); attn_global_top clobbers it
+    int* global;                 // [B*H, n_global]: the chosen kv-tiles
+    int batch;
+    int seq_len;
+    int heads;
+    int head_dim;
+    int bc;
+    int nq;
+    int nk;
+    int n_global;
 };
 
 struct LocalParams {
@@ -209,6 +231,68 @@ extern "C" __global__ void __launch_bounds__(256) attn_tile_scores(ap::ScorePara
     }
 }
 
+// Grid: B*H blocks of head_dim threads. ḡ[d] = (Σ_t q̄[t][d], t ascending) / nq, as TileEstimates.globalTiles.
+extern "C" __global__ void __launch_bounds__(128) attn_global_query(ap::GlobalParams p) {
+    const int bh = blockIdx.x, d = threadIdx.x, D = p.head_dim;
+    const float* qb = p.qbar + (long long)bh * p.nq * D + d;
+    float acc = 0.f;
+    for (int t = 0; t < p.nq; t++) acc = __fadd_rn(acc, qb[(long long)t * D]);
+    p.gbar[(long long)bh * D + d] = __fdiv_rn(acc, (float)p.nq);
+}
+
+// Grid: B*H*nk blocks of 128 threads. Block (bh, kt): each key's ḡ · k (d ascending, no FMA) in one thread,
+// the largest over the tile as an orderable integer (a max is exact in any order; −0 < +0 as Math.max).
+extern "C" __global__ void __launch_bounds__(128) attn_global_scores(ap::GlobalParams p) {
+    __shared__ unsigned int wbest[32];
+    const int D = p.head_dim, L = p.seq_len, H = p.heads;
+    const int bh = blockIdx.x / p.nk, kt = blockIdx.x % p.nk;
+    const int b = bh / H, h = bh % H;
+    const int start = kt * p.bc, n = min(p.bc, L - start);
+    const float* g = p.gbar + (long long)bh * D;
+    unsigned int best = ap::orderable(-INFINITY);
+    for (int c = threadIdx.x; c < n; c += blockDim.x) {
+        const __nv_bfloat16* kc = p.k + (((long long)b * L + start + c) * H + h) * D;
+        float dot = 0.f;
+        for (int d = 0; d < D; d++) dot = __fadd_rn(dot, __fmul_rn(g[d], __bfloat162float(kc[d])));
+        best = max(best, ap::orderable(dot));
+    }
+    for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
+    if ((threadIdx.x & 31) == 0) wbest[threadIdx.x >> 5] = best;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < (int)(blockDim.x >> 5); w++) best = max(best, wbest[w]);
+        p.best[(long long)bh * p.nk + kt] = best;
+    }
+}
+
+// Grid: B*H blocks of 256 threads. n_global rounds of: the kv-tile with the largest best, ties lower index
+// (TilePlanner.descending's order), taken out. Keys (best << 32 | ~index) so one max picks both.
+extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_global_top(ap::GlobalParams p) {
+    __shared__ unsigned long long wkey[32];
+    const int bh = blockIdx.x, nk = p.nk;
+    unsigned int* best = p.best + (long long)bh * nk;
+    for (int r = 0; r < p.n_global; r++) {
+        unsigned long long mine = 0ull;   // below every real key: orderable(non-NaN) ≥ 0x007FFFFF
+        for (int j = threadIdx.x; j < nk; j += blockDim.x) {
+            unsigned long long kj = best[j] == 0u ? 0ull : ((unsigned long long)best[j] << 32) | (unsigned int)~(unsigned int)j;
+            mine = kj > mine ? kj : mine;
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            unsigned long long other = __shfl_xor_sync(0xffffffffu, mine, o);
+            mine = other > mine ? other : mine;
+        }
+        if ((threadIdx.x & 31) == 0) wkey[threadIdx.x >> 5] = mine;
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int w = 1; w < (int)(blockDim.x >> 5); w++) mine = wkey[w] > mine ? wkey[w] : mine;
+            int j = (int)~(unsigned int)(mine & 0xffffffffull);
+            p.global[(long long)bh * p.n_global + r] = j;
+            best[j] = 0u;                  // taken
+        }
+        __syncthreads();
+    }
+}
+
 // Grid: B*H*nq blocks of 256 threads; dynamic shared memory npow2 * 12 + 128 bytes.
 extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::PlanParams p) {
     extern __shared__ __align__(16) unsigned char smem_plan[];
@@ -258,7 +342,19 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
     __syncthreads();
     ap::bitonic_sort(key, idx, n2);
 
-    // How many of the sorted tiles are kept (TilePlanner.topK / topP / hybrid).
+    // Hybrid's global tiles: marked in bit 63 of their sorted key (the sort is done; the est is the low word).
+    const bool hybrid = p.kind == ap::HYBRID && p.budget > 0.f;
+    if (hybrid && p.n_global > 0) {
+        const int* g = p.global + (long long)(row / p.nq) * p.n_global;
+        for (int i = threadIdx.x; i < nk; i += blockDim.x) {
+            for (int a = 0; a < p.n_global; a++) {
+                if (g[a] == (int)idx[i]) { key[i] |= 1ull << 63; break; }
+            }
+        }
+        __syncthreads();
+    }
+    // Which sorted positions are skipped (TilePlanner.topK / topP / hybrid): bit 31 of idx (nk ≤ 8192).
+    constexpr uint32_t SKIP = 0x80000000u;
     if (threadIdx.x == 0) {
         int keep = nk;
         if (p.kind == ap::TOPK) {
@@ -269,32 +365,33 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
                 sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
                 if (sum >= p.topp) { keep = i + 1; break; }
             }
-        } else if (p.kind == ap::HYBRID && p.budget > 0.f) {
+        } else if (hybrid) {
             float sum = 0.f;
-            int skip = 0;
-            for (int i = nk - 1; i >= 1; i--) {
+            for (int i = nk - 1; i >= 1; i--) {   // ascending; position 0 (the heaviest) is always kept
+                if (key[i] >> 63) continue;       // a global tile: kept, spends no budget
                 sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
                 if (sum > p.budget) break;
-                skip++;
+                idx[i] |= SKIP;
             }
-            keep = nk - skip;
         }
         scratch[0] = keep;
     }
     __syncthreads();
     const int keep = scratch[0];
+    for (int i = keep + threadIdx.x; i < nk; i += blockDim.x) idx[i] |= SKIP;
     __syncthreads();
     int* list = p.list + (long long)row * nk;
     int n;
     if (p.order == ap::ESTIMATE) {
-        for (int i = threadIdx.x; i < keep; i += blockDim.x) list[i] = (int)idx[i];
-        n = keep;
+        n = ap::compact([&](int i) { return (int)idx[i]; }, [](int j) { return ((uint32_t)j & SKIP) == 0u; }, nk, list, scratch);
     } else {
         // Kept flags by tile (in key's space, no longer needed), then the base order filtered.
         uint32_t* flag = reinterpret_cast<uint32_t*>(key);
         for (int j = threadIdx.x; j < nk; j += blockDim.x) flag[j] = 0u;
         __syncthreads();
-        for (int i = threadIdx.x; i < keep; i += blockDim.x) flag[idx[i]] = 1u;
+        for (int i = threadIdx.x; i < nk; i += blockDim.x) {
+            if ((idx[i] & SKIP) == 0u) flag[idx[i]] = 1u;
+        }
         __syncthreads();
         const int* local = p.local == nullptr ? nullptr : p.local + (long long)qt * nk;
         if (local != nullptr) {

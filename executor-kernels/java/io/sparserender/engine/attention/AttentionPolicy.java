@@ -159,10 +159,14 @@ public sealed interface AttentionPolicy {
      * and QKᵀ skipped for the least massive tiles whose estimated masses sum to at most
      * {@code pre · (1 − r)}; the in-loop rule then runs with the remaining budget
      * {@code (1 − pre) · (1 − r)}. See {@link TilePlanner} for the rule; recall is measured, not
-     * guaranteed, because the pre-skips trust the estimate.
+     * guaranteed, because the pre-skips trust the estimate. With the mean-pooled estimate (no prior), the
+     * {@code global} kv-tiles whose best key scores highest against the head's mean query (attention sinks,
+     * which pooling dilutes away) are never pre-skipped ({@link TileEstimates#globalTiles}).
      */
-    record Hybrid(double r, RecallBound bound, double pre, Tiling tiling) implements AttentionPolicy {
+    record Hybrid(double r, RecallBound bound, double pre, int global, Tiling tiling) implements AttentionPolicy {
         public static final double DEFAULT_PRE = 0.2;
+        /** Global tiles kept per head by default (docs/BENCHMARKS.md, "hybrid's worst rows: CPU study"). */
+        public static final int DEFAULT_GLOBAL = 8;
 
         public Hybrid {
             Objects.requireNonNull(tiling, "tiling is null");
@@ -171,6 +175,13 @@ public sealed interface AttentionPolicy {
             if (!(pre >= 0 && pre <= 1)) {
                 throw new IllegalArgumentException("Invalid hybrid: pre must be in [0, 1], got " + pre);
             }
+            if (global < 0) {
+                throw new IllegalArgumentException("Invalid hybrid: global must be at least 0, got " + global);
+            }
+        }
+
+        public Hybrid(double r, RecallBound bound, double pre, Tiling tiling) {
+            this(r, bound, pre, DEFAULT_GLOBAL, tiling);
         }
 
         /** The recall the in-loop rule guarantees among visited tiles: 1 − (1 − pre)(1 − r). */
@@ -184,7 +195,7 @@ public sealed interface AttentionPolicy {
 
         @Override public String spec() {
             return "hybrid:r=" + PolicySpec.num(r) + ",bound=" + bound.specName() + ",pre=" + PolicySpec.num(pre)
-                    + "," + tiling.specSuffix();
+                    + ",global=" + global + "," + tiling.specSuffix();
         }
 
         @Override public boolean skipsBeforeQk() {

@@ -9,7 +9,7 @@ import java.util.Map;
 /**
  * Parses a policy spec {@code name[:key=value,...]}: {@code dense}, {@code topk:k=16}, {@code topp:p=0.95},
  * {@code blasst:scale=200}, {@code dynsparse:lambda=-9}, {@code dynsparse:preal=0.1},
- * {@code recall:r=0.95[,bound=max|exact|binned]}, {@code hybrid:r=0.95[,bound=…][,pre=0.2]}; every
+ * {@code recall:r=0.95[,bound=max|exact|binned]}, {@code hybrid:r=0.95[,bound=…][,pre=0.2][,global=8]}; every
  * policy also takes {@code br=}, {@code bc=} (default 64) and {@code order=natural|local|estimate}
  * (default natural; estimate for hybrid). Errors are {@link IllegalArgumentException}s starting
  * "Invalid policy spec '&lt;spec&gt;': " and naming the key or value.
@@ -54,7 +54,7 @@ public final class PolicySpec {
             case "blasst" -> List.of("scale");
             case "dynsparse" -> List.of("lambda", "preal");
             case "recall" -> List.of("r", "bound");
-            case "hybrid" -> List.of("r", "bound", "pre");
+            case "hybrid" -> List.of("r", "bound", "pre", "global");
             default -> List.<String>of();
         });
         allowed.addAll(TILING_KEYS);
@@ -95,7 +95,8 @@ public final class PolicySpec {
             }
             case "recall" -> new AttentionPolicy.Recall(r.fraction("r", false), r.bound(), tiling);
             case "hybrid" -> new AttentionPolicy.Hybrid(r.fraction("r", false), r.bound(),
-                    r.has("pre") ? r.fraction("pre", true) : AttentionPolicy.Hybrid.DEFAULT_PRE, tiling);
+                    r.has("pre") ? r.fraction("pre", true) : AttentionPolicy.Hybrid.DEFAULT_PRE,
+                    r.nonNegativeInt("global", AttentionPolicy.Hybrid.DEFAULT_GLOBAL), tiling);
             default -> throw new IllegalStateException(name);
         };
     }
@@ -161,6 +162,23 @@ public final class PolicySpec {
                 throw invalid(spec, key + " must be in " + (zeroAllowed ? "[0, 1]" : "(0, 1]") + ", got " + kv.get(key));
             }
             return d;
+        }
+
+        int nonNegativeInt(String key, int dflt) {
+            if (!kv.containsKey(key)) {
+                return dflt;
+            }
+            String v = kv.get(key);
+            int i;
+            try {
+                i = Integer.parseInt(v);
+            } catch (NumberFormatException e) {
+                throw invalid(spec, "value of '" + key + "' is not an integer: '" + v + "'");
+            }
+            if (i < 0) {
+                throw invalid(spec, key + " must be at least 0, got " + v);
+            }
+            return i;
         }
 
         int positiveInt(String key, Integer dflt) {

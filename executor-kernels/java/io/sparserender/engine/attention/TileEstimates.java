@@ -17,6 +17,7 @@ package io.sparserender.engine.attention;
  *       mass in the set, which is what hybrid's pre-skip budget needs. This is the hook DESIGN §4
  *       suggests for {@code hybrid}.
  * </ul>
+ * And {@link #globalTiles}: per head, the kv-tiles with a key every query favours (hybrid keeps them).
  */
 final class TileEstimates {
     private TileEstimates() {}
@@ -43,6 +44,39 @@ final class TileEstimates {
             softmaxInPlace(est, i * nk, nk);
         }
         return est;
+    }
+
+    /**
+     * The kv-tiles holding keys that every query favours (attention sinks), which the mean-pooled estimate
+     * misses: a single strong key is diluted 1/bc in its tile's mean. In float, in this order (the CUDA
+     * pre-pass mirrors it): q̄_t as {@link #meanPooled} pools them; ḡ = (Σ_t q̄_t, t ascending) / nq, the
+     * head's mean query; each key's score s_c = ḡ·k_c (d ascending); per kv-tile its largest score; the
+     * kv-tiles by that, descending (ties: lower index first), the first min(m, nk).
+     */
+    static int[] globalTiles(float[] qScaled, float[] k, int seqLen, int headDim, Tiling tiling, int m) {
+        int nq = tiling.qTiles(seqLen);
+        int nk = tiling.kvTiles(seqLen);
+        float[] qBar = pool(qScaled, seqLen, headDim, tiling.br(), nq);
+        float[] g = new float[headDim];
+        for (int t = 0; t < nq; t++) {
+            for (int d = 0; d < headDim; d++) {
+                g[d] += qBar[t * headDim + d];
+            }
+        }
+        for (int d = 0; d < headDim; d++) {
+            g[d] /= nq;
+        }
+        float[] best = new float[nk];
+        java.util.Arrays.fill(best, Float.NEGATIVE_INFINITY);
+        for (int c = 0; c < seqLen; c++) {
+            float dot = 0;
+            for (int d = 0; d < headDim; d++) {
+                dot += g[d] * k[c * headDim + d];
+            }
+            int kt = c / tiling.bc();
+            best[kt] = Math.max(best[kt], dot);
+        }
+        return java.util.Arrays.copyOf(TilePlanner.descending(nk, best), Math.min(m, nk));
     }
 
     /** The prior's masses {@code mass[qt · nk + kt]} as they are. */

@@ -21,6 +21,9 @@ import java.util.stream.IntStream;
  *       {@code pre} of it on tiles it believes are light, and the in-loop recall rule is run with the
  *       rest, (1 − pre)(1 − r) (see {@link AttentionPolicy.Hybrid#loopRecall()}). If the estimate were
  *       exact, every row's recall would still be ≥ r; as it is not, hybrid's recall is measured.
+ *       With the mean-pooled estimate, the walk passes over the head's {@code global} tiles
+ *       ({@link TileEstimates#globalTiles}: sinks, which pooling misses): they are never pre-skipped and
+ *       their estimate is not spent from the budget.
  * </ul>
  * Kept tiles are then visited in the tiling's order (natural, local or estimate).
  */
@@ -32,6 +35,13 @@ final class TilePlanner {
      * @param localOrder the q-tile's local-first order (length nk), or null unless order=local
      */
     static int[] plan(AttentionPolicy policy, int nk, float[] est, int[] localOrder) {
+        return plan(policy, nk, est, localOrder, null);
+    }
+
+    /**
+     * @param global the kv-tiles hybrid never pre-skips ({@link TileEstimates#globalTiles}), or null
+     */
+    static int[] plan(AttentionPolicy policy, int nk, float[] est, int[] localOrder, int[] global) {
         int[] base = baseOrder(policy.tiling().order(), nk, est, localOrder);
         boolean[] keep;
         if (policy instanceof AttentionPolicy.TopK t) {
@@ -39,7 +49,7 @@ final class TilePlanner {
         } else if (policy instanceof AttentionPolicy.TopP t) {
             keep = topP((float) t.p(), nk, est);
         } else if (policy instanceof AttentionPolicy.Hybrid h) {
-            keep = hybrid((float) (h.pre() * (1 - h.r())), nk, est);
+            keep = hybrid((float) (h.pre() * (1 - h.r())), nk, est, global);
         } else {
             return base;
         }
@@ -82,14 +92,28 @@ final class TilePlanner {
     }
 
     static boolean[] hybrid(float budget, int nk, float[] est) {
+        return hybrid(budget, nk, est, null);
+    }
+
+    /** As above; the tiles in {@code global} (may be null) are never pre-skipped and spend no budget. */
+    static boolean[] hybrid(float budget, int nk, float[] est, int[] global) {
         boolean[] keep = new boolean[nk];
         Arrays.fill(keep, true);
         int[] byEst = descending(nk, est);
         if (!(budget > 0)) {
             return keep; // pre = 0 (or r = 1): nothing is skipped before QKᵀ, even tiles estimated at 0
         }
+        boolean[] kept = new boolean[nk];
+        if (global != null) {
+            for (int j : global) {
+                kept[j] = true;
+            }
+        }
         float sum = 0;
         for (int i = nk - 1; i >= 1; i--) { // ascending; index 0 of byEst (the heaviest) is always kept
+            if (kept[byEst[i]]) {
+                continue;
+            }
             sum += est[byEst[i]];
             if (sum > budget) {
                 break;

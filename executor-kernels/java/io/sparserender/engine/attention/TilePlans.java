@@ -15,8 +15,10 @@ public final class TilePlans {
      * @param estimates {@code [B, H, q-tiles, kv-tiles]} as the planner used them (mean-pooled softmax or
      *                  the prior's masses), or null when the policy needs none
      * @param visits    per {@code (b · H + h) · q-tiles + qt}: the kv-tiles visited, in visiting order
+     * @param globals   per {@code b · H + h}: hybrid's global tiles ({@link TileEstimates#globalTiles}), never
+     *                  pre-skipped; null when the policy has none (not hybrid, global=0 or a prior)
      */
-    public record Plan(int batch, int heads, int qTiles, int kvTiles, float[] estimates, int[][] visits) {
+    public record Plan(int batch, int heads, int qTiles, int kvTiles, float[] estimates, int[][] visits, int[][] globals) {
         public Plan {
             Objects.requireNonNull(visits, "visits is null");
         }
@@ -45,21 +47,27 @@ public final class TilePlans {
         boolean estimates = TilePlanner.needsEstimate(policy);
         float[] est = estimates ? new float[Math.multiplyExact(bsz * heads * nq, nk)] : null;
         int[][] visits = new int[bsz * heads * nq][];
+        int[][] globals = globalCount(policy, options.prior()) > 0 ? new int[bsz * heads][] : null;
         for (int b = 0; b < bsz; b++) {
             for (int h = 0; h < heads; h++) {
                 float[] e = null;
+                int[] global = null;
                 if (estimates) {
                     float[][] qk = gather(in, b, h);
                     e = headEstimates(tiling, options.prior(), b, h, qk[0], qk[1], seqLen, headDim);
                     System.arraycopy(e, 0, est, (b * heads + h) * nq * nk, nq * nk);
+                    global = headGlobals(policy, options.prior(), qk[0], qk[1], seqLen, headDim);
+                }
+                if (globals != null) {
+                    globals[b * heads + h] = global;
                 }
                 for (int qt = 0; qt < nq; qt++) {
                     float[] row = e == null ? null : java.util.Arrays.copyOfRange(e, qt * nk, (qt + 1) * nk);
-                    visits[(b * heads + h) * nq + qt] = TilePlanner.plan(policy, nk, row, local == null ? null : local[qt]);
+                    visits[(b * heads + h) * nq + qt] = TilePlanner.plan(policy, nk, row, local == null ? null : local[qt], global);
                 }
             }
         }
-        return new Plan(bsz, heads, nq, nk, est, visits);
+        return new Plan(bsz, heads, nq, nk, est, visits, globals);
     }
 
     /** The local-first order of every q-tile ({@link VisitOrder#LOCAL}): {@code [qt][i]} = i-th nearest kv-tile. */
@@ -101,6 +109,17 @@ public final class TilePlans {
                                  int headDim) {
         return prior != null ? TileEstimates.fromPrior(prior.slice(b, h))
                 : TileEstimates.meanPooled(qScaled, k, seqLen, headDim, tiling);
+    }
+
+    /** How many global tiles the policy keeps per head: hybrid's {@code global} with the mean-pooled estimate, else 0. */
+    static int globalCount(AttentionPolicy policy, TileMassTable prior) {
+        return policy instanceof AttentionPolicy.Hybrid h && prior == null ? h.global() : 0;
+    }
+
+    /** One head's global tiles ({@link TileEstimates#globalTiles}), or null when {@link #globalCount} is 0. */
+    static int[] headGlobals(AttentionPolicy policy, TileMassTable prior, float[] qScaled, float[] k, int seqLen, int headDim) {
+        int m = globalCount(policy, prior);
+        return m == 0 ? null : TileEstimates.globalTiles(qScaled, k, seqLen, headDim, policy.tiling(), m);
     }
 
     /** Head (b, h) as row-major [L][D]: q multiplied by the float 1/√D, as {@link TiledAttention} does, and k. */

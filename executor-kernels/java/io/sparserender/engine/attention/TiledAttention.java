@@ -117,6 +117,7 @@ public final class TiledAttention {
             if (TilePlanner.needsEstimate(policy)) {
                 est = TilePlans.headEstimates(tiling, prior, b, h, q, k, seqLen, headDim);
             }
+            int[] global = TilePlans.headGlobals(policy, prior, q, k, seqLen, headDim);
             LoopRule rule = LoopRule.forPolicy(policy, seqLen, br);
             float[] s = new float[br * bc];
             float[] tileMax = new float[br];
@@ -135,7 +136,7 @@ public final class TiledAttention {
                 int r0 = qt * br;
                 int rows = Math.min(br, seqLen - r0);
                 float[] estRow = est == null ? null : Arrays.copyOfRange(est, qt * nk, (qt + 1) * nk);
-                int[] visit = TilePlanner.plan(policy, nk, estRow, localOrders == null ? null : localOrders[qt]);
+                int[] visit = TilePlanner.plan(policy, nk, estRow, localOrders == null ? null : localOrders[qt], global);
                 boolean[] visited = new boolean[nk];
                 for (int kt : visit) {
                     visited[kt] = true;

@@ -19,6 +19,9 @@ public final class AttentionPlanner {
     static final String KERNEL_SCORES = "attn_tile_scores";
     static final String KERNEL_PLAN = "attn_plan";
     static final String KERNEL_LOCAL = "attn_local_order";
+    static final String KERNEL_GLOBAL_QUERY = "attn_global_query";
+    static final String KERNEL_GLOBAL_SCORES = "attn_global_scores";
+    static final String KERNEL_GLOBAL_TOP = "attn_global_top";
     /** Largest kv-tile count the planner sorts (a power of two: the bitonic sort's shared memory). */
     public static final int MAX_SORTED_TILES = 8192;
     /** Shared memory of attn_plan / attn_local_order at MAX_SORTED_TILES: 8-byte keys, 4-byte indices, scratch. */
@@ -34,9 +37,11 @@ public final class AttentionPlanner {
      * What the listed kernel walks. {@code list}: I32, entry {@code bh·listBhStride + qt·nk + i}; null = every
      * q-tile visits 0 .. nk−1. {@code count}: I32 [B·H, q-tiles], the list lengths; null = nk each.
      * {@code estimates}: F32 [B, H, q-tiles, kv-tiles] as the planner used them, when asked for, else null.
+     * {@code globals}: I32 [B·H, n] hybrid's global tiles per head (never pre-skipped), or null when none.
      */
-    public record DevicePlan(DeviceBuffer list, DeviceBuffer count, long listBhStride, DeviceBuffer estimates) {
-        static final DevicePlan NATURAL = new DevicePlan(null, null, 0, null);
+    public record DevicePlan(DeviceBuffer list, DeviceBuffer count, long listBhStride, DeviceBuffer estimates,
+                             DeviceBuffer globals) {
+        static final DevicePlan NATURAL = new DevicePlan(null, null, 0, null, null);
     }
 
     record PoolParams(DeviceBuffer q, DeviceBuffer k, DeviceBuffer qbar, DeviceBuffer kbar, int batch, int seqLen, int heads,
@@ -57,10 +62,19 @@ public final class AttentionPlanner {
 
     record PlanParams(DeviceBuffer w, DeviceBuffer local, DeviceBuffer estOut, DeviceBuffer list, DeviceBuffer count,
                       int bhCount, int nq, int nk, int npow2, int kind, int order, int isPrior, int topk, float topp,
-                      float budget) {
+                      float budget, DeviceBuffer global, int nGlobal) {
         KernelArgs.Struct struct() {
             return new KernelArgs.Struct().ptr(w).ptr(local).ptr(estOut).ptr(list).ptr(count).i32(bhCount).i32(nq).i32(nk)
-                    .i32(npow2).i32(kind).i32(order).i32(isPrior).i32(topk).f32(topp).f32(budget);
+                    .i32(npow2).i32(kind).i32(order).i32(isPrior).i32(topk).f32(topp).f32(budget).ptr(global).i32(nGlobal);
+        }
+    }
+
+    /** ap::GlobalParams: hybrid's global tiles (TileEstimates.globalTiles). */
+    record GlobalParams(DeviceBuffer qbar, DeviceBuffer k, DeviceBuffer gbar, DeviceBuffer best, DeviceBuffer global, int batch,
+                        int seqLen, int heads, int headDim, int bc, int nq, int nk, int nGlobal) {
+        KernelArgs.Struct struct() {
+            return new KernelArgs.Struct().ptr(qbar).ptr(k).ptr(gbar).ptr(best).ptr(global).i32(batch).i32(seqLen).i32(heads)
+                    .i32(headDim).i32(bc).i32(nq).i32(nk).i32(nGlobal);
         }
     }
 
@@ -127,10 +141,12 @@ public final class AttentionPlanner {
             device.launch(KERNEL_LOCAL, nq, PLAN_THREADS, np2 * 12 + 256, new KernelArgs().struct(lp.struct()));
         }
         if (!needsEstimate(policy) && !keepEstimates) {
-            return new DevicePlan(local, null, 0, null); // order=local alone: one list for every (batch, head)
+            return new DevicePlan(local, null, 0, null, null); // order=local alone: one list for every (batch, head)
         }
         DeviceBuffer w = ops.allocate(DType.F32, bsz, heads, nq, nk);
         boolean prior = options.prior() != null;
+        DeviceBuffer globals = null;
+        int nGlobal = 0;
         if (prior) {
             double[] mass = options.prior().mass();
             float[] f = new float[mass.length];
@@ -148,6 +164,15 @@ public final class AttentionPlanner {
             ScoreParams sp = new ScoreParams(qbar, kbar, w, bh, nq, nk, headDim, (float) Math.log(t.bc()), (float) Math.log(lastCols));
             long groups = (long) bh * ((nq + 31) / 32) * ((nk + 31) / 32);
             device.launch(KERNEL_SCORES, checkedGrid(groups), 256, 0, new KernelArgs().struct(sp.struct()));
+            if (policy instanceof AttentionPolicy.Hybrid h && h.global() > 0) {
+                nGlobal = Math.min(h.global(), nk);
+                globals = ops.allocate(DType.I32, bh, nGlobal);
+                GlobalParams gp = new GlobalParams(qbar, k, ops.allocate(DType.F32, bh, headDim), ops.allocate(DType.I32, bh, nk),
+                        globals, bsz, seqLen, heads, headDim, t.bc(), nq, nk, nGlobal);
+                device.launch(KERNEL_GLOBAL_QUERY, bh, headDim, 0, new KernelArgs().struct(gp.struct()));
+                device.launch(KERNEL_GLOBAL_SCORES, checkedGrid((long) bh * nk), 128, 0, new KernelArgs().struct(gp.struct()));
+                device.launch(KERNEL_GLOBAL_TOP, bh, PLAN_THREADS, 0, new KernelArgs().struct(gp.struct()));
+            }
         }
         DeviceBuffer est = keepEstimates ? ops.allocate(DType.F32, bsz, heads, nq, nk) : null;
         DeviceBuffer list = ops.allocate(DType.I32, bsz, heads, nq, nk);
@@ -171,9 +196,10 @@ public final class AttentionPlanner {
             case LOCAL -> 1;
             case ESTIMATE -> 2;
         };
-        PlanParams pl = new PlanParams(w, local, est, list, count, bh, nq, nk, np2, kind, order, prior ? 1 : 0, topk, topp, budget);
+        PlanParams pl = new PlanParams(w, local, est, list, count, bh, nq, nk, np2, kind, order, prior ? 1 : 0, topk, topp, budget,
+                globals, nGlobal);
         device.launch(KERNEL_PLAN, checkedGrid((long) bh * nq), PLAN_THREADS, np2 * 12 + 256, new KernelArgs().struct(pl.struct()));
-        return new DevicePlan(list, count, (long) nq * nk, est);
+        return new DevicePlan(list, count, (long) nq * nk, est, globals);
     }
 
     /** The local-first order of every q-tile, [q-tiles, kv-tiles] (the kernel attn_local_order on its own, for tests). */

@@ -43,6 +43,7 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
             CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32,
             AttentionPlanner.KERNEL_POOL, AttentionPlanner.KERNEL_SCORES, AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL,
+            AttentionPlanner.KERNEL_GLOBAL_QUERY, AttentionPlanner.KERNEL_GLOBAL_SCORES, AttentionPlanner.KERNEL_GLOBAL_TOP,
             CudaRecall.KERNEL,
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",

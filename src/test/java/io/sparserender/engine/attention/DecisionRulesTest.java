@@ -72,6 +72,16 @@ class DecisionRulesTest {
         assertThat(TilePlanner.hybrid(0.1f, 5, est)).containsExactly(false, true, false, true, true);
         assertThat(TilePlanner.hybrid(0f, 5, new float[] {0f, 1f, 0f, 0f, 0f})).containsOnly(true);
         assertThat(TilePlanner.hybrid(5f, 5, est)).containsExactly(false, true, false, false, false);
+        // hybrid with global tiles: tile 2 (the lightest) is never pre-skipped and spends no budget, so the walk
+        // goes on to 0 and 4 (0.05 + 0.2 > 0.1: only 0 skipped); tile 0 global instead: 2 skipped, then 4 is too heavy
+        assertThat(TilePlanner.hybrid(0.1f, 5, est, new int[] {2})).containsExactly(false, true, true, true, true);
+        assertThat(TilePlanner.hybrid(0.26f, 5, est, new int[] {2})).containsExactly(false, true, true, true, false);
+        assertThat(TilePlanner.hybrid(0.1f, 5, est, new int[] {0})).containsExactly(true, true, false, true, true);
+        assertThat(TilePlanner.hybrid(5f, 5, est, new int[] {0, 1, 2, 3, 4})).as("every tile global").containsOnly(true);
+        assertThat(TilePlanner.hybrid(0f, 5, est, new int[] {})).containsOnly(true);
+        AttentionPolicy hybrid = PolicySpec.parse("hybrid:r=0.5,pre=0.2"); // budget 0.1, order=estimate
+        assertThat(TilePlanner.plan(hybrid, 5, est, null, new int[] {2})).containsExactly(1, 3, 4, 2);
+        assertThat(TilePlanner.plan(hybrid, 5, est, null, null)).containsExactly(1, 3, 4);
         AttentionPolicy topk = PolicySpec.parse("topk:k=2,order=estimate");
         assertThat(TilePlanner.plan(topk, 5, est, null)).containsExactly(1, 3);
         AttentionPolicy local = PolicySpec.parse("recall:r=0.9,order=local");

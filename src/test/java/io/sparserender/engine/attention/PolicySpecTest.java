@@ -19,8 +19,9 @@ class PolicySpecTest {
         "recall:r=0.95 | recall:r=0.95,bound=max,br=64,bc=64,order=natural",
         "recall:r=1,bound=exact,order=local | recall:r=1,bound=exact,br=64,bc=64,order=local",
         "recall:r=0.9,bound=binned,br=32,bc=128 | recall:r=0.9,bound=binned,br=32,bc=128,order=natural",
-        "hybrid:r=0.95 | hybrid:r=0.95,bound=max,pre=0.2,br=64,bc=64,order=estimate",
-        "hybrid:r=0.95,pre=0,order=natural | hybrid:r=0.95,bound=max,pre=0,br=64,bc=64,order=natural",
+        "hybrid:r=0.95 | hybrid:r=0.95,bound=max,pre=0.2,global=8,br=64,bc=64,order=estimate",
+        "hybrid:r=0.95,pre=0,order=natural | hybrid:r=0.95,bound=max,pre=0,global=8,br=64,bc=64,order=natural",
+        "hybrid:r=0.95,global=0 | hybrid:r=0.95,bound=max,pre=0.2,global=0,br=64,bc=64,order=estimate",
         " topk : k = 3 , br = 16 | topk:k=3,br=16,bc=64,order=natural",
     })
     void acceptsAndCanonicalises(String spec, String canonical) {
@@ -53,6 +54,8 @@ class PolicySpecTest {
         "recall:r=NaN | value of 'r' is not finite: 'NaN'",
         "recall:r=0.9,bound=loose | unknown bound 'loose' (known: max, exact, binned)",
         "hybrid:r=0.9,pre=2 | pre must be in [0, 1], got 2",
+        "hybrid:r=0.9,global=-1 | global must be at least 0, got -1",
+        "hybrid:r=0.9,global=two | value of 'global' is not an integer: 'two'",
         "topk:k=0 | k must be at least 1, got 0",
         "topk:k=2.5 | value of 'k' is not an integer: '2.5'",
         "topp:p=1.01 | p must be in (0, 1], got 1.01",

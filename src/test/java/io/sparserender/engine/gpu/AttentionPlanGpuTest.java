@@ -28,7 +28,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * attention_plan.cu against its Java twin TilePlans (the reference's TileEstimates, TilePlanner,
- * LocalOrder): the estimates bit for bit, and the visit list of every q-tile entry for entry. The .cu
+ * LocalOrder): the estimates bit for bit, hybrid's global tiles per head, and the visit list of every q-tile
+ * entry for entry. The .cu
  * file computes every value in the reference's order with the reference's roundings, so equality is
  * expected; an estimate row that differs (possible only through CUDA's and Java's double exp rounding
  * differently to float) is counted and reported, and only its q-tile's list is exempt from equality.
@@ -52,6 +53,11 @@ class AttentionPlanGpuTest {
         "random | 1 | 1x11x47 | 2 | 64  | hybrid:r=0.9,bound=exact,pre=0.5,br=64,bc=32,order=natural",
         "video  | 1 | 3x7x13  | 3 | 128 | hybrid:r=0.8,pre=1,br=64,bc=32,order=local",
         "video  | 1 | 5x10x20 | 1 | 128 | hybrid:r=0.95,pre=0,br=64,bc=64",
+        "video  | 2 | 1x11x47 | 3 | 64  | hybrid:r=0.95,global=1,br=64,bc=32",
+        "video  | 1 | 3x7x13  | 2 | 128 | hybrid:r=0.5,pre=1,global=50,br=64,bc=64",
+        "random | 2 | 2x9x31  | 2 | 128 | hybrid:r=0.8,pre=0.5,global=3,br=64,bc=32,order=local",
+        "video  | 1 | 5x10x20 | 2 | 64  | hybrid:r=0.9,pre=0.7,global=16,br=64,bc=32,order=natural",
+        "video  | 1 | 4x24x24 | 2 | 128 | hybrid:r=0.95,global=0,br=64,bc=64",
         "video  | 2 | 5x10x20 | 2 | 64  | recall:r=0.95,bound=binned,br=64,bc=32,order=estimate",
         "random | 1 | 2x10x10 | 2 | 128 | dense:br=64,bc=64,order=estimate",
         "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=32,order=local",
@@ -131,6 +137,17 @@ class AttentionPlanGpuTest {
             float[] est = plan.estimates().toFloatArray();
             int[] list = plan.list().toIntArray();
             int[] count = plan.count().toIntArray();
+            if (want.globals() == null) {
+                assertTrue(plan.globals() == null, policy.spec() + ": the device chose global tiles, the reference none");
+            } else {
+                int[] globals = plan.globals().toIntArray();
+                int per = globals.length / bh;
+                for (int i = 0; i < bh; i++) {
+                    int[] got = Arrays.copyOfRange(globals, i * per, (i + 1) * per);
+                    assertTrue(Arrays.equals(want.globals()[i], got), policy.spec() + " b*H+h = " + i + ": global tiles "
+                            + Arrays.toString(got) + " vs reference " + Arrays.toString(want.globals()[i]));
+                }
+            }
             int differentRows = 0;
             int differentValues = 0;
             double worstRel = 0;

@@ -551,9 +551,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         long to = arena.usedBytes();
         long layout = arena.layoutHash();
         long bytes = to - from;
-        List<jcuda.Pointer> hosts = new ArrayList<>();
+        List<PinnedHostMemory> hosts = new ArrayList<>();
         for (int i = 0; i < loads.size(); i++) {
-            jcuda.Pointer h = arena.pinnedHost(bytes);
+            PinnedHostMemory h = arena.pinnedHost(bytes);
             if (h == null) {
                 hosts.forEach(arena::freePinned);
                 LOG.warn("The host cannot pin {} x {} for {} same-shaped models: all stay in device memory", loads.size(),
@@ -565,7 +565,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             }
             hosts.add(h);
         }
-        arena.copyToHost(from, hosts.get(0), bytes);
+        arena.copyToHost(from, hosts.get(0));
         for (int i = 1; i < loads.size(); i++) {
             arena.dropTo(from);
             arena.resetLayoutHash();
@@ -575,11 +575,11 @@ public final class CudaOps implements Ops<DeviceBuffer> {
                         + (arena.usedBytes() - from) + " bytes (layout hash " + arena.layoutHash() + "), load 0 took " + bytes
                         + " bytes (layout hash " + layout + ")");
             }
-            arena.copyToHost(from, hosts.get(i), bytes);
+            arena.copyToHost(from, hosts.get(i));
         }
         LOG.info("{} same-shaped models share {} of device memory; the others wait in pinned host memory", loads.size(),
                 GpuException.mib(bytes));
-        return new SwapSlot<>(values, loads.size() - 1, i -> arena.copyFromHost(hosts.get(i), from, bytes));
+        return new SwapSlot<>(values, loads.size() - 1, i -> arena.copyFromHost(hosts.get(i), from));
     }
 
     @Override

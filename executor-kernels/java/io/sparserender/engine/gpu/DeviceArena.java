@@ -5,9 +5,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
-import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
-import jcuda.driver.JCudaDriver;
 
 /**
  * One device allocation made at start and reused for the life of the executor: buffers are carved
@@ -35,7 +33,7 @@ public final class DeviceArena {
     private long peak;
     private final Deque<Scope> scopes = new ArrayDeque<>();
     private final List<ParkedRange> ranges = new ArrayList<>();
-    private final List<Pointer> pinned = new ArrayList<>();
+    private final List<PinnedHostMemory> pinned = new ArrayList<>();
     private long layoutHash = 1;
     private long scopeSerial;
 
@@ -124,18 +122,17 @@ public final class DeviceArena {
                 return false;
             }
             if (r.host == null) {
-                Pointer host = new Pointer();
                 long bytes = r.to - r.from;
-                int alloc = device.call(() -> JCudaDriver.cuMemAllocHost(host, bytes));
-                if (alloc != 0) {
+                int[] refusal = {0};
+                PinnedHostMemory host = PinnedHostMemory.allocate(device, bytes, refusal);
+                if (host == null) {
                     // the host cannot pin that much: the weights stay on the device (asked once, not every clip)
                     r.noHostMemory = true;
                     LOG.warn("Cannot park {} of model weights in pinned host memory ({}): they stay in device memory",
-                            GpuException.mib(bytes), CudaCheck.message(alloc, "cuMemAllocHost", "parking"));
+                            GpuException.mib(bytes), CudaCheck.message(refusal[0], "cuMemAllocHost", "parking"));
                     return false;
                 }
-                CUdeviceptr src = base.withByteOffset(r.from);
-                device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "parking arena bytes"));
+                host.copyFrom(base.withByteOffset(r.from), "parking arena bytes");
                 r.host = host;
             }
             top = r.from;
@@ -163,9 +160,7 @@ public final class DeviceArena {
             if (r.to > capacity) {
                 throw new IllegalStateException("Cannot unpark arena bytes [" + r.from + ", " + r.to + "): past the arena's end");
             }
-            CUdeviceptr dst = base.withByteOffset(r.from);
-            long bytes = r.to - r.from;
-            device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyHtoD(dst, r.host, bytes), "cuMemcpyHtoD", "unparking arena bytes"));
+            r.host.copyTo(base.withByteOffset(r.from), "unparking arena bytes");
             top = r.to;
             peak = Math.max(peak, top);
             r.parked = false;
@@ -185,12 +180,12 @@ public final class DeviceArena {
         return layoutHash;
     }
 
-    /** Pinned host memory of this many bytes, freed when the device stops; null when the host cannot pin it. */
-    public Pointer pinnedHost(long bytes) {
-        Pointer host = new Pointer();
-        int alloc = device.call(() -> JCudaDriver.cuMemAllocHost(host, bytes));
-        if (alloc != 0) {
-            LOG.warn("Cannot pin {} of host memory: {}", GpuException.mib(bytes), CudaCheck.message(alloc, "cuMemAllocHost", "pinning"));
+    /** Pinned host memory of this many bytes, freed when the device stops; null (with a warning) when the host cannot pin it. */
+    public PinnedHostMemory pinnedHost(long bytes) {
+        int[] refusal = {0};
+        PinnedHostMemory host = PinnedHostMemory.allocate(device, bytes, refusal);
+        if (host == null) {
+            LOG.warn("Cannot pin {} of host memory: {}", GpuException.mib(bytes), CudaCheck.message(refusal[0], "cuMemAllocHost", "pinning"));
             return null;
         }
         synchronized (this) {
@@ -200,27 +195,25 @@ public final class DeviceArena {
     }
 
     /** Frees pinned host memory from {@link #pinnedHost} now. */
-    public void freePinned(Pointer host) {
+    public void freePinned(PinnedHostMemory host) {
         synchronized (this) {
             if (!pinned.remove(host)) {
                 throw new IllegalArgumentException("Not pinned host memory of this arena: " + host);
             }
         }
-        device.run(() -> CudaCheck.check(JCudaDriver.cuMemFreeHost(host), "cuMemFreeHost", "freeing pinned host memory"));
+        device.run(host::free);
     }
 
-    /** Copies arena bytes [from, from + bytes) to host memory (after the work queued before it). */
-    public void copyToHost(long from, Pointer host, long bytes) {
-        checkInUse(from, bytes);
-        CUdeviceptr src = base.withByteOffset(from);
-        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyDtoH(host, src, bytes), "cuMemcpyDtoH", "saving arena bytes"));
+    /** Copies arena bytes [from, from + host.bytes()) to host memory (after the work queued before it). */
+    public void copyToHost(long from, PinnedHostMemory host) {
+        checkInUse(from, host.bytes());
+        host.copyFrom(base.withByteOffset(from), "saving arena bytes");
     }
 
-    /** Copies host bytes over arena bytes [from, from + bytes), which must be in use (work queued before it sees the old bytes). */
-    public void copyFromHost(Pointer host, long from, long bytes) {
-        checkInUse(from, bytes);
-        CUdeviceptr dst = base.withByteOffset(from);
-        device.run(() -> CudaCheck.check(JCudaDriver.cuMemcpyHtoD(dst, host, bytes), "cuMemcpyHtoD", "restoring arena bytes"));
+    /** Copies host bytes over arena bytes [from, from + host.bytes()), which must be in use (work queued before it sees the old bytes). */
+    public void copyFromHost(PinnedHostMemory host, long from) {
+        checkInUse(from, host.bytes());
+        host.copyTo(base.withByteOffset(from), "restoring arena bytes");
     }
 
     private synchronized void checkInUse(long from, long bytes) {
@@ -246,13 +239,13 @@ public final class DeviceArena {
 
     /** Frees the pinned host copies of parked ranges and other pinned memory (the device is stopping). */
     synchronized void freeHostCopies() {
-        for (Pointer p : pinned) {
-            JCudaDriver.cuMemFreeHost(p);
+        for (PinnedHostMemory p : pinned) {
+            p.free();
         }
         pinned.clear();
         for (ParkedRange r : ranges) {
             if (r.host != null) {
-                JCudaDriver.cuMemFreeHost(r.host);
+                r.host.free();
                 r.host = null;
             }
         }
@@ -263,7 +256,7 @@ public final class DeviceArena {
     public static final class ParkedRange {
         private final long from;
         private final long to;
-        private Pointer host;
+        private PinnedHostMemory host;
         private boolean parked;
         private boolean noHostMemory;
         private long scopesAtPark; // scopes with a serial number from here on were opened while parked

@@ -174,6 +174,49 @@ class RuntimeGpuTest {
     }
 
     @Test
+    void moreThanTwoGibOfArenaBytesComeBackIntactFromPinnedHostMemory() {
+        // JCuda wraps one pinned allocation in a ByteBuffer (int capacity): PinnedHostMemory holds 1 GiB chunks. Marked
+        // buffers at the start, across the first chunk boundary and past 2 GiB must all come back.
+        DeviceArena arena = ops().device().arena();
+        try (DeviceArena.Scope s = arena.scope()) {
+            long from = arena.usedBytes();
+            java.util.Random rnd = new java.util.Random(5);
+            DeviceBuffer first = marked(arena, rnd);
+            arena.allocate(DType.I32, (int) ((PinnedHostMemory.CHUNK_BYTES - (arena.usedBytes() - from) - (512 << 10)) / 4));
+            DeviceBuffer straddling = marked(arena, rnd); // 1 MiB across the 1 GiB chunk boundary
+            arena.allocate(DType.I32, (int) ((2L << 30) + (300L << 20) - (arena.usedBytes() - from)) / 4);
+            DeviceBuffer last = marked(arena, rnd); // past 2.3 GiB
+            long bytes = arena.usedBytes() - from;
+            assertThat(bytes).isGreaterThan(Integer.MAX_VALUE);
+            float[][] want = {first.toFloatArray(), straddling.toFloatArray(), last.toFloatArray()};
+            PinnedHostMemory host = arena.pinnedHost(bytes);
+            assertThat(host).as("the test host can pin 2.3 GiB").isNotNull();
+            try {
+                arena.copyToHost(from, host);
+                for (DeviceBuffer b : List.of(first, straddling, last)) {
+                    new CudaKernels(ops().device()).fill(b, 0);
+                }
+                arena.copyFromHost(host, from);
+                assertThat(first.toFloatArray()).containsExactly(want[0]);
+                assertThat(straddling.toFloatArray()).containsExactly(want[1]);
+                assertThat(last.toFloatArray()).containsExactly(want[2]);
+            } finally {
+                arena.freePinned(host);
+            }
+        }
+    }
+
+    private static DeviceBuffer marked(DeviceArena arena, java.util.Random rnd) {
+        float[] v = new float[1 << 18];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = rnd.nextFloat();
+        }
+        DeviceBuffer b = arena.allocate(DType.F32, v.length);
+        b.copyFrom(v);
+        return b;
+    }
+
+    @Test
     void outOfArenaMemorySaysHowMuchWasAskedAndFree() {
         DeviceArena arena = ops().device().arena();
         assertThatThrownBy(() -> arena.allocate(DType.F32, 1 << 30, 8))

@@ -175,8 +175,9 @@ class CudaGenerationGpuTest {
             try (WanClipRenderer<DeviceBuffer> r = new WanClipRenderer<>(g, tiny, p -> CudaSelfAttention.forSpec(p, OpTimer.OFF), "cuda")) {
                 oneExpert = arena.usedBytes() - start;
             }
+            long beforeTwo = arena.usedBytes(); // the one-expert renderer's weights stay in the test's scope
             try (WanClipRenderer<DeviceBuffer> r = new WanClipRenderer<>(g, two, p -> CudaSelfAttention.forSpec(p, OpTimer.OFF), "cuda")) {
-                assertThat(arena.usedBytes() - start).as("two same-shaped experts take the device memory of one")
+                assertThat(arena.usedBytes() - beforeTwo).as("two same-shaped experts take the device memory of one")
                         .isEqualTo(oneExpert);
                 RenderResult first = r.render(spec, Files.createDirectories(dir.resolve("gpu2a")), RenderListener.NONE);
                 RenderResult again = r.render(spec, Files.createDirectories(dir.resolve("gpu2b")), RenderListener.NONE);

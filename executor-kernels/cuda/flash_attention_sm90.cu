@@ -21,6 +21,11 @@
 // 292-307; V issued at the decision (this code): 334-339; K_{j+2} issued at the top of block j, right
 // after S_{j+1} (the V wait then waits for it too): 284-311, rejected. Leaving the skipped half's PV
 // k-steps out instead of P = 0: ptxas serializes all wgmma (C7520), bc = 32 1.6x slower than bc = 64.
+// PV-overlapped entry points (flash_attn_sm90pv_*, OVL = true, "wg1-pv"): a block's PV is issued at the top of the
+// next iteration beside that block's S, so both run under the next block's softmax (FA3's intra-warpgroup
+// overlap), with Vᵀ double-buffered; every wgmma group is retired by the end of each iteration (one left in flight
+// across the back edge made ptxas serialize all wgmma, C7514). Measured 13 % slower than the code above on an H100
+// (docs/BENCHMARKS.md): the SM's second CTA already hid the PV wait; this lengthens each iteration's critical path.
 // Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
 // and the host launches them only on compute 9.0.
 //

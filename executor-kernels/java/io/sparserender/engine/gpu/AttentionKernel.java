@@ -9,7 +9,8 @@ import java.util.Locale;
  * {@link #WG2} on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V: measured
  * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default), {@link #WG1_PV} on the same file's
  * PV-overlapped kernels (wg1 with each block's PV issued beside the next block's QKᵀ, both under that block's
- * softmax: FlashAttention-3's intra-warpgroup overlap); all three run the listed policies
+ * softmax: FlashAttention-3's intra-warpgroup overlap; measured 13 % slower than wg1 on an H100, so not the
+ * default either); all three run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */

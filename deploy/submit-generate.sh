@@ -5,7 +5,9 @@
 # MASTER (spark://host:7077 or k8s://https://api:6443; not for yarn), EXECUTORS (default 8),
 # K8S_IMAGE (k8s: an image with Spark, the NVIDIA driver libraries and the jar), MODEL (a diffusers repo:
 # an s3a:// or hdfs:// URI, staged to each executor host's disk once, or a local path present on every
-# executor), PROPERTIES (default conf/spark-defaults.conf.template).
+# executor), PROPERTIES (default conf/spark-defaults.conf.template), EXECUTOR_OVERHEAD (host memory beyond the
+# heap that YARN and Kubernetes must allow each executor: the pinned host copies of the text encoder, and for
+# A14B of both experts; default 16g for the 5B and 1.3B models, give 72g for A14B; docs/OPERATIONS.md).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 mode="${1:?usage: $0 standalone|yarn|k8s PROMPTS OUT [generate flags...]}"
@@ -18,6 +20,7 @@ jar="${SPARSE_RENDER_JAR:-$here/target/sparse-render-0.1.0-SNAPSHOT-spark.jar}"
 props="${PROPERTIES:-$here/conf/spark-defaults.conf.template}"
 common=(--class io.sparserender.jobs.Main --properties-file "$props"
         --num-executors "${EXECUTORS:-8}" --driver-memory 8g --executor-memory 48g
+        --conf spark.executor.memoryOverhead="${EXECUTOR_OVERHEAD:-16g}"
         --conf spark.executor.resource.gpu.discoveryScript="$here/deploy/gpu-discovery.sh")
 case "$mode" in
   standalone) target=(--master "${MASTER:?set MASTER=spark://host:7077}" --deploy-mode client) ;;

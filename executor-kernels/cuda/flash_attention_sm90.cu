@@ -119,7 +119,7 @@ __device__ __forceinline__ void load_vt_listed(uint32_t smem, const __nv_bfloat1
     }
 }
 
-template <int D, int BC, bool LISTED, bool OVL = false>
+template <int D, int BC, bool LISTED, bool OVL = false, bool LEAN = false>
 __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list, const int* count, long long list_bh_stride) {
     constexpr int NSUB = 64 / BC;          // policy kv-tiles per 64-key block
     constexpr int SUBN = BC / 8;           // 8-column accumulator groups per policy tile
@@ -129,6 +129,7 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_raw90) + 1023u) & ~1023u;
     constexpr int V_BYTES = 64 * D * 2;
     static_assert(!(OVL && LISTED), "the PV-overlapped variant is unlisted only");
+    static_assert(!(LEAN && (LISTED || OVL)), "the lean variant is wg1's unlisted kernel only");
     const uint32_t sQ = base, sK = base + Q_BYTES, sVt0 = sK + 2 * K_BYTES;
 
     const int L = p.seq_len, H = p.heads;
@@ -188,13 +189,15 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     asm volatile("cp.async.wait_group 0;\n" ::);
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
     __syncthreads();
-    #pragma unroll
-    for (int i = 0; i < 32; i++) s[i] = 0.f;
+    if constexpr (!LEAN) {
+        #pragma unroll
+        for (int i = 0; i < 32; i++) s[i] = 0.f;
+    }
     asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
     #pragma unroll
     for (int kk = 0; kk < D / 16; kk++) {
         uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
-        wgmma_ss_n64(s, desc128(sQ + off), desc128(sK + off));
+        wgmma_ss_n64(s, desc128(sQ + off), desc128(sK + off), LEAN && kk == 0 ? 0 : 1);
     }
     asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
     if constexpr (LISTED) {
@@ -227,15 +230,17 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         __syncthreads();
         float sn[32];
-        #pragma unroll
-        for (int i = 0; i < 32; i++) sn[i] = 0.f;
+        if constexpr (!LEAN) {   // LEAN: the first k-step overwrites instead of accumulating
+            #pragma unroll
+            for (int i = 0; i < 32; i++) sn[i] = 0.f;
+        }
         {
             const uint32_t bufN = sK + ((jb + 1) & 1) * K_BYTES;
             auto issue_s = [&]() {
                 #pragma unroll
                 for (int kk = 0; kk < D / 16; kk++) {
                     uint32_t off = (kk >> 2) * PANEL + (kk & 3) * 32;
-                    wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off));
+                    wgmma_ss_n64(sn, desc128(sQ + off), desc128(bufN + off), LEAN && kk == 0 ? 0 : 1);
                 }
             };
             // Two straight-line paths (a branch around part of a wgmma sequence makes ptxas serialize, C7520).
@@ -431,10 +436,13 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
             fence_regs<D / 2>(o);
             fence_regs<32>(sn);
         }
-        #pragma unroll
-        for (int j = 0; j < D / 8; j++) {
-            o[j * 4 + 0] *= atot[0]; o[j * 4 + 1] *= atot[0];
-            o[j * 4 + 2] *= atot[1]; o[j * 4 + 3] *= atot[1];
+        // LEAN: a warp whose rows all kept their max (the usual case after the first blocks) skips the D/2 multiplies.
+        if (!LEAN || !__all_sync(0xffffffffu, atot[0] == 1.f && atot[1] == 1.f)) {
+            #pragma unroll
+            for (int j = 0; j < D / 8; j++) {
+                o[j * 4 + 0] *= atot[0]; o[j * 4 + 1] *= atot[0];
+                o[j * 4 + 2] *= atot[1]; o[j * 4 + 3] *= atot[1];
+            }
         }
         // A skipped 32-key half of a block whose other half is kept (bc = 32): its P is set to 0 and the
         // PV wgmma runs over the whole block (adds exactly 0). Leaving its k-steps out makes the wgmma
@@ -512,10 +520,12 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define FA90_BODY(D, BC) fa90::attention90<D, BC, false>(p, nullptr, nullptr, 0);
 #define FA90_OVL_BODY(D, BC) fa90::attention90<D, BC, false, true>(p, nullptr, nullptr, 0);
+#define FA90_LEAN_BODY(D, BC) fa90::attention90<D, BC, false, false, true>(p, nullptr, nullptr, 0);
 #define FA90_LIST_BODY(D, BC) fa90::attention90<D, BC, true>(p.base, p.list, p.count, p.list_bh_stride);
 #else
 #define FA90_BODY(D, BC) __trap();
 #define FA90_OVL_BODY(D, BC) __trap();
+#define FA90_LEAN_BODY(D, BC) __trap();
 #define FA90_LIST_BODY(D, BC) __trap();
 #endif
 #define FA90_KERNEL(D, BC)                                                                                    \
@@ -527,6 +537,9 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
     }                                                                                                         \
     extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90pv_d##D##_bc##BC(fa90::Fa90Params p) { \
         FA90_OVL_BODY(D, BC)                                                                                  \
+    }                                                                                                         \
+    extern "C" __global__ void __launch_bounds__(fa90::THREADS, 2) flash_attn_sm90lean_d##D##_bc##BC(fa90::Fa90Params p) { \
+        FA90_LEAN_BODY(D, BC)                                                                                 \
     }
 FA90_KERNEL(64, 64)
 FA90_KERNEL(128, 64)
@@ -535,4 +548,5 @@ FA90_KERNEL(128, 32)
 #undef FA90_KERNEL
 #undef FA90_BODY
 #undef FA90_OVL_BODY
+#undef FA90_LEAN_BODY
 #undef FA90_LIST_BODY

@@ -10,7 +10,8 @@ import java.util.Locale;
  * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default), {@link #WG1_PV} on the same file's
  * PV-overlapped kernels (wg1 with each block's PV issued beside the next block's QKᵀ, both under that block's
  * softmax: FlashAttention-3's intra-warpgroup overlap; measured 13 % slower than wg1 on an H100, so not the
- * default either); all three run the listed policies
+ * default either), {@link #WG1_LEAN} on its lean kernels (wg1 without the zeroing of S before each QKᵀ — the
+ * first k-step overwrites — and without O's rescale in warps whose row maxima did not move); all run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
@@ -18,7 +19,8 @@ public enum AttentionKernel {
     MMA_SYNC("mma-sync"),
     WG1("wg1"),
     WG2("wg2"),
-    WG1_PV("wg1-pv");
+    WG1_PV("wg1-pv"),
+    WG1_LEAN("wg1-lean");
 
     /** The system property and environment variable that choose the default. */
     public static final String PROPERTY = "sparserender.attention.kernel";

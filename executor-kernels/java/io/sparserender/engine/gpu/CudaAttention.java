@@ -43,6 +43,10 @@ public final class CudaAttention {
     static final String KERNEL_SM90PV_D128_BC64 = "flash_attn_sm90pv_d128_bc64";
     static final String KERNEL_SM90PV_D64_BC32 = "flash_attn_sm90pv_d64_bc32";
     static final String KERNEL_SM90PV_D128_BC32 = "flash_attn_sm90pv_d128_bc32";
+    static final String KERNEL_SM90LEAN_D64_BC64 = "flash_attn_sm90lean_d64_bc64";
+    static final String KERNEL_SM90LEAN_D128_BC64 = "flash_attn_sm90lean_d128_bc64";
+    static final String KERNEL_SM90LEAN_D64_BC32 = "flash_attn_sm90lean_d64_bc32";
+    static final String KERNEL_SM90LEAN_D128_BC32 = "flash_attn_sm90lean_d128_bc32";
     static final String KERNEL_SM90_2WG_D64_BC64 = "flash_attn_sm90_2wg_d64_bc64";
     static final String KERNEL_SM90_2WG_D128_BC64 = "flash_attn_sm90_2wg_d128_bc64";
     static final String KERNEL_SM90_2WG_D64_BC32 = "flash_attn_sm90_2wg_d64_bc32";
@@ -142,6 +146,7 @@ public final class CudaAttention {
     private final boolean hopper;
     private final boolean twoWarpgroups;
     private final boolean pvOverlap;
+    private final boolean lean;
 
     /** The configured kernel ({@link AttentionKernel#configured()}: wg1 unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
@@ -161,6 +166,7 @@ public final class CudaAttention {
         this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
         this.twoWarpgroups = hopper && kernel == AttentionKernel.WG2;
         this.pvOverlap = hopper && kernel == AttentionKernel.WG1_PV;
+        this.lean = hopper && kernel == AttentionKernel.WG1_LEAN;
     }
 
     /** Which kernel runs. */
@@ -173,19 +179,23 @@ public final class CudaAttention {
             return "flash_attention_sm90.cu, PV-overlapped (wgmma, 64-row q-tiles, 64-key blocks, PV of a block under the next "
                     + "block's softmax; listed policies on the wg1 listed kernels)";
         }
+        if (lean) {
+            return "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first k-step, "
+                    + "O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
+        }
         return hopper ? "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)"
                 : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
     }
 
     /** The kernel family that runs the unlisted policies here (wg1 and wg2 are mma-sync off compute 9.0). */
     public AttentionKernel kernel() {
-        return twoWarpgroups ? AttentionKernel.WG2 : pvOverlap ? AttentionKernel.WG1_PV
+        return twoWarpgroups ? AttentionKernel.WG2 : pvOverlap ? AttentionKernel.WG1_PV : lean ? AttentionKernel.WG1_LEAN
                 : hopper ? AttentionKernel.WG1 : AttentionKernel.MMA_SYNC;
     }
 
     /** The kernel family that runs this policy here: the listed policies run wg1's listed kernels under wg2 and wg1-pv. */
     public AttentionKernel kernelFor(AttentionPolicy policy) {
-        return (twoWarpgroups || pvOverlap) && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
+        return (twoWarpgroups || pvOverlap || lean) && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
     }
 
     /**
@@ -459,6 +469,12 @@ public final class CudaAttention {
                 device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90PV_D64_BC64 : KERNEL_SM90PV_D128_BC64)
                                 : (headDim == 64 ? KERNEL_SM90PV_D64_BC32 : KERNEL_SM90PV_D128_BC32),
                         (int) grid, THREADS, sm90PvSmemBytes(headDim), new KernelArgs().struct(p.struct()));
+                return;
+            }
+            if (lean) {
+                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90LEAN_D64_BC64 : KERNEL_SM90LEAN_D128_BC64)
+                                : (headDim == 64 ? KERNEL_SM90LEAN_D64_BC32 : KERNEL_SM90LEAN_D128_BC32),
+                        (int) grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024, new KernelArgs().struct(p.struct()));
                 return;
             }
             device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)

@@ -38,6 +38,8 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90_2WG_D64_BC32, CudaAttention.KERNEL_SM90_2WG_D128_BC32,
             CudaAttention.KERNEL_SM90PV_D64_BC64, CudaAttention.KERNEL_SM90PV_D128_BC64,
             CudaAttention.KERNEL_SM90PV_D64_BC32, CudaAttention.KERNEL_SM90PV_D128_BC32,
+            CudaAttention.KERNEL_SM90LEAN_D64_BC64, CudaAttention.KERNEL_SM90LEAN_D128_BC64,
+            CudaAttention.KERNEL_SM90LEAN_D64_BC32, CudaAttention.KERNEL_SM90LEAN_D128_BC32,
             CudaAttention.KERNEL_LIST_D64_BC64, CudaAttention.KERNEL_LIST_D128_BC64,
             CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32,
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
@@ -103,6 +105,8 @@ final class KernelModule {
         if (hopper) {
             for (String name : List.of(CudaAttention.KERNEL_SM90_D64_BC64, CudaAttention.KERNEL_SM90_D128_BC64,
                     CudaAttention.KERNEL_SM90_D64_BC32, CudaAttention.KERNEL_SM90_D128_BC32,
+                    CudaAttention.KERNEL_SM90LEAN_D64_BC64, CudaAttention.KERNEL_SM90LEAN_D128_BC64,
+                    CudaAttention.KERNEL_SM90LEAN_D64_BC32, CudaAttention.KERNEL_SM90LEAN_D128_BC32,
                     CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
                     CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),

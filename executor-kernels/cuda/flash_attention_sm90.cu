@@ -26,6 +26,9 @@
 // overlap), with Vᵀ double-buffered; every wgmma group is retired by the end of each iteration (one left in flight
 // across the back edge made ptxas serialize all wgmma, C7514). Measured 13 % slower than the code above on an H100
 // (docs/BENCHMARKS.md): the SM's second CTA already hid the PV wait; this lengthens each iteration's critical path.
+// Lean entry points (flash_attn_sm90lean_*, LEAN = true, "wg1-lean", the default): the code above with S written by
+// its first k-step (wgmma scale-d = 0) instead of zeroed first, and O's rescale skipped by a warp whose rows all kept
+// their maxima (__all_sync); measured 1-2 % faster than wg1 on an H100 (docs/BENCHMARKS.md).
 // Built for every target (one translation unit); the bodies exist only for sm_90a: elsewhere they trap
 // and the host launches them only on compute 9.0.
 //

@@ -108,7 +108,7 @@ final class BenchCommand implements Callable<Integer> {
                 description = "kernel families to time, in this order: wg2 (two warpgroups per CTA, compute 9.0), wg1 (one "
                         + "warpgroup per CTA, compute 9.0), wg1-pv (wg1 with PV under the next block's softmax), mma-sync "
                         + "(every card); default: the configured one "
-                        + "(SPARSE_RENDER_ATTENTION_KERNEL, wg1 unless set) and mma-sync")
+                        + "(SPARSE_RENDER_ATTENTION_KERNEL, wg1-lean unless set) and mma-sync")
         List<String> kernels;
 
         @Option(names = "--gen-heads", defaultValue = "4", description = "video-like heads generated on the host, repeated over H")

@@ -4,14 +4,15 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG1} (default) runs the
+ * Which kernel family {@link CudaAttention} runs. On compute 9.0: {@link #WG1} runs the
  * unlisted policies on {@code flash_attention_sm90.cu} (one warpgroup per CTA, two CTAs per SM),
  * {@link #WG2} on {@code flash_attention_sm90_2wg.cu} (two warpgroups per CTA sharing K and V: measured
  * 20-25% slower on an H200, docs/BENCHMARKS.md, so not the default), {@link #WG1_PV} on the same file's
  * PV-overlapped kernels (wg1 with each block's PV issued beside the next block's QKᵀ, both under that block's
  * softmax: FlashAttention-3's intra-warpgroup overlap; measured 13 % slower than wg1 on an H100, so not the
  * default either), {@link #WG1_LEAN} on its lean kernels (wg1 without the zeroing of S before each QKᵀ — the
- * first k-step overwrites — and without O's rescale in warps whose row maxima did not move); all run the listed policies
+ * first k-step overwrites — and without O's rescale in warps whose row maxima did not move; the default, 1–2 % faster
+ * than wg1 measured on an H100); all run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
@@ -49,9 +50,12 @@ public enum AttentionKernel {
                 + Arrays.stream(values()).map(AttentionKernel::label).toList());
     }
 
-    /** The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG1} (the fastest measured). */
+    /**
+     * The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG1_LEAN} (the fastest measured:
+     * 1–2 % over wg1 on an H100, docs/BENCHMARKS.md).
+     */
     public static AttentionKernel configured() {
-        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG1.label));
+        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG1_LEAN.label));
         try {
             return parse(v, PROPERTY + " / " + ENV);
         } catch (IllegalArgumentException e) {

@@ -23,7 +23,8 @@ import java.util.Arrays;
  * the listed kernels, which visit only the listed tiles in list order.
  *
  * <p>Which kernels ({@link AttentionKernel}): on compute 9.0 the unlisted policies run on
- * {@code flash_attention_sm90.cu} (wg1, default: a CTA of one warpgroup, 64 q rows, two CTAs per SM) or
+ * {@code flash_attention_sm90.cu} (wg1: a CTA of one warpgroup, 64 q rows, two CTAs per SM; its lean entry points,
+ * wg1-lean, the default) or
  * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
  * measured slower) or wg1-pv (wg1 with the PV product of a block issued beside the next block's QKᵀ, so both run
  * under that block's softmax, as FlashAttention-3's intra-warpgroup overlap); the listed
@@ -148,7 +149,7 @@ public final class CudaAttention {
     private final boolean pvOverlap;
     private final boolean lean;
 
-    /** The configured kernel ({@link AttentionKernel#configured()}: wg1 unless set) on compute 9.0, mma.sync elsewhere. */
+    /** The configured kernel ({@link AttentionKernel#configured()}: wg1-lean unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
         this(device, true);
     }

@@ -28,6 +28,7 @@ public final class CublasLtShim {
     }
 
     private static volatile Status status;
+    private static volatile boolean libraryLoaded;
 
     private CublasLtShim() {}
 
@@ -60,6 +61,7 @@ public final class CublasLtShim {
             lib.toFile().deleteOnExit();
             dir.toFile().deleteOnExit();
             System.load(lib.toString());
+            libraryLoaded = true;
         } catch (IOException | UnsatisfiedLinkError e) {
             return new Status(false, "", 0, "cannot load the cuBLASLt shim: " + e.getMessage());
         }
@@ -72,6 +74,12 @@ public final class CublasLtShim {
             tried.add(problem);
         }
         return new Status(false, "", 0, "no usable libcublasLt.so.N (" + String.join("; ", tried) + ")");
+    }
+
+    /** Whether the shim library itself is loaded (its tensor-map function needs no cuBLASLt). */
+    static boolean libraryLoaded() {
+        probe();
+        return libraryLoaded;
     }
 
     /** Found library, or empty. */

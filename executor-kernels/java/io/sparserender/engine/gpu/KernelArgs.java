@@ -33,6 +33,12 @@ public final class KernelArgs {
         return this;
     }
 
+    /** A parameter passed by value as raw bytes (a 128-byte TMA tensor map: make it the first parameter, 64-byte aligned). */
+    public KernelArgs bytes(byte[] b) {
+        args.add(Pointer.to(b.clone()));
+        return this;
+    }
+
     public KernelArgs struct(Struct s) {
         args.add(Pointer.to(s.bytes()));
         return this;

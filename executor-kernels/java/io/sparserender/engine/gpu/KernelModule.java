@@ -44,6 +44,7 @@ final class KernelModule {
             CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32,
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
             CudaAttention.KERNEL_SM90_LIST_D64_BC32, CudaAttention.KERNEL_SM90_LIST_D128_BC32,
+            TmaProbe.KERNEL,
             AttentionPlanner.KERNEL_POOL, AttentionPlanner.KERNEL_SCORES, AttentionPlanner.KERNEL_PLAN, AttentionPlanner.KERNEL_LOCAL,
             AttentionPlanner.KERNEL_GLOBAL_QUERY, AttentionPlanner.KERNEL_GLOBAL_SCORES, AttentionPlanner.KERNEL_GLOBAL_TOP,
             CudaRecall.KERNEL,

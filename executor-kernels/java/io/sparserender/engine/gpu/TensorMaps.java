@@ -1,0 +1,75 @@
+package io.sparserender.engine.gpu;
+
+/**
+ * Hopper TMA tensor maps (the 128-byte descriptors {@code cp.async.bulk.tensor} reads), encoded by the driver's
+ * {@code cuTensorMapEncodeTiled} through the project's JNI shim ({@code tensor_map_shim.c}; JCuda 12.6 has no
+ * binding). A kernel takes the descriptor as a {@code const __grid_constant__} parameter ({@link KernelArgs#bytes}).
+ */
+public final class TensorMaps {
+    /** Descriptor bytes. */
+    public static final int BYTES = 128;
+    private static final int DTYPE_BFLOAT16 = 9;
+    private static final int INTERLEAVE_NONE = 0;
+    private static final int SWIZZLE_128B = 3;
+    private static final int L2_PROMOTION_128B = 2;
+    private static final int OOB_FILL_ZERO = 0;
+
+    private TensorMaps() {}
+
+    /** Whether tensor maps can be made here (the shim is loaded; the driver is asked at the first encode). */
+    public static boolean available() {
+        return CublasLtShim.libraryLoaded();
+    }
+
+    /**
+     * A bf16 matrix of {@code rows} × {@code cols} elements, columns contiguous, rows {@code rowStride} elements apart,
+     * read in boxes of {@code boxRows} × {@code boxCols} with the 128-byte swizzle wgmma's K-major operands use
+     * ({@code boxCols} × 2 bytes must be 128 at most) and zeros outside the matrix.
+     */
+    public static byte[] bf16Matrix(DeviceBuffer b, long rows, long cols, long rowStride, int boxRows, int boxCols) {
+        if (b.dtype() != io.sparserender.engine.tensor.DType.BF16) {
+            throw new IllegalArgumentException("A bf16 tensor map needs a BF16 buffer, not " + b.dtype());
+        }
+        if (rows < 1 || cols < 1 || cols > rowStride || (rows - 1) * rowStride + cols > b.numel()) {
+            throw new IllegalArgumentException("Invalid tensor map " + rows + " x " + cols + " (row stride " + rowStride
+                    + ") over a buffer of " + b.numel() + " elements");
+        }
+        if (boxCols * 2 > 128 || boxRows > 256 || boxRows < 1 || boxCols < 8) {
+            throw new IllegalArgumentException("Invalid box " + boxRows + " x " + boxCols + ": 8..64 bf16 columns (128 bytes, "
+                    + "the swizzle span) and 1..256 rows");
+        }
+        if (rowStride * 2 % 16 != 0 || b.address() % 16 != 0) {
+            throw new IllegalArgumentException("Invalid tensor map: row stride " + rowStride + " elements and the address "
+                    + "must be multiples of 16 bytes");
+        }
+        return encode(b.device(), DTYPE_BFLOAT16, b.address(), new long[] {cols, rows}, new long[] {rowStride * 2},
+                new int[] {boxCols, boxRows});
+    }
+
+    /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */
+    private static byte[] encode(CudaDevice device, int dtype, long address, long[] dims, long[] byteStrides, int[] box) {
+        if (!available()) {
+            throw new GpuException("Cannot make a TMA tensor map: the project's JNI shim is not loaded ("
+                    + CublasLtShim.probe().problem() + ")");
+        }
+        int[] elementStrides = new int[dims.length];
+        java.util.Arrays.fill(elementStrides, 1);
+        byte[] out = new byte[BYTES];
+        int rc = device.call(() -> nativeEncodeTiled(dtype, dims.length, address, dims, byteStrides, box, elementStrides,
+                INTERLEAVE_NONE, SWIZZLE_128B, L2_PROMOTION_128B, OOB_FILL_ZERO, out));
+        if (rc != 0) {
+            String why = switch (rc) {
+                case -1 -> "libcuda.so.1 cannot be opened";
+                case -2 -> "the driver has no cuTensorMapEncodeTiled (CUDA 12.0 or later is needed)";
+                case -3 -> "rank " + dims.length + " is outside 1..5";
+                default -> "cuTensorMapEncodeTiled returned CUDA error " + rc;
+            };
+            throw new GpuException("Cannot make a TMA tensor map (dims " + java.util.Arrays.toString(dims) + ", box "
+                    + java.util.Arrays.toString(box) + "): " + why);
+        }
+        return out;
+    }
+
+    static native int nativeEncodeTiled(int dtype, int rank, long address, long[] dims, long[] byteStrides, int[] box,
+                                        int[] elementStrides, int interleave, int swizzle, int l2Promotion, int oobFill, byte[] out);
+}

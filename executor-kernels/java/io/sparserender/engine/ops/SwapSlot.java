@@ -20,6 +20,7 @@ public final class SwapSlot<R> {
     private final Loader loader;
     private int resident;
     private int swaps;
+    private long swapNanos;
 
     /**
      * @param resident which of {@code values} is in the shared memory now
@@ -46,7 +47,9 @@ public final class SwapSlot<R> {
     public synchronized R get(int i) {
         Objects.checkIndex(i, values.size());
         if (loader != null && i != resident) {
+            long t0 = System.nanoTime();
             loader.bringIn(i);
+            swapNanos += System.nanoTime() - t0;
             resident = i;
             swaps++;
         }
@@ -70,6 +73,11 @@ public final class SwapSlot<R> {
     /** How many times a value was brought in over another. */
     public synchronized int swaps() {
         return swaps;
+    }
+
+    /** Seconds spent bringing values in, in total (the copies are synchronous). */
+    public synchronized double swapSeconds() {
+        return swapNanos * 1e-9;
     }
 
     /** The values without bringing any in: for closing them only. */

@@ -12,7 +12,8 @@ import java.util.Objects;
  *
  * @param video           the MP4 in the work folder
  * @param stageSeconds    wall time per stage ("text", "dit", "attention", "vae_encode", "total"; "reference"
- *                        for the dense re-render of a sampled clip, which "total" then includes)
+ *                        for the dense re-render of a sampled clip, which "total" then includes; "expert_swap", part
+ *                        of "dit", where two experts share device memory)
  * @param attention       per layer × step statistics
  * @param peakDeviceBytes peak device memory of the clip, weights included (0 on the CPU)
  * @param captured        the frames and latents kept for a comparison, when the render was asked to; else null

@@ -150,6 +150,7 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         seconds.put("text", textSeconds);
 
         long t1 = System.nanoTime();
+        double swapSecondsBefore = experts.swapSeconds();
         ops.resetMemoryPeak();
         T context = ops.fromHost(contextHost);
         AttentionRecorder<T> attention = new AttentionRecorder<>(policies.apply(spec.policy()));
@@ -199,6 +200,9 @@ public final class WanClipRenderer<T> implements ClipRenderer {
         ops.release(context);
         seconds.put("dit", lap(t1));
         seconds.put("attention", attention.attentionSeconds());
+        if (experts.shared()) { // part of "dit": copying the other expert's weights over the one in device memory
+            seconds.put("expert_swap", experts.swapSeconds() - swapSecondsBefore);
+        }
         peaks.put("dit", ops.memoryPeak());
 
         long t2 = System.nanoTime();

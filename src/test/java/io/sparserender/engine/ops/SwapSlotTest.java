@@ -11,7 +11,10 @@ class SwapSlotTest {
     @Test
     void bringsInOnlyWhenAnotherValueHoldsTheMemory() {
         List<Integer> broughtIn = new ArrayList<>();
-        SwapSlot<String> slot = new SwapSlot<>(List.of("high", "low"), 1, broughtIn::add);
+        SwapSlot<String> slot = new SwapSlot<>(List.of("high", "low"), 1, i -> {
+            broughtIn.add(i);
+            sleepOneMillisecond();
+        });
         assertThat(slot.get(1)).isEqualTo("low");
         assertThat(broughtIn).isEmpty();
         assertThat(slot.get(0)).isEqualTo("high");
@@ -19,8 +22,18 @@ class SwapSlotTest {
         assertThat(slot.get(1)).isEqualTo("low");
         assertThat(broughtIn).containsExactly(0, 1);
         assertThat(slot.swaps()).isEqualTo(2);
+        assertThat(slot.swapSeconds()).as("two timed bring-ins of at least 1 ms").isGreaterThanOrEqualTo(0.002);
         assertThat(slot.residentIndex()).isEqualTo(1);
         assertThat(slot.shared()).isTrue();
+    }
+
+    private static void sleepOneMillisecond() {
+        try {
+            Thread.sleep(1);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     @Test
@@ -30,6 +43,7 @@ class SwapSlotTest {
         assertThat(slot.get(1)).isEqualTo("b");
         assertThat(slot.get(0)).isEqualTo("a");
         assertThat(slot.swaps()).isZero();
+        assertThat(slot.swapSeconds()).isZero();
     }
 
     @Test

@@ -186,6 +186,7 @@ class CudaGenerationGpuTest {
                 System.out.printf("two experts sharing device memory: GPU vs CPU PSNR %.1f dB, second clip (after swaps) vs first %.1f dB%n",
                         vsCpu, repeat);
                 assertThat(vsCpu).isGreaterThan(25);
+                assertThat(again.stageSeconds()).as("the clip timed its expert copies").containsKey("expert_swap");
                 assertThat(repeat).as("each expert's weights come back intact after a swap").isGreaterThan(50);
             }
         }

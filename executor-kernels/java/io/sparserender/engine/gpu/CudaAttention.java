@@ -62,7 +62,7 @@ public final class CudaAttention {
     static final String KERNEL_SM90_LIST_D64_BC32 = "flash_attn_sm90_list_d64_bc32";
     static final String KERNEL_SM90_LIST_D128_BC32 = "flash_attn_sm90_list_d128_bc32";
     /** sm90 path: Q + two K blocks + one Vᵀ block of 64 keys, bf16, at D = 128, + 1024 to align the base. */
-    static final int SM90_MAX_SMEM_BYTES = (64 + 3 * 64) * 128 * 2 + 1024;
+    static final int SM90_MAX_SMEM_BYTES = sm90SmemBytes(128);
     /** sm90 PV-overlapped path (wg1-pv): as wg1 with two Vᵀ blocks, at D = 128. */
     static final int SM90PV_MAX_SMEM_BYTES = sm90PvSmemBytes(128);
     /** sm90 two-warpgroup path: two Q tiles + two K blocks + two Vᵀ blocks, bf16, at D = 128, + 1024 to align the base. */
@@ -145,9 +145,8 @@ public final class CudaAttention {
     private final CudaKernels ops;
     private final AttentionPlanner planner;
     private final boolean hopper;
-    private final boolean twoWarpgroups;
-    private final boolean pvOverlap;
-    private final boolean lean;
+    /** The kernel family of the unlisted policies here: the chosen one on compute 9.0, mma-sync elsewhere. */
+    private final AttentionKernel family;
 
     /** The configured kernel ({@link AttentionKernel#configured()}: wg1-lean unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
@@ -165,38 +164,46 @@ public final class CudaAttention {
         this.ops = new CudaKernels(device);
         this.planner = new AttentionPlanner(device);
         this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
-        this.twoWarpgroups = hopper && kernel == AttentionKernel.WG2;
-        this.pvOverlap = hopper && kernel == AttentionKernel.WG1_PV;
-        this.lean = hopper && kernel == AttentionKernel.WG1_LEAN;
+        this.family = hopper ? kernel : AttentionKernel.MMA_SYNC;
     }
 
     /** Which kernel runs. */
     public String name() {
-        if (twoWarpgroups) {
-            return "flash_attention_sm90_2wg.cu (wgmma, CTA of two warpgroups = 128 q rows sharing each K/V block; "
+        return switch (family) {
+            case WG2 -> "flash_attention_sm90_2wg.cu (wgmma, CTA of two warpgroups = 128 q rows sharing each K/V block; "
                     + "listed policies on flash_attention_sm90.cu)";
-        }
-        if (pvOverlap) {
-            return "flash_attention_sm90.cu, PV-overlapped (wgmma, 64-row q-tiles, 64-key blocks, PV of a block under the next "
-                    + "block's softmax; listed policies on the wg1 listed kernels)";
-        }
-        if (lean) {
-            return "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first k-step, "
-                    + "O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
-        }
-        return hopper ? "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)"
-                : "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
+            case WG1_PV -> "flash_attention_sm90.cu, PV-overlapped (wgmma, 64-row q-tiles, 64-key blocks, PV of a block under "
+                    + "the next block's softmax; listed policies on the wg1 listed kernels)";
+            case WG1_LEAN -> "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first "
+                    + "k-step, O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
+            case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
+            case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
+        };
     }
 
     /** The kernel family that runs the unlisted policies here (wg1 and wg2 are mma-sync off compute 9.0). */
     public AttentionKernel kernel() {
-        return twoWarpgroups ? AttentionKernel.WG2 : pvOverlap ? AttentionKernel.WG1_PV : lean ? AttentionKernel.WG1_LEAN
-                : hopper ? AttentionKernel.WG1 : AttentionKernel.MMA_SYNC;
+        return family;
     }
 
-    /** The kernel family that runs this policy here: the listed policies run wg1's listed kernels under wg2 and wg1-pv. */
+    /** The kernel family that runs this policy here: on compute 9.0 the listed policies always run wg1's listed kernels. */
     public AttentionKernel kernelFor(AttentionPolicy policy) {
-        return (twoWarpgroups || pvOverlap || lean) && !unlisted(policy) ? AttentionKernel.WG1 : kernel();
+        return hopper && !unlisted(policy) ? AttentionKernel.WG1 : family;
+    }
+
+    /** The entry point of a Hopper family's unlisted kernels (wg1, wg1-lean, wg1-pv, wg2) for this head dim and bc. */
+    static String unlistedSm90Kernel(AttentionKernel family, int headDim, int bc) {
+        String[] byDimAndBc = switch (family) {
+            case WG1 -> new String[] {KERNEL_SM90_D64_BC64, KERNEL_SM90_D128_BC64, KERNEL_SM90_D64_BC32, KERNEL_SM90_D128_BC32};
+            case WG1_LEAN -> new String[] {KERNEL_SM90LEAN_D64_BC64, KERNEL_SM90LEAN_D128_BC64, KERNEL_SM90LEAN_D64_BC32,
+                    KERNEL_SM90LEAN_D128_BC32};
+            case WG1_PV -> new String[] {KERNEL_SM90PV_D64_BC64, KERNEL_SM90PV_D128_BC64, KERNEL_SM90PV_D64_BC32,
+                    KERNEL_SM90PV_D128_BC32};
+            case WG2 -> new String[] {KERNEL_SM90_2WG_D64_BC64, KERNEL_SM90_2WG_D128_BC64, KERNEL_SM90_2WG_D64_BC32,
+                    KERNEL_SM90_2WG_D128_BC32};
+            case MMA_SYNC -> throw new IllegalArgumentException("mma-sync is not a Hopper kernel family");
+        };
+        return byDimAndBc[(bc == 64 ? 0 : 2) + (headDim == 64 ? 0 : 1)];
     }
 
     /**
@@ -242,6 +249,11 @@ public final class CudaAttention {
         }
         return headDim == 64 ? (bc == 64 ? KERNEL_LIST_D64_BC64 : KERNEL_LIST_D64_BC32)
                 : (bc == 64 ? KERNEL_LIST_D128_BC64 : KERNEL_LIST_D128_BC32);
+    }
+
+    /** flash_attention_sm90.cu's wg1 and wg1-lean kernels: Q, two K blocks and one Vᵀ block of 64 keys, + 1024 alignment pad. */
+    static int sm90SmemBytes(int headDim) {
+        return (BR + 3 * 64) * headDim * 2 + 1024;
     }
 
     static int smemBytes(int headDim, int bc) {
@@ -459,28 +471,14 @@ public final class CudaAttention {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
-            if (twoWarpgroups) {
+            String name = unlistedSm90Kernel(family, headDim, bc);
+            KernelArgs args = new KernelArgs().struct(p.struct());
+            switch (family) {
                 // One CTA per pair of q-tiles (rows 128·i .. 128·i + 127); the odd last q-tile's partner is absent.
-                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_2WG_D64_BC64 : KERNEL_SM90_2WG_D128_BC64)
-                                : (headDim == 64 ? KERNEL_SM90_2WG_D64_BC32 : KERNEL_SM90_2WG_D128_BC32),
-                        (int) pairs, THREADS_2WG, sm90TwoWgSmemBytes(headDim), new KernelArgs().struct(p.struct()));
-                return;
+                case WG2 -> device.launch(name, (int) pairs, THREADS_2WG, sm90TwoWgSmemBytes(headDim), args);
+                case WG1_PV -> device.launch(name, (int) grid, THREADS, sm90PvSmemBytes(headDim), args);
+                default -> device.launch(name, (int) grid, THREADS, sm90SmemBytes(headDim), args);
             }
-            if (pvOverlap) {
-                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90PV_D64_BC64 : KERNEL_SM90PV_D128_BC64)
-                                : (headDim == 64 ? KERNEL_SM90PV_D64_BC32 : KERNEL_SM90PV_D128_BC32),
-                        (int) grid, THREADS, sm90PvSmemBytes(headDim), new KernelArgs().struct(p.struct()));
-                return;
-            }
-            if (lean) {
-                device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90LEAN_D64_BC64 : KERNEL_SM90LEAN_D128_BC64)
-                                : (headDim == 64 ? KERNEL_SM90LEAN_D64_BC32 : KERNEL_SM90LEAN_D128_BC32),
-                        (int) grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024, new KernelArgs().struct(p.struct()));
-                return;
-            }
-            device.launch(bc == 64 ? (headDim == 64 ? KERNEL_SM90_D64_BC64 : KERNEL_SM90_D128_BC64)
-                            : (headDim == 64 ? KERNEL_SM90_D64_BC32 : KERNEL_SM90_D128_BC32),
-                    (int) grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024, new KernelArgs().struct(p.struct()));
         }
     }
 }

@@ -59,6 +59,24 @@ class CudaAttentionSupportTest {
     }
 
     @Test
+    void eachHopperFamilyLaunchesItsOwnEntryPointForEveryHeadDimAndTileWidth() {
+        java.util.Map<AttentionKernel, String> prefix = java.util.Map.of(AttentionKernel.WG1, "flash_attn_sm90_d",
+                AttentionKernel.WG1_LEAN, "flash_attn_sm90lean_d", AttentionKernel.WG1_PV, "flash_attn_sm90pv_d",
+                AttentionKernel.WG2, "flash_attn_sm90_2wg_d");
+        prefix.forEach((family, start) -> {
+            for (int d : new int[] {64, 128}) {
+                for (int bc : new int[] {32, 64}) {
+                    String name = CudaAttention.unlistedSm90Kernel(family, d, bc);
+                    assertThat(name).as("%s d %d bc %d", family, d, bc).isEqualTo(start + d + "_bc" + bc);
+                    assertThat(KernelModule.KERNELS).contains(name);
+                }
+            }
+        });
+        assertThatThrownBy(() -> CudaAttention.unlistedSm90Kernel(AttentionKernel.MMA_SYNC, 128, 64))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void theKernelSettingIsReadAndABadOneNamesTheSetting() {
         assertThat(AttentionKernel.parse(" WG1 ", "--kernel")).isEqualTo(AttentionKernel.WG1);
         assertThat(AttentionKernel.parse("mma-sync", "--kernel")).isEqualTo(AttentionKernel.MMA_SYNC);

@@ -214,15 +214,7 @@ public final class HybridFloorStudy {
      * descending (ties lower index): the tiles holding keys every query favours (sinks). [0][i].
      */
     static int[][] globalTiles(float[] q, float[] k, int seqLen, int headDim, Tiling tiling, int nq) {
-        float[] qAll = new float[headDim];
-        for (int i = 0; i < seqLen; i++) {
-            for (int d = 0; d < headDim; d++) {
-                qAll[d] += q[i * headDim + d];
-            }
-        }
-        for (int d = 0; d < headDim; d++) {
-            qAll[d] /= seqLen;
-        }
+        float[] qAll = meanQuery(q, seqLen, headDim);
         int nk = tiling.kvTiles(seqLen);
         float[] tmax = new float[nk];
         Arrays.fill(tmax, Float.NEGATIVE_INFINITY);
@@ -236,8 +228,8 @@ public final class HybridFloorStudy {
         return new int[][] {TilePlanner.descending(nk, tmax)};
     }
 
-    /** G[kt]: the softmax over single keys of the mean (scaled) query's scores, summed per kv-tile. */
-    static float[] globalMass(float[] q, float[] k, int seqLen, int headDim, Tiling tiling) {
+    /** The mean of all (scaled) query rows: [headDim]. */
+    private static float[] meanQuery(float[] q, int seqLen, int headDim) {
         float[] qAll = new float[headDim];
         for (int i = 0; i < seqLen; i++) {
             for (int d = 0; d < headDim; d++) {
@@ -247,6 +239,12 @@ public final class HybridFloorStudy {
         for (int d = 0; d < headDim; d++) {
             qAll[d] /= seqLen;
         }
+        return qAll;
+    }
+
+    /** G[kt]: the softmax over single keys of the mean (scaled) query's scores, summed per kv-tile. */
+    static float[] globalMass(float[] q, float[] k, int seqLen, int headDim, Tiling tiling) {
+        float[] qAll = meanQuery(q, seqLen, headDim);
         double[] s = new double[seqLen];
         double mx = Double.NEGATIVE_INFINITY;
         for (int c = 0; c < seqLen; c++) {

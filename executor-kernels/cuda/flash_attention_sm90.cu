@@ -262,7 +262,6 @@ __device__ __forceinline__ void attention90(const Fa90Params& p, const int* list
         const int kb0 = jb * 64;
         // This block's Vᵀ buffer: one buffer, or (OVL) two, as PV of the previous block may still be reading the other.
         const uint32_t sVt = sVt0 + (OVL ? (jb & 1) * V_BYTES : 0);
-        (void)sVt;
         // Listed: key starts of block jb + 2 (its K is loaded below).
         int f0s = ABSENT, f1s = ABSENT;
         if constexpr (LISTED) {

@@ -14,7 +14,7 @@ public final class TmaProbe {
 
     private TmaProbe() {}
 
-    /** The box with top-left element (row0, col0) of {@code matrix} as read through {@code map}: [64, 64] bf16. */
+    /** The box with top-left element (row0, col0) of the matrix {@code map} describes, as read through it: [64, 64] bf16. */
     public static DeviceBuffer loadBox(CudaDevice device, byte[] map, int row0, int col0) {
         if (map.length != TensorMaps.BYTES) {
             throw new IllegalArgumentException("A tensor map has " + TensorMaps.BYTES + " bytes, not " + map.length);

@@ -259,8 +259,8 @@ public final class WanTransformer<T> {
         x = ops.scoped(() -> {
             T h = ops.adaLayerNorm(x0, shift1, scale1, config.eps());
             WanWeights.Attention<T> a = w.self();
-            T q = ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, a.q()), a.normQ(), config.eps())), rot));
-            T k = ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, a.k()), a.normK(), config.eps())), rot));
+            T q = rotatedHeads(h, a.q(), a.normQ(), rot);
+            T k = rotatedHeads(h, a.k(), a.normK(), rot);
             T v = heads(linear(h, a.v()));
             T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
             T out = ops.addGated(x0, linear(merge(att), a.o()), gate1);
@@ -290,6 +290,11 @@ public final class WanTransformer<T> {
             probe(probe, layer, "feed-forward", out);
             return out;
         });
+    }
+
+    /** RoPE(heads(RMSNorm(h·W + b))): q or k of self-attention, in a scope that keeps only the result. */
+    private T rotatedHeads(T h, WanWeights.Linear<T> projection, T norm, Rope3d.Tables<T> rot) {
+        return ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, projection), norm, config.eps())), rot));
     }
 
     private T linear(T x, WanWeights.Linear<T> l) {

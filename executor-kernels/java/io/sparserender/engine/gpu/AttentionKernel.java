@@ -12,7 +12,9 @@ import java.util.Locale;
  * softmax: FlashAttention-3's intra-warpgroup overlap; measured 13 % slower than wg1 on an H100, so not the
  * default either), {@link #WG1_LEAN} on its lean kernels (wg1 without the zeroing of S before each QKᵀ — the
  * first k-step overwrites — and without O's rescale in warps whose row maxima did not move; the default, 1–2 % faster
- * than wg1 measured on an H100); all run the listed policies
+ * than wg1 measured on an H100), {@link #WS} the warp-specialised draft ({@code flash_attention_sm90_ws.cu}: TMA producer
+ * warpgroup, two consumer warpgroups, 128-key blocks; dense at D = 128 only, everything else runs wg1-lean; DRAFT, not
+ * yet run on a device); all run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
@@ -21,7 +23,8 @@ public enum AttentionKernel {
     WG1("wg1"),
     WG2("wg2"),
     WG1_PV("wg1-pv"),
-    WG1_LEAN("wg1-lean");
+    WG1_LEAN("wg1-lean"),
+    WS("ws");
 
     /** The system property and environment variable that choose the default. */
     public static final String PROPERTY = "sparserender.attention.kernel";

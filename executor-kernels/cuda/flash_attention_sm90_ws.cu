@@ -1,0 +1,272 @@
+// flash_attention_sm90_ws.cu: DRAFT, never run on a device yet. The warp-specialised Hopper attention kernel
+// (FlashAttention-3's structure) for the dense policy, the design that docs/BENCHMARKS.md's three measured wg1
+// variants point to: a CTA of three warpgroups — one producer that only issues TMA loads, two consumers with 64
+// q rows each (a 128-row q-tile) that only run wgmma and the softmax — sharing each K and Vᵀ block of 128 keys
+// through a two-stage shared-memory ring synchronised by mbarriers (no CTA-wide barrier in the loop).
+//
+//   producer (warpgroup 0, one thread issues): Q once; then for every key block j: wait until stage j % 2 is free
+//     (its "empty" barrier: both consumers are done with block j − 2), expect 32 KiB on its "full" barrier and
+//     issue the two TMA boxes of K (and, on a second barrier pair, of Vᵀ).
+//   consumers (warpgroups 1, 2): wait for K of block j; S = Q Kᵀ (wgmma m64n128k16 × 8, Q and K from shared
+//     memory, 128-byte swizzle); release K; mask keys ≥ L; online softmax (row max, exp2, row sum; O rescaled
+//     only by warps whose max moved, as wg1-lean); P to bf16 in registers; wait for Vᵀ of block j;
+//     O += P·V (wgmma m64n128k16 × 8, P from registers); release Vᵀ.
+// Registers: setmaxnreg gives the producer 40 and each consumer 232 (S 64 + O 64 + P 32 fp32/bf16 words).
+// Not yet: ping-pong ordering of the two consumers' GEMMs (named barriers), S of the next block under this
+// block's softmax, the in-loop sparse rules. Java launcher: CudaAttention (kernel "ws", dense only; the tensor
+// maps from TensorMaps: Q and K as [D, H, L, B] boxes {64, 1, 64|128, 1}, Vᵀ as [Lp, D, B·H] boxes {64, 128, 1}).
+#include <stdint.h>
+#include <cuda_bf16.h>
+#include "flash_attention_sm90.cuh"
+
+namespace fa90ws {
+
+struct alignas(64) TensorMap {
+    unsigned long long opaque[16];
+};
+
+constexpr int THREADS = 384;
+constexpr int D = 128;
+constexpr int BN = 128;                          // keys per block
+constexpr int Q_BYTES = 128 * D * 2;             // 32 KiB: two 64-row halves × two 64-column panels
+constexpr int KV_STAGE_BYTES = BN * D * 2;       // 32 KiB
+constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_STAGE_BYTES + 1024;
+static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ void bar_init(uint32_t b, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(b), "r"(count));
+}
+
+__device__ __forceinline__ void bar_expect(uint32_t b, int bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(b), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void bar_arrive(uint32_t b) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(b) : "memory");
+}
+
+__device__ __forceinline__ void bar_wait(uint32_t b, int parity) {
+    uint32_t done = 0;
+    while (!done) {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(b), "r"(parity)
+                     : "memory");
+    }
+}
+
+__device__ __forceinline__ void tma_4d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, int c3, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void tma_3d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void wgmma_ss_n128(float* d, uint64_t da, uint64_t db, int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(acc));
+}
+
+__device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90Params& p) {
+    extern __shared__ char smem_ws[];
+    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_STAGE_BYTES;
+    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
+    auto fullQ = [&]() { return b0; };
+    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
+    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
+    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
+    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+
+    const int L = p.seq_len, H = p.heads;
+    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN, nk64 = (L + 63) / 64;
+    const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    const int b = bh / H, h = bh % H;
+    const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
+
+    if (threadIdx.x == 0) {
+        bar_init(fullQ(), 1);
+        for (int s = 0; s < 2; s++) {
+            bar_init(fullK(s), 1);
+            bar_init(fullV(s), 1);
+            bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
+            bar_init(emptyV(s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 0) {
+            bar_expect(fullQ(), Q_BYTES);
+            for (int half = 0; half < 2; half++) {
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, fullQ());
+                }
+            }
+            for (int j = 0; j < nb; j++) {
+                const int s = j & 1;
+                if (j >= 2) bar_wait(emptyK(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullK(s), KV_STAGE_BYTES);
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_4d(sK + s * KV_STAGE_BYTES + panel * (BN * 128), mk, panel * 64, h, j * BN, b, fullK(s));
+                }
+                if (j >= 2) bar_wait(emptyV(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullV(s), KV_STAGE_BYTES);
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_3d(sV + s * KV_STAGE_BYTES + panel * (D * 128), mv, j * BN + panel * 64, 0, bh, fullV(s));
+                }
+            }
+        }
+        return;
+    }
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int half = wg - 1;
+    const int qt64 = qt * 2 + half, r0 = qt64 * 64;
+    const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
+    const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
+    const float scale = p.scale, sl2e = scale * 1.4426950408889634f;
+    const uint32_t myQ = sQ + half * 2 * 8192;
+
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float o[64];
+    #pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    float s[64];
+    uint32_t pa[8][4];
+
+    bar_wait(fullQ(), 0);
+    for (int j = 0; j < nb; j++) {
+        const int st = j & 1, par = (j >> 1) & 1;
+        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, vbuf = sV + st * KV_STAGE_BYTES;
+        bar_wait(fullK(st), par);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        #pragma unroll
+        for (int kk = 0; kk < D / 16; kk++) {
+            // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+            uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * (BN * 128) + (kk & 3) * 32;
+            wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(s);
+        bar_arrive(emptyK(st));   // this thread's warp is done reading K of block j
+
+        const int kb0 = j * BN;
+        if (kb0 + BN > L) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                int c = kb0 + g * 8 + 2 * t4;
+                if (c >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
+                if (c + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
+            }
+        }
+        float tmax[2] = {-INFINITY, -INFINITY};
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            tmax[0] = fmaxf(tmax[0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+            tmax[1] = fmaxf(tmax[1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 1));
+            tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 2));
+            float mnew = fmaxf(m[r], tmax[r]);
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mnew) * sl2e);
+            m[r] = mnew;
+            msc[r] = mnew * sl2e;
+        }
+        float rs[2] = {0.f, 0.f};
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+            s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+            s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+            s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+            rs[0] += s[g * 4 + 0] + s[g * 4 + 1];
+            rs[1] += s[g * 4 + 2] + s[g * 4 + 3];
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+            l[r] = alpha[r] * l[r] + rs[r];
+        }
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+            }
+        }
+        #pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+            pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+            pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+            pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+        }
+        bar_wait(fullV(st), par);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        #pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
+            fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        bar_arrive(emptyV(st));   // done reading Vᵀ of block j
+    }
+
+    if (r0 >= L) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const long long row_stride = (long long)H * D;
+    float* out = p.out + ((long long)b * L * H + h) * D;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        int row = r0 + (r == 0 ? lr0 : lr1);
+        float inv = 1.f / l[r];
+        float* dst = out + (long long)row * row_stride;
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+        }
+        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
+    }
+    if (p.keep != nullptr) {
+        for (int j = tid; j < nk64; j += 128) p.keep[((long long)bh * ((L + 63) / 64) + qt64) * nk64 + j] = 1u;
+    }
+    if (tid == 0) atomicAdd(&p.stats[0], (unsigned long long)nk64);
+}
+
+#endif
+
+}  // namespace fa90ws
+
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws::SMEM_BYTES of dynamic shared memory; D = 128, dense only.
+extern "C" __global__ void __launch_bounds__(fa90ws::THREADS, 1) flash_attn_sm90ws_d128(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    fa90ws::attention_ws(mq, mk, mv, p);
+#else
+    __trap();
+#endif
+}

@@ -131,6 +131,12 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                     tma_3d(sV + s * KV_STAGE_BYTES + panel * (D * 128), mv, j * BN + panel * 64, 0, bh, fullV(s));
                 }
             }
+            // Tail: stay until the consumers have released the last blocks, so no load this thread issued is
+            // still in flight when it exits.
+            for (int j = nb > 2 ? nb - 2 : 0; j < nb; j++) {
+                bar_wait(emptyK(j & 1), (j >> 1) & 1);
+                bar_wait(emptyV(j & 1), (j >> 1) & 1);
+            }
         }
         return;
     }

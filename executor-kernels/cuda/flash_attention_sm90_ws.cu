@@ -32,6 +32,7 @@ constexpr int Q_BYTES = 128 * D * 2;             // 32 KiB: two 64-row halves ×
 constexpr int KV_STAGE_BYTES = BN * D * 2;       // 32 KiB
 constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_STAGE_BYTES + 1024;
 static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+static_assert(THREADS == 384, "the entry points' launch bounds");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
@@ -79,7 +80,40 @@ __device__ __forceinline__ void wgmma_ss_n128(float* d, uint64_t da, uint64_t db
         : "l"(da), "l"(db), "r"(acc));
 }
 
+// All 128 threads of consumer warpgroup `id` (named barrier 1 or 2; 0 is __syncthreads') agree on pred.
+__device__ __forceinline__ bool wg_all(bool pred, int id) {
+    uint32_t r;
+    asm volatile("{\n.reg .pred p, q;\nsetp.ne.u32 p, %1, 0;\nbarrier.cta.red.and.pred q, %2, 128, p;\nselp.u32 %0, 1, 0, q;\n}\n"
+                 : "=r"(r)
+                 : "r"((uint32_t)pred), "r"(id)
+                 : "memory");
+    return r != 0;
+}
+
+// O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), as one straight-line wgmma group.
+template <int K0, int K1>
+__device__ __forceinline__ void pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {
+    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+    #pragma unroll
+    for (int kk = K0; kk < K1; kk++) {
+        // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
+        fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
+    }
+    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    fa90::fence_regs<64>(o);
+}
+
+// SPARSE = false: dense (mode 0), keep flags and counters per 64-key tile. SPARSE = true: the in-loop rules of
+// flash_attention_sm90.cu (mode 0 dense, 1 blasst, 2 dynsparse, 3 recall bound=max) on tiles of BC keys, each
+// 128-key block's NSUB tiles decided in order on the state the one before left (as the reference visits them).
+// A skipped tile's exps are not taken; a 64-key half of the block whose tiles are all skipped gets no PV k-steps
+// (three straight-line PV paths: both halves, the first, the second); a block with every tile skipped no PV at all.
+template <bool SPARSE, int BC>
 __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90Params& p) {
+    static_assert(BC == 32 || BC == 64, "tiles of 32 or 64 keys");
+    constexpr int NSUB = SPARSE ? BN / BC : 1;   // policy tiles per block
+    constexpr int SUBN = SPARSE ? BC / 8 : BN / 8;   // 8-column groups of S per tile
     extern __shared__ char smem_ws[];
     __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
@@ -92,7 +126,9 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
 
     const int L = p.seq_len, H = p.heads;
-    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN, nk64 = (L + 63) / 64;
+    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
+    const int tile = SPARSE ? BC : 64;   // keep flags and counters per tile of this many keys
+    const int nk = (L + tile - 1) / tile, nq64 = (L + 63) / 64;
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
     const int b = bh / H, h = bh % H;
     const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
@@ -143,18 +179,24 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
 
     asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
     const int half = wg - 1;
-    const int qt64 = qt * 2 + half, r0 = qt64 * 64;
+    const int qt64 = qt * 2 + half, r0 = qt64 * 64, rows = max(0, min(64, L - r0));
     const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
     const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
-    const float scale = p.scale, sl2e = scale * 1.4426950408889634f;
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const bool writer = tid == 0 && rows > 0;   // an absent second half (rows = 0) computes on zeros, writes nothing
+    const int mode = p.mode;
+    const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
     const uint32_t myQ = sQ + half * 2 * 8192;
+    unsigned int* keep = p.keep == nullptr || rows == 0 ? nullptr : p.keep + ((long long)bh * nq64 + qt64) * nk;
 
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f};
     float o[64];
     #pragma unroll
     for (int i = 0; i < 64; i++) o[i] = 0.f;
     float s[64];
     uint32_t pa[8][4];
+    long long wg_skipped = 0;
+    double wg_saved = 0;
 
     bar_wait(fullQ(), 0);
     for (int j = 0; j < nb; j++) {
@@ -182,43 +224,119 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 if (c + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
             }
         }
-        float tmax[2] = {-INFINITY, -INFINITY};
+        bool kept[NSUB];
+        bool any = false;
+        float atot[2] = {1.f, 1.f};
         #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            tmax[0] = fmaxf(tmax[0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-            tmax[1] = fmaxf(tmax[1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+        for (int sub = 0; sub < NSUB; sub++) {
+            kept[sub] = false;
+            const int jt = j * NSUB + sub;
+            if (SPARSE && jt >= nk) continue;   // past the last policy tile (uniform)
+            float tmax[2] = {-INFINITY, -INFINITY};
+            #pragma unroll
+            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                tmax[0] = fmaxf(tmax[0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                tmax[1] = fmaxf(tmax[1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 1));
+                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 2));
+            }
+            if constexpr (SPARSE) {
+                const int cols = min(BC, L - jt * BC);
+                bool skip = false;
+                float bound[2] = {0.f, 0.f};
+                if (mode != 0) {
+                    bool agree[2];
+                    #pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        float tn = tmax[r] * scale, mn = m[r] * scale;
+                        if (mode == 1) {
+                            agree[r] = tn - mn < thr;
+                        } else if (mode == 2) {
+                            agree[r] = l[r] > 0.f && tn - (mn + logf(l[r])) < thr;
+                        } else {
+                            bound[r] = (float)cols * expf(tn - mn);
+                            agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
+                        }
+                    }
+                    skip = wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + half);
+                }
+                if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;
+                if (skip) {
+                    if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    wg_skipped++;
+                    wg_saved += 2.0 * rows * cols * D;
+                    continue;
+                }
+            }
+            kept[sub] = true;
+            any = true;
+            float alpha[2], msc[2];
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                float mnew = fmaxf(m[r], tmax[r]);
+                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mnew) * sl2e);
+                m[r] = mnew;
+                msc[r] = mnew * sl2e;
+            }
+            float rs[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+                rs[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                rs[1] += s[g * 4 + 2] + s[g * 4 + 3];
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+                l[r] = alpha[r] * l[r] + rs[r];
+                skipped[r] *= alpha[r];
+                atot[r] *= alpha[r];
+            }
+            // P of an earlier kept tile of this block was taken against the old max.
+            #pragma unroll
+            for (int prev = 0; prev < sub; prev++) {
+                if (!kept[prev]) continue;
+                #pragma unroll
+                for (int g = prev * SUBN; g < (prev + 1) * SUBN; g++) {
+                    s[g * 4 + 0] *= alpha[0]; s[g * 4 + 1] *= alpha[0];
+                    s[g * 4 + 2] *= alpha[1]; s[g * 4 + 3] *= alpha[1];
+                }
+            }
         }
-        float alpha[2], msc[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 1));
-            tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 2));
-            float mnew = fmaxf(m[r], tmax[r]);
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mnew) * sl2e);
-            m[r] = mnew;
-            msc[r] = mnew * sl2e;
+        // Vᵀ of block j is waited for even when no PV reads it: the stage's barrier phases must stay in step.
+        bar_wait(fullV(st), par);
+        if (SPARSE && !any) {
+            bar_arrive(emptyV(st));
+            continue;
         }
-        float rs[2] = {0.f, 0.f};
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
-            s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
-            s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
-            s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-            rs[0] += s[g * 4 + 0] + s[g * 4 + 1];
-            rs[1] += s[g * 4 + 2] + s[g * 4 + 3];
-        }
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
-            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
-            l[r] = alpha[r] * l[r] + rs[r];
-        }
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+        if (!__all_sync(0xffffffffu, atot[0] == 1.f && atot[1] == 1.f)) {
             #pragma unroll
             for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+                o[g * 4 + 0] *= atot[0]; o[g * 4 + 1] *= atot[0];
+                o[g * 4 + 2] *= atot[1]; o[g * 4 + 3] *= atot[1];
+            }
+        }
+        bool lo = true, hi = true;   // whether each 64-key half of the block has a kept tile
+        if constexpr (SPARSE) {
+            lo = false;
+            hi = false;
+            #pragma unroll
+            for (int sub = 0; sub < NSUB; sub++) {
+                if (kept[sub]) {
+                    if (sub * BC < 64) lo = true; else hi = true;
+                    continue;
+                }
+                #pragma unroll
+                for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                    s[g * 4 + 0] = 0.f; s[g * 4 + 1] = 0.f; s[g * 4 + 2] = 0.f; s[g * 4 + 3] = 0.f;
+                }
             }
         }
         #pragma unroll
@@ -228,21 +346,17 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
             pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
         }
-        bar_wait(fullV(st), par);
-        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        #pragma unroll
-        for (int kk = 0; kk < 8; kk++) {
-            // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
-            fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
+        if (lo && hi) {
+            pv<0, 8>(o, pa, vbuf);
+        } else if (lo) {
+            pv<0, 4>(o, pa, vbuf);
+        } else {
+            pv<4, 8>(o, pa, vbuf);
         }
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-        fa90::fence_regs<64>(o);
         bar_arrive(emptyV(st));   // done reading Vᵀ of block j
     }
 
-    if (r0 >= L) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
-    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
     const long long row_stride = (long long)H * D;
     float* out = p.out + ((long long)b * L * H + h) * D;
     #pragma unroll
@@ -257,22 +371,41 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         }
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
     }
-    if (p.keep != nullptr) {
-        for (int j = tid; j < nk64; j += 128) p.keep[((long long)bh * ((L + 63) / 64) + qt64) * nk64 + j] = 1u;
+    if (!SPARSE && keep != nullptr) {
+        for (int jt = tid; jt < nk; jt += 128) keep[jt] = 1u;
     }
-    if (tid == 0) atomicAdd(&p.stats[0], (unsigned long long)nk64);
+    if (writer) {
+        atomicAdd(&p.stats[0], (unsigned long long)nk);
+        if (SPARSE) {
+            atomicAdd(&p.stats[1], (unsigned long long)wg_skipped);
+            atomicAdd(&p.stats[2], (unsigned long long)wg_saved);
+        }
+    }
 }
 
 #endif
 
 }  // namespace fa90ws
 
-// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws::SMEM_BYTES of dynamic shared memory; D = 128, dense only.
-extern "C" __global__ void __launch_bounds__(fa90ws::THREADS, 1) flash_attn_sm90ws_d128(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws::SMEM_BYTES of dynamic shared memory; D = 128.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    fa90ws::attention_ws(mq, mk, mv, p);
+#define FA90WS_BODY(SPARSE, BC) fa90ws::attention_ws<SPARSE, BC>(mq, mk, mv, p);
 #else
-    __trap();
+#define FA90WS_BODY(SPARSE, BC) __trap();
 #endif
+// Dense, counted per 64-key tile.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(false, 64)
 }
+// Dense, blasst, dynsparse, recall bound=max on tiles of 64 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(true, 64)
+}
+// The same on tiles of 32 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(true, 32)
+}
+#undef FA90WS_BODY

@@ -46,7 +46,6 @@ public final class TensorMaps {
                 new int[] {boxCols, boxRows});
     }
 
-    /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */
     /**
      * A bf16 tensor of any rank 1..5 ({@code dims} innermost first, {@code byteStrides} of dims 1.. in bytes), read in
      * boxes of {@code box} with the 128-byte swizzle ({@code box[0]} × 2 bytes must be 128 at most).
@@ -62,6 +61,7 @@ public final class TensorMaps {
         return encode(b.device(), DTYPE_BFLOAT16, b.address(), dims, byteStrides, box);
     }
 
+    /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */
     private static byte[] encode(CudaDevice device, int dtype, long address, long[] dims, long[] byteStrides, int[] box) {
         if (!available()) {
             throw new GpuException("Cannot make a TMA tensor map: the project's JNI shim is not loaded ("

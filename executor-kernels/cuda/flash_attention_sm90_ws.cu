@@ -127,8 +127,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
 
     const int L = p.seq_len, H = p.heads;
     const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
-    const int tile = SPARSE ? BC : 64;   // keep flags and counters per tile of this many keys
-    const int nk = (L + tile - 1) / tile, nq64 = (L + 63) / 64;
+    const int nk = (L + BC - 1) / BC, nq64 = (L + 63) / 64;   // keep flags and counters per policy tile
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
     const int b = bh / H, h = bh % H;
     const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
@@ -186,10 +185,13 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     const bool writer = tid == 0 && rows > 0;   // an absent second half (rows = 0) computes on zeros, writes nothing
     const int mode = p.mode;
     const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
+    const float ethr = mode == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
     const uint32_t myQ = sQ + half * 2 * 8192;
     unsigned int* keep = p.keep == nullptr || rows == 0 ? nullptr : p.keep + ((long long)bh * nq64 + qt64) * nk;
 
-    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f};
+    // m: the reference maximum of each row (the largest score seen, kept or not); l and skipped relative to it;
+    // mrun: the largest score of the kept tiles (blasst's rule).
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f}, mrun[2] = {-INFINITY, -INFINITY};
     float o[64];
     #pragma unroll
     for (int i = 0; i < 64; i++) o[i] = 0.f;
@@ -225,25 +227,46 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             }
         }
         bool kept[NSUB];
-        bool any = false;
-        float atot[2] = {1.f, 1.f};
+        bool any = !SPARSE;
+        // Row maxima: per tile (the rules need them) and over the block. Every exp of the block is taken against
+        // the block's new maximum M = max(m, all tiles' maxima), so P needs no rescale when a later tile moves the
+        // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
+        // not depend on that reference (the log-sum-exp; skipped mass over kept mass), except blasst, which compares
+        // against the running maximum of the kept tiles, tracked apart (mrun).
+        float tm[NSUB][2];
+        float bm[2] = {m[0], m[1]};
         #pragma unroll
         for (int sub = 0; sub < NSUB; sub++) {
-            kept[sub] = false;
-            const int jt = j * NSUB + sub;
-            if (SPARSE && jt >= nk) continue;   // past the last policy tile (uniform)
-            float tmax[2] = {-INFINITY, -INFINITY};
+            tm[sub][0] = -INFINITY;
+            tm[sub][1] = -INFINITY;
             #pragma unroll
             for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
-                tmax[0] = fmaxf(tmax[0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                tmax[1] = fmaxf(tmax[1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
             }
             #pragma unroll
             for (int r = 0; r < 2; r++) {
-                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 1));
-                tmax[r] = fmaxf(tmax[r], __shfl_xor_sync(0xffffffffu, tmax[r], 2));
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                bm[r] = fmaxf(bm[r], tm[sub][r]);
             }
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+            m[r] = bm[r];
+            msc[r] = bm[r] * sl2e;
+            l[r] *= alpha[r];
+            if (SPARSE) skipped[r] *= alpha[r];
+        }
+        float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
             if constexpr (SPARSE) {
+                kept[sub] = false;
+                const int jt = j * NSUB + sub;
+                if (jt >= nk) continue;   // past the last policy tile (uniform)
                 const int cols = min(BC, L - jt * BC);
                 bool skip = false;
                 float bound[2] = {0.f, 0.f};
@@ -251,13 +274,13 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                     bool agree[2];
                     #pragma unroll
                     for (int r = 0; r < 2; r++) {
-                        float tn = tmax[r] * scale, mn = m[r] * scale;
                         if (mode == 1) {
-                            agree[r] = tn - mn < thr;
+                            agree[r] = tm[sub][r] * scale - mrun[r] * scale < thr;
                         } else if (mode == 2) {
-                            agree[r] = l[r] > 0.f && tn - (mn + logf(l[r])) < thr;
+                            // tn − lse < λ  as  e^(tn − M) < l·e^λ  (l relative to M): one ex2, no logf
+                            agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e) < l[r] * ethr;
                         } else {
-                            bound[r] = (float)cols * expf(tn - mn);
+                            bound[r] = (float)cols * fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e);
                             agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
                         }
                     }
@@ -270,44 +293,46 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                     wg_saved += 2.0 * rows * cols * D;
                     continue;
                 }
+                kept[sub] = true;
+                any = true;
+                mrun[0] = fmaxf(mrun[0], tm[sub][0]);
+                mrun[1] = fmaxf(mrun[1], tm[sub][1]);
             }
-            kept[sub] = true;
-            any = true;
-            float alpha[2], msc[2];
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float mnew = fmaxf(m[r], tmax[r]);
-                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mnew) * sl2e);
-                m[r] = mnew;
-                msc[r] = mnew * sl2e;
-            }
-            float rs[2] = {0.f, 0.f};
+            float ps[2] = {0.f, 0.f};
             #pragma unroll
             for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
                 s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
                 s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
                 s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
                 s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-                rs[0] += s[g * 4 + 0] + s[g * 4 + 1];
-                rs[1] += s[g * 4 + 2] + s[g * 4 + 3];
+                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
             }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
-                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
-                l[r] = alpha[r] * l[r] + rs[r];
-                skipped[r] *= alpha[r];
-                atot[r] *= alpha[r];
-            }
-            // P of an earlier kept tile of this block was taken against the old max.
-            #pragma unroll
-            for (int prev = 0; prev < sub; prev++) {
-                if (!kept[prev]) continue;
+            if (SPARSE && mode >= 2 && sub + 1 < NSUB) {
+                // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
                 #pragma unroll
-                for (int g = prev * SUBN; g < (prev + 1) * SUBN; g++) {
-                    s[g * 4 + 0] *= alpha[0]; s[g * 4 + 1] *= alpha[0];
-                    s[g * 4 + 2] *= alpha[1]; s[g * 4 + 3] *= alpha[1];
+                for (int r = 0; r < 2; r++) {
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+                    l[r] += ps[r];
                 }
+            } else {
+                rs[0] += ps[0];
+                rs[1] += ps[1];
+            }
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+            l[r] += rs[r];
+        }
+        // O follows the reference M even when no tile of the block is kept (recall may skip a tile above the max).
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
             }
         }
         // Vᵀ of block j is waited for even when no PV reads it: the stage's barrier phases must stay in step.
@@ -315,13 +340,6 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         if (SPARSE && !any) {
             bar_arrive(emptyV(st));
             continue;
-        }
-        if (!__all_sync(0xffffffffu, atot[0] == 1.f && atot[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= atot[0]; o[g * 4 + 1] *= atot[0];
-                o[g * 4 + 2] *= atot[1]; o[g * 4 + 3] *= atot[1];
-            }
         }
         bool lo = true, hi = true;   // whether each 64-key half of the block has a kept tile
         if constexpr (SPARSE) {
@@ -393,17 +411,20 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
 #else
 #define FA90WS_BODY(SPARSE, BC) __trap();
 #endif
-// Dense, counted per 64-key tile.
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128(const __grid_constant__ fa90ws::TensorMap mq,
+// Dense, keep flags and counters per tile of 64 or 32 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
         const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
     FA90WS_BODY(false, 64)
 }
-// Dense, blasst, dynsparse, recall bound=max on tiles of 64 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(false, 32)
+}
+// The in-loop rules (blasst, dynsparse, recall bound=max) on tiles of 64 or 32 keys.
 extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
         const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
     FA90WS_BODY(true, 64)
 }
-// The same on tiles of 32 keys.
 extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
         const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
     FA90WS_BODY(true, 32)

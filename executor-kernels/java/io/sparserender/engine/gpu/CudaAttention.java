@@ -48,7 +48,8 @@ public final class CudaAttention {
     static final String KERNEL_SM90LEAN_D128_BC64 = "flash_attn_sm90lean_d128_bc64";
     static final String KERNEL_SM90LEAN_D64_BC32 = "flash_attn_sm90lean_d64_bc32";
     static final String KERNEL_SM90LEAN_D128_BC32 = "flash_attn_sm90lean_d128_bc32";
-    static final String KERNEL_SM90WS_D128 = "flash_attn_sm90ws_d128";
+    static final String KERNEL_SM90WS_DENSE_D128_BC64 = "flash_attn_sm90ws_dense_d128_bc64";
+    static final String KERNEL_SM90WS_DENSE_D128_BC32 = "flash_attn_sm90ws_dense_d128_bc32";
     static final String KERNEL_SM90WS_D128_BC64 = "flash_attn_sm90ws_d128_bc64";
     static final String KERNEL_SM90WS_D128_BC32 = "flash_attn_sm90ws_d128_bc32";
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
@@ -154,7 +155,7 @@ public final class CudaAttention {
     /** The kernel family of the unlisted policies here: the chosen one on compute 9.0, mma-sync elsewhere. */
     private final AttentionKernel family;
 
-    /** The configured kernel ({@link AttentionKernel#configured()}: wg1-lean unless set) on compute 9.0, mma.sync elsewhere. */
+    /** The configured kernel ({@link AttentionKernel#configured()}: ws unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
         this(device, true);
     }
@@ -485,8 +486,9 @@ public final class CudaAttention {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
             if (family == AttentionKernel.WS && headDim == 128) {
-                String entry = policy instanceof AttentionPolicy.Dense && bc == 64 ? KERNEL_SM90WS_D128
-                        : bc == 64 ? KERNEL_SM90WS_D128_BC64 : KERNEL_SM90WS_D128_BC32;
+                String entry = policy instanceof AttentionPolicy.Dense
+                        ? (bc == 64 ? KERNEL_SM90WS_DENSE_D128_BC64 : KERNEL_SM90WS_DENSE_D128_BC32)
+                        : (bc == 64 ? KERNEL_SM90WS_D128_BC64 : KERNEL_SM90WS_D128_BC32);
                 launchWarpSpecialised(entry, q, k, vt, p, bsz, seqLen, heads, headDim, vtStride);
                 return;
             }

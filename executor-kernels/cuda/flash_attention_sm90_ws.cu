@@ -90,18 +90,14 @@ __device__ __forceinline__ bool wg_all(bool pred, int id) {
     return r != 0;
 }
 
-// O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), as one straight-line wgmma group.
+// O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), issued into the caller's open wgmma group.
 template <int K0, int K1>
-__device__ __forceinline__ void pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {
-    asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+__device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {
     #pragma unroll
     for (int kk = K0; kk < K1; kk++) {
         // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
         fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
     }
-    asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-    fa90::fence_regs<64>(o);
 }
 
 // SPARSE = false: dense (mode 0), keep flags and counters per 64-key tile. SPARSE = true: the in-loop rules of
@@ -201,21 +197,41 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     double wg_saved = 0;
 
     bar_wait(fullQ(), 0);
-    for (int j = 0; j < nb; j++) {
-        const int st = j & 1, par = (j >> 1) & 1;
-        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, vbuf = sV + st * KV_STAGE_BYTES;
-        bar_wait(fullK(st), par);
+    int pv_prev = 0;   // PV owed for block j − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
+    for (int j = 0; j <= nb; j++) {
+        // PV of block j − 1 and S = Q·K_jᵀ issued as one wgmma group, one wait per block. The variants are separate
+        // straight-line sequences (a branch inside one makes ptxas serialize every wgmma). Measured: making the two
+        // consumers take turns at this point (FlashAttention-3's ping-pong, named barriers) gained nothing on an H100
+        // (docs/BENCHMARKS.md): the two consumers already interleave their tensor-core work on their own.
+        const bool qk = j < nb;
+        const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
+        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
+        if (qk) bar_wait(fullK(st), par);
+        if (j > 0) bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
-            uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * (BN * 128) + (kk & 3) * 32;
-            wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+        if (pv_prev == 3) {
+            issue_pv<0, 8>(o, pa, pvbuf);
+        } else if (pv_prev == 1) {
+            issue_pv<0, 4>(o, pa, pvbuf);
+        } else if (pv_prev == 2) {
+            issue_pv<4, 8>(o, pa, pvbuf);
+        }
+        if (qk) {
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+                uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * (BN * 128) + (kk & 3) * 32;
+                wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+            }
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
         fa90::fence_regs<64>(s);
-        bar_arrive(emptyK(st));   // this thread's warp is done reading K of block j
+        if (qk) bar_arrive(emptyK(st));      // this thread's warp is done reading K of block j
+        if (j > 0) bar_arrive(emptyV(pst));  // and Vᵀ of block j − 1
+        pv_prev = 0;
+        if (!qk) break;
 
         const int kb0 = j * BN;
         if (kb0 + BN > L) {
@@ -335,12 +351,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
             }
         }
-        // Vᵀ of block j is waited for even when no PV reads it: the stage's barrier phases must stay in step.
-        bar_wait(fullV(st), par);
-        if (SPARSE && !any) {
-            bar_arrive(emptyV(st));
-            continue;
-        }
+        if (SPARSE && !any) continue;
         bool lo = true, hi = true;   // whether each 64-key half of the block has a kept tile
         if constexpr (SPARSE) {
             lo = false;
@@ -364,14 +375,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
             pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
         }
-        if (lo && hi) {
-            pv<0, 8>(o, pa, vbuf);
-        } else if (lo) {
-            pv<0, 4>(o, pa, vbuf);
-        } else {
-            pv<4, 8>(o, pa, vbuf);
-        }
-        bar_arrive(emptyV(st));   // done reading Vᵀ of block j
+        pv_prev = (lo ? 1 : 0) | (hi ? 2 : 0);
     }
 
     if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing

@@ -1,20 +1,25 @@
-// flash_attention_sm90_ws.cu: DRAFT, never run on a device yet. The warp-specialised Hopper attention kernel
-// (FlashAttention-3's structure) for the dense policy, the design that docs/BENCHMARKS.md's three measured wg1
-// variants point to: a CTA of three warpgroups — one producer that only issues TMA loads, two consumers with 64
-// q rows each (a 128-row q-tile) that only run wgmma and the softmax — sharing each K and Vᵀ block of 128 keys
+// flash_attention_sm90_ws.cu: the warp-specialised Hopper attention kernel (FlashAttention-3's structure), D = 128,
+// the default kernel family ("ws") for the unlisted policies on compute 9.0: dense, blasst, dynsparse and recall
+// bound=max in natural order. A CTA of three warpgroups: one producer that only issues TMA loads, two consumers with
+// 64 q rows each (a 128-row q-tile) that only run wgmma and the softmax, sharing each K and Vᵀ block of 128 keys
 // through a two-stage shared-memory ring synchronised by mbarriers (no CTA-wide barrier in the loop).
 //
 //   producer (warpgroup 0, one thread issues): Q once; then for every key block j: wait until stage j % 2 is free
 //     (its "empty" barrier: both consumers are done with block j − 2), expect 32 KiB on its "full" barrier and
-//     issue the two TMA boxes of K (and, on a second barrier pair, of Vᵀ).
-//   consumers (warpgroups 1, 2): wait for K of block j; S = Q Kᵀ (wgmma m64n128k16 × 8, Q and K from shared
-//     memory, 128-byte swizzle); release K; mask keys ≥ L; online softmax (row max, exp2, row sum; O rescaled
-//     only by warps whose max moved, as wg1-lean); P to bf16 in registers; wait for Vᵀ of block j;
-//     O += P·V (wgmma m64n128k16 × 8, P from registers); release Vᵀ.
+//     issue the two TMA boxes of K (and, on a second barrier pair, of Vᵀ); 128-byte swizzle, zeros outside.
+//   consumers (warpgroups 1, 2), per block j: wait for K_j (and Vᵀ_{j-1}); issue O += P_{j-1}·V_{j-1} and
+//     S = Q·K_jᵀ as one wgmma group (m64n128k16; Q, K, Vᵀ from shared memory, P from registers); release both;
+//     mask keys ≥ L; row maxima per policy tile and over the block; the policy's rule per tile in order
+//     (sparse entry points; a WG-wide vote on a named barrier); exps of the kept tiles against the block maximum;
+//     O rescaled only by warps whose maxima moved; P to bf16 in registers, zero for skipped tiles; the next
+//     block's PV covers only the 64-key halves with a kept tile (none if the block has none).
 // Registers: setmaxnreg gives the producer 40 and each consumer 232 (S 64 + O 64 + P 32 fp32/bf16 words).
-// Not yet: ping-pong ordering of the two consumers' GEMMs (named barriers), S of the next block under this
-// block's softmax, the in-loop sparse rules. Java launcher: CudaAttention (kernel "ws", dense only; the tensor
-// maps from TensorMaps: Q and K as [D, H, L, B] boxes {64, 1, 64|128, 1}, Vᵀ as [Lp, D, B·H] boxes {64, 128, 1}).
+// Measured on an H100 (docs/BENCHMARKS.md): dense 595-612 TFLOP/s at the Wan shapes, on par with cuDNN in the same
+// run; FA3's ping-pong turns between the consumers gained nothing and were removed; the sparse entry points are
+// slower than dense at the 6-33 % tile sparsity of the video-like inputs (their per-tile votes and bookkeeping cost
+// more than the skipped work saves). Not here: the listed policies (wg1's listed kernels run them), D = 64 (wg1-lean).
+// Java launcher: CudaAttention (tensor maps from TensorMaps: Q and K as [D, H, L, B] boxes {64, 1, 64|128, 1},
+// Vᵀ as [Lp, D, B·H] boxes {64, 128, 1}).
 #include <stdint.h>
 #include <cuda_bf16.h>
 #include "flash_attention_sm90.cuh"

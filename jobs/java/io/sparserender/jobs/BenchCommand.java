@@ -105,10 +105,10 @@ final class BenchCommand implements Callable<Integer> {
                 "hybrid:r=0.95,br=64,bc=64");
 
         @Option(names = "--kernel", split = ",",
-                description = "kernel families to time, in this order: wg2 (two warpgroups per CTA, compute 9.0), wg1 (one "
-                        + "warpgroup per CTA, compute 9.0), wg1-pv (wg1 with PV under the next block's softmax), mma-sync "
-                        + "(every card); default: the configured one "
-                        + "(SPARSE_RENDER_ATTENTION_KERNEL, wg1-lean unless set) and mma-sync")
+                description = "kernel families to time, in this order: ws (warp-specialised, TMA producer and two consumer "
+                        + "warpgroups, compute 9.0), wg1 / wg1-lean (one warpgroup per CTA, compute 9.0), wg1-pv (wg1 with PV "
+                        + "under the next block's softmax), wg2 (two warpgroups per CTA), mma-sync (every card); default: the "
+                        + "configured one (SPARSE_RENDER_ATTENTION_KERNEL, ws unless set) and mma-sync")
         List<String> kernels;
 
         @Option(names = "--gen-heads", defaultValue = "4", description = "video-like heads generated on the host, repeated over H")

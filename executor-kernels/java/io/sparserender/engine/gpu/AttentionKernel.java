@@ -11,8 +11,10 @@ import java.util.Locale;
  * PV-overlapped kernels (wg1 with each block's PV issued beside the next block's QKᵀ, both under that block's
  * softmax: FlashAttention-3's intra-warpgroup overlap; measured 13 % slower than wg1 on an H100, so not the
  * default either), {@link #WG1_LEAN} on its lean kernels (wg1 without the zeroing of S before each QKᵀ — the
- * first k-step overwrites — and without O's rescale in warps whose row maxima did not move; the default, 1–2 % faster
- * than wg1 measured on an H100); all run the listed policies
+ * first k-step overwrites — and without O's rescale in warps whose row maxima did not move; 1–2 % faster than wg1
+ * measured on an H100), {@link #WS} the warp-specialised kernel ({@code flash_attention_sm90_ws.cu}: a TMA producer
+ * warpgroup, two consumer warpgroups of 64 q rows sharing 128-key K/Vᵀ blocks; D = 128, D = 64 on wg1-lean; the
+ * default: dense 1.6× wg1-lean and on par with cuDNN on an H100, docs/BENCHMARKS.md); all run the listed policies
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
@@ -21,7 +23,8 @@ public enum AttentionKernel {
     WG1("wg1"),
     WG2("wg2"),
     WG1_PV("wg1-pv"),
-    WG1_LEAN("wg1-lean");
+    WG1_LEAN("wg1-lean"),
+    WS("ws");
 
     /** The system property and environment variable that choose the default. */
     public static final String PROPERTY = "sparserender.attention.kernel";
@@ -51,11 +54,11 @@ public enum AttentionKernel {
     }
 
     /**
-     * The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WG1_LEAN} (the fastest measured:
-     * 1–2 % over wg1 on an H100, docs/BENCHMARKS.md).
+     * The configured default: property {@value #PROPERTY} or {@value #ENV}, else {@link #WS} (the fastest measured, for
+     * every unlisted policy: docs/BENCHMARKS.md).
      */
     public static AttentionKernel configured() {
-        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WG1_LEAN.label));
+        String v = System.getProperty(PROPERTY, System.getenv().getOrDefault(ENV, WS.label));
         try {
             return parse(v, PROPERTY + " / " + ENV);
         } catch (IllegalArgumentException e) {

@@ -48,6 +48,13 @@ public final class CudaAttention {
     static final String KERNEL_SM90LEAN_D128_BC64 = "flash_attn_sm90lean_d128_bc64";
     static final String KERNEL_SM90LEAN_D64_BC32 = "flash_attn_sm90lean_d64_bc32";
     static final String KERNEL_SM90LEAN_D128_BC32 = "flash_attn_sm90lean_d128_bc32";
+    static final String KERNEL_SM90WS_DENSE_D128_BC64 = "flash_attn_sm90ws_dense_d128_bc64";
+    static final String KERNEL_SM90WS_DENSE_D128_BC32 = "flash_attn_sm90ws_dense_d128_bc32";
+    static final String KERNEL_SM90WS_D128_BC64 = "flash_attn_sm90ws_d128_bc64";
+    static final String KERNEL_SM90WS_D128_BC32 = "flash_attn_sm90ws_d128_bc32";
+    /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
+    static final int SM90WS_SMEM_BYTES = (128 + 4 * 128) * 128 * 2 + 1024;
+    static final int THREADS_WS = 384;
     static final String KERNEL_SM90_2WG_D64_BC64 = "flash_attn_sm90_2wg_d64_bc64";
     static final String KERNEL_SM90_2WG_D128_BC64 = "flash_attn_sm90_2wg_d128_bc64";
     static final String KERNEL_SM90_2WG_D64_BC32 = "flash_attn_sm90_2wg_d64_bc32";
@@ -148,7 +155,7 @@ public final class CudaAttention {
     /** The kernel family of the unlisted policies here: the chosen one on compute 9.0, mma-sync elsewhere. */
     private final AttentionKernel family;
 
-    /** The configured kernel ({@link AttentionKernel#configured()}: wg1-lean unless set) on compute 9.0, mma.sync elsewhere. */
+    /** The configured kernel ({@link AttentionKernel#configured()}: ws unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
         this(device, true);
     }
@@ -164,7 +171,8 @@ public final class CudaAttention {
         this.ops = new CudaKernels(device);
         this.planner = new AttentionPlanner(device);
         this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
-        this.family = hopper ? kernel : AttentionKernel.MMA_SYNC;
+        this.family = !hopper ? AttentionKernel.MMA_SYNC
+                : kernel == AttentionKernel.WS && !TensorMaps.available() ? AttentionKernel.WG1_LEAN : kernel;
     }
 
     /** Which kernel runs. */
@@ -176,6 +184,8 @@ public final class CudaAttention {
                     + "the next block's softmax; listed policies on the wg1 listed kernels)";
             case WG1_LEAN -> "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first "
                     + "k-step, O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
+            case WS -> "flash_attention_sm90_ws.cu (TMA producer warpgroup, two consumer warpgroups of 64 q rows, 128-key "
+                    + "blocks; D = 128; D = 64 on wg1-lean; listed policies on the wg1 listed kernels)";
             case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
             case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
         };
@@ -188,7 +198,10 @@ public final class CudaAttention {
 
     /** The kernel family that runs this policy here: on compute 9.0 the listed policies always run wg1's listed kernels. */
     public AttentionKernel kernelFor(AttentionPolicy policy) {
-        return hopper && !unlisted(policy) ? AttentionKernel.WG1 : family;
+        if (hopper && !unlisted(policy)) {
+            return AttentionKernel.WG1;
+        }
+        return family;
     }
 
     /** The entry point of a Hopper family's unlisted kernels (wg1, wg1-lean, wg1-pv, wg2) for this head dim and bc. */
@@ -201,6 +214,7 @@ public final class CudaAttention {
                     KERNEL_SM90PV_D128_BC32};
             case WG2 -> new String[] {KERNEL_SM90_2WG_D64_BC64, KERNEL_SM90_2WG_D128_BC64, KERNEL_SM90_2WG_D64_BC32,
                     KERNEL_SM90_2WG_D128_BC32};
+            case WS -> throw new IllegalArgumentException("ws has its own entry points at D = 128; D = 64 runs wg1-lean");
             case MMA_SYNC -> throw new IllegalArgumentException("mma-sync is not a Hopper kernel family");
         };
         return byDimAndBc[(bc == 64 ? 0 : 2) + (headDim == 64 ? 0 : 1)];
@@ -471,7 +485,14 @@ public final class CudaAttention {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
-            String name = unlistedSm90Kernel(family, headDim, bc);
+            if (family == AttentionKernel.WS && headDim == 128) {
+                String entry = policy instanceof AttentionPolicy.Dense
+                        ? (bc == 64 ? KERNEL_SM90WS_DENSE_D128_BC64 : KERNEL_SM90WS_DENSE_D128_BC32)
+                        : (bc == 64 ? KERNEL_SM90WS_D128_BC64 : KERNEL_SM90WS_D128_BC32);
+                launchWarpSpecialised(entry, q, k, vt, p, bsz, seqLen, heads, headDim, vtStride);
+                return;
+            }
+            String name = unlistedSm90Kernel(family == AttentionKernel.WS ? AttentionKernel.WG1_LEAN : family, headDim, bc);
             KernelArgs args = new KernelArgs().struct(p.struct());
             switch (family) {
                 // One CTA per pair of q-tiles (rows 128·i .. 128·i + 127); the odd last q-tile's partner is absent.
@@ -480,5 +501,20 @@ public final class CudaAttention {
                 default -> device.launch(name, (int) grid, THREADS, sm90SmemBytes(headDim), args);
             }
         }
+    }
+
+    /** An unlisted policy at D = 128 on the warp-specialised kernel: one CTA per 128 q rows, Q/K/Vᵀ loaded by TMA. */
+    private void launchWarpSpecialised(String entry, DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, Params90 p, int bsz, int seqLen,
+                                       int heads, int headDim, int vtStride) {
+        // Q and K as [D, H, L, B] (boxes of 64 columns × 64 or 128 rows), Vᵀ as [Lp, D, B·H] (64 keys × 128 d)
+        long[] qkDims = {headDim, heads, seqLen, bsz};
+        long[] qkStrides = {(long) headDim * 2, (long) heads * headDim * 2, (long) seqLen * heads * headDim * 2};
+        byte[] mq = TensorMaps.bf16(q, qkDims, qkStrides, new int[] {64, 1, 64, 1});
+        byte[] mk = TensorMaps.bf16(k, qkDims, qkStrides, new int[] {64, 1, 128, 1});
+        byte[] mv = TensorMaps.bf16(vt, new long[] {vtStride, headDim, (long) bsz * heads},
+                new long[] {(long) vtStride * 2, (long) headDim * vtStride * 2}, new int[] {64, 128, 1});
+        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
+        device.launch(entry, (int) ctas, THREADS_WS, SM90WS_SMEM_BYTES,
+                new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
     }
 }

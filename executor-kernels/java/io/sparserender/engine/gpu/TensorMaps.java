@@ -46,6 +46,21 @@ public final class TensorMaps {
                 new int[] {boxCols, boxRows});
     }
 
+    /**
+     * A bf16 tensor of any rank 1..5 ({@code dims} innermost first, {@code byteStrides} of dims 1.. in bytes), read in
+     * boxes of {@code box} with the 128-byte swizzle ({@code box[0]} × 2 bytes must be 128 at most).
+     */
+    public static byte[] bf16(DeviceBuffer b, long[] dims, long[] byteStrides, int[] box) {
+        if (b.dtype() != io.sparserender.engine.tensor.DType.BF16) {
+            throw new IllegalArgumentException("A bf16 tensor map needs a BF16 buffer, not " + b.dtype());
+        }
+        if (dims.length != box.length || byteStrides.length != dims.length - 1 || box[0] * 2 > 128) {
+            throw new IllegalArgumentException("Invalid tensor map: dims " + java.util.Arrays.toString(dims) + ", strides "
+                    + java.util.Arrays.toString(byteStrides) + ", box " + java.util.Arrays.toString(box));
+        }
+        return encode(b.device(), DTYPE_BFLOAT16, b.address(), dims, byteStrides, box);
+    }
+
     /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */
     private static byte[] encode(CudaDevice device, int dtype, long address, long[] dims, long[] byteStrides, int[] box) {
         if (!available()) {

@@ -64,6 +64,16 @@ class AttentionGpuTest {
         "video  | 1 | 3x11x31 | 2 | 128 | recall:r=0.9,bound=max,br=64,bc=64",
         "video  | 2 | 3x11x31 | 2 | 64  | blasst:scale=20,br=64,bc=64",
         "video  | 1 | 3x11x31 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=32",
+        // The warp-specialised kernel (ws: 128 q rows per CTA, 128-key blocks, D = 128): L = 1 and 63 (one CTA, its
+        // second consumer absent), 129 (a last block of one key; the last CTA's second half absent), 1023 (a last
+        // block of 127 keys, the last q-tile of 63 rows), sparse rules at bc = 64 and 32 across block halves.
+        "random | 1 | 1x1x1   | 2 | 128 | dense:br=64,bc=64",
+        "random | 1 | 1x7x9   | 1 | 128 | dense:br=64,bc=64",
+        "video  | 2 | 1x31x33 | 2 | 128 | dense:br=64,bc=64",
+        "random | 1 | 1x3x43  | 2 | 128 | dynsparse:lambda=-9,br=64,bc=64",
+        "video  | 1 | 3x11x31 | 2 | 128 | blasst:scale=20,br=64,bc=64",
+        "video  | 2 | 1x11x47 | 3 | 128 | recall:r=0.95,bound=max,br=64,bc=32",
+        "video  | 1 | 1x31x33 | 2 | 128 | dynsparse:lambda=-5,br=64,bc=32",
     })
     void matchesTheReference(String kind, int batch, String grid, int heads, int headDim, String spec) {
         SplittableRandom r = random("attention " + kind + " " + batch + " " + grid + " " + heads + " " + headDim + " " + spec);

@@ -36,7 +36,7 @@ class TmaGpuTest {
             byte[] map = TensorMaps.bf16Matrix(fromHead, rows, 128, cols, 64, 64);
             int[][] corners = {{0, 0}, {448, 64}, {960, 0}, {960, 64}, {999, 64}};
             for (int[] rc : corners) {
-                float[] got = TmaProbe.loadBox(k.device(), map, rc[0], rc[1]).toFloatArray();
+                float[] got = TmaProbe.loadBox(k.device(), map, rc[0], rc[1]).toFloats();
                 float[] want = new float[64 * 64];
                 for (int r = 0; r < 64; r++) {
                     for (int c = 0; c < 64; c++) {

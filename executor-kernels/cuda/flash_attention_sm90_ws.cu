@@ -1,0 +1,441 @@
+// flash_attention_sm90_ws.cu: the warp-specialised Hopper attention kernel (FlashAttention-3's structure), D = 128,
+// the default kernel family ("ws") for the unlisted policies on compute 9.0: dense, blasst, dynsparse and recall
+// bound=max in natural order. A CTA of three warpgroups: one producer that only issues TMA loads, two consumers with
+// 64 q rows each (a 128-row q-tile) that only run wgmma and the softmax, sharing each K and Vᵀ block of 128 keys
+// through a two-stage shared-memory ring synchronised by mbarriers (no CTA-wide barrier in the loop).
+//
+//   producer (warpgroup 0, one thread issues): Q once; then for every key block j: wait until stage j % 2 is free
+//     (its "empty" barrier: both consumers are done with block j − 2), expect 32 KiB on its "full" barrier and
+//     issue the two TMA boxes of K (and, on a second barrier pair, of Vᵀ); 128-byte swizzle, zeros outside.
+//   consumers (warpgroups 1, 2), per block j: wait for K_j (and Vᵀ_{j-1}); issue O += P_{j-1}·V_{j-1} and
+//     S = Q·K_jᵀ as one wgmma group (m64n128k16; Q, K, Vᵀ from shared memory, P from registers); release both;
+//     mask keys ≥ L; row maxima per policy tile and over the block; the policy's rule per tile in order
+//     (sparse entry points; a WG-wide vote on a named barrier); exps of the kept tiles against the block maximum;
+//     O rescaled only by warps whose maxima moved; P to bf16 in registers, zero for skipped tiles; the next
+//     block's PV covers only the 64-key halves with a kept tile (none if the block has none).
+// Registers: setmaxnreg gives the producer 40 and each consumer 232 (S 64 + O 64 + P 32 fp32/bf16 words).
+// Measured on an H100 (docs/BENCHMARKS.md): dense 595-612 TFLOP/s at the Wan shapes, on par with cuDNN in the same
+// run; FA3's ping-pong turns between the consumers gained nothing and were removed; the sparse entry points are
+// slower than dense at the 6-33 % tile sparsity of the video-like inputs (their per-tile votes and bookkeeping cost
+// more than the skipped work saves). Not here: the listed policies (wg1's listed kernels run them), D = 64 (wg1-lean).
+// Java launcher: CudaAttention (tensor maps from TensorMaps: Q and K as [D, H, L, B] boxes {64, 1, 64|128, 1},
+// Vᵀ as [Lp, D, B·H] boxes {64, 128, 1}).
+#include <stdint.h>
+#include <cuda_bf16.h>
+#include "flash_attention_sm90.cuh"
+
+namespace fa90ws {
+
+struct alignas(64) TensorMap {
+    unsigned long long opaque[16];
+};
+
+constexpr int THREADS = 384;
+constexpr int D = 128;
+constexpr int BN = 128;                          // keys per block
+constexpr int Q_BYTES = 128 * D * 2;             // 32 KiB: two 64-row halves × two 64-column panels
+constexpr int KV_STAGE_BYTES = BN * D * 2;       // 32 KiB
+constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_STAGE_BYTES + 1024;
+static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+static_assert(THREADS == 384, "the entry points' launch bounds");
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ void bar_init(uint32_t b, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(b), "r"(count));
+}
+
+__device__ __forceinline__ void bar_expect(uint32_t b, int bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(b), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void bar_arrive(uint32_t b) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(b) : "memory");
+}
+
+__device__ __forceinline__ void bar_wait(uint32_t b, int parity) {
+    uint32_t done = 0;
+    while (!done) {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(b), "r"(parity)
+                     : "memory");
+    }
+}
+
+__device__ __forceinline__ void tma_4d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, int c3, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void tma_3d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void wgmma_ss_n128(float* d, uint64_t da, uint64_t db, int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(acc));
+}
+
+// All 128 threads of consumer warpgroup `id` (named barrier 1 or 2; 0 is __syncthreads') agree on pred.
+__device__ __forceinline__ bool wg_all(bool pred, int id) {
+    uint32_t r;
+    asm volatile("{\n.reg .pred p, q;\nsetp.ne.u32 p, %1, 0;\nbarrier.cta.red.and.pred q, %2, 128, p;\nselp.u32 %0, 1, 0, q;\n}\n"
+                 : "=r"(r)
+                 : "r"((uint32_t)pred), "r"(id)
+                 : "memory");
+    return r != 0;
+}
+
+// O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), issued into the caller's open wgmma group.
+template <int K0, int K1>
+__device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {
+    #pragma unroll
+    for (int kk = K0; kk < K1; kk++) {
+        // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
+        fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
+    }
+}
+
+// SPARSE = false: dense (mode 0), keep flags and counters per 64-key tile. SPARSE = true: the in-loop rules of
+// flash_attention_sm90.cu (mode 0 dense, 1 blasst, 2 dynsparse, 3 recall bound=max) on tiles of BC keys, each
+// 128-key block's NSUB tiles decided in order on the state the one before left (as the reference visits them).
+// A skipped tile's exps are not taken; a 64-key half of the block whose tiles are all skipped gets no PV k-steps
+// (three straight-line PV paths: both halves, the first, the second); a block with every tile skipped no PV at all.
+template <bool SPARSE, int BC>
+__device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90Params& p) {
+    static_assert(BC == 32 || BC == 64, "tiles of 32 or 64 keys");
+    constexpr int NSUB = SPARSE ? BN / BC : 1;   // policy tiles per block
+    constexpr int SUBN = SPARSE ? BC / 8 : BN / 8;   // 8-column groups of S per tile
+    extern __shared__ char smem_ws[];
+    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_STAGE_BYTES;
+    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
+    auto fullQ = [&]() { return b0; };
+    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
+    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
+    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
+    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+
+    const int L = p.seq_len, H = p.heads;
+    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
+    const int nk = (L + BC - 1) / BC, nq64 = (L + 63) / 64;   // keep flags and counters per policy tile
+    const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    const int b = bh / H, h = bh % H;
+    const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
+
+    if (threadIdx.x == 0) {
+        bar_init(fullQ(), 1);
+        for (int s = 0; s < 2; s++) {
+            bar_init(fullK(s), 1);
+            bar_init(fullV(s), 1);
+            bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
+            bar_init(emptyV(s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 0) {
+            bar_expect(fullQ(), Q_BYTES);
+            for (int half = 0; half < 2; half++) {
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, fullQ());
+                }
+            }
+            for (int j = 0; j < nb; j++) {
+                const int s = j & 1;
+                if (j >= 2) bar_wait(emptyK(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullK(s), KV_STAGE_BYTES);
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_4d(sK + s * KV_STAGE_BYTES + panel * (BN * 128), mk, panel * 64, h, j * BN, b, fullK(s));
+                }
+                if (j >= 2) bar_wait(emptyV(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullV(s), KV_STAGE_BYTES);
+                for (int panel = 0; panel < 2; panel++) {
+                    tma_3d(sV + s * KV_STAGE_BYTES + panel * (D * 128), mv, j * BN + panel * 64, 0, bh, fullV(s));
+                }
+            }
+            // Tail: stay until the consumers have released the last blocks, so no load this thread issued is
+            // still in flight when it exits.
+            for (int j = nb > 2 ? nb - 2 : 0; j < nb; j++) {
+                bar_wait(emptyK(j & 1), (j >> 1) & 1);
+                bar_wait(emptyV(j & 1), (j >> 1) & 1);
+            }
+        }
+        return;
+    }
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int half = wg - 1;
+    const int qt64 = qt * 2 + half, r0 = qt64 * 64, rows = max(0, min(64, L - r0));
+    const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
+    const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const bool writer = tid == 0 && rows > 0;   // an absent second half (rows = 0) computes on zeros, writes nothing
+    const int mode = p.mode;
+    const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
+    const float ethr = mode == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
+    const uint32_t myQ = sQ + half * 2 * 8192;
+    unsigned int* keep = p.keep == nullptr || rows == 0 ? nullptr : p.keep + ((long long)bh * nq64 + qt64) * nk;
+
+    // m: the reference maximum of each row (the largest score seen, kept or not); l and skipped relative to it;
+    // mrun: the largest score of the kept tiles (blasst's rule).
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f}, mrun[2] = {-INFINITY, -INFINITY};
+    float o[64];
+    #pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    float s[64];
+    uint32_t pa[8][4];
+    long long wg_skipped = 0;
+    double wg_saved = 0;
+
+    bar_wait(fullQ(), 0);
+    int pv_prev = 0;   // PV owed for block j − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
+    for (int j = 0; j <= nb; j++) {
+        // PV of block j − 1 and S = Q·K_jᵀ issued as one wgmma group, one wait per block. The variants are separate
+        // straight-line sequences (a branch inside one makes ptxas serialize every wgmma). Measured: making the two
+        // consumers take turns at this point (FlashAttention-3's ping-pong, named barriers) gained nothing on an H100
+        // (docs/BENCHMARKS.md): the two consumers already interleave their tensor-core work on their own.
+        const bool qk = j < nb;
+        const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
+        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
+        if (qk) bar_wait(fullK(st), par);
+        if (j > 0) bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        if (pv_prev == 3) {
+            issue_pv<0, 8>(o, pa, pvbuf);
+        } else if (pv_prev == 1) {
+            issue_pv<0, 4>(o, pa, pvbuf);
+        } else if (pv_prev == 2) {
+            issue_pv<4, 8>(o, pa, pvbuf);
+        }
+        if (qk) {
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+                uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * (BN * 128) + (kk & 3) * 32;
+                wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        fa90::fence_regs<64>(s);
+        if (qk) bar_arrive(emptyK(st));      // this thread's warp is done reading K of block j
+        if (j > 0) bar_arrive(emptyV(pst));  // and Vᵀ of block j − 1
+        pv_prev = 0;
+        if (!qk) break;
+
+        const int kb0 = j * BN;
+        if (kb0 + BN > L) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                int c = kb0 + g * 8 + 2 * t4;
+                if (c >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
+                if (c + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
+            }
+        }
+        bool kept[NSUB];
+        bool any = !SPARSE;
+        // Row maxima: per tile (the rules need them) and over the block. Every exp of the block is taken against
+        // the block's new maximum M = max(m, all tiles' maxima), so P needs no rescale when a later tile moves the
+        // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
+        // not depend on that reference (the log-sum-exp; skipped mass over kept mass), except blasst, which compares
+        // against the running maximum of the kept tiles, tracked apart (mrun).
+        float tm[NSUB][2];
+        float bm[2] = {m[0], m[1]};
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
+            tm[sub][0] = -INFINITY;
+            tm[sub][1] = -INFINITY;
+            #pragma unroll
+            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                bm[r] = fmaxf(bm[r], tm[sub][r]);
+            }
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+            m[r] = bm[r];
+            msc[r] = bm[r] * sl2e;
+            l[r] *= alpha[r];
+            if (SPARSE) skipped[r] *= alpha[r];
+        }
+        float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
+        #pragma unroll
+        for (int sub = 0; sub < NSUB; sub++) {
+            if constexpr (SPARSE) {
+                kept[sub] = false;
+                const int jt = j * NSUB + sub;
+                if (jt >= nk) continue;   // past the last policy tile (uniform)
+                const int cols = min(BC, L - jt * BC);
+                bool skip = false;
+                float bound[2] = {0.f, 0.f};
+                if (mode != 0) {
+                    bool agree[2];
+                    #pragma unroll
+                    for (int r = 0; r < 2; r++) {
+                        if (mode == 1) {
+                            agree[r] = tm[sub][r] * scale - mrun[r] * scale < thr;
+                        } else if (mode == 2) {
+                            // tn − lse < λ  as  e^(tn − M) < l·e^λ  (l relative to M): one ex2, no logf
+                            agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e) < l[r] * ethr;
+                        } else {
+                            bound[r] = (float)cols * fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e);
+                            agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
+                        }
+                    }
+                    skip = wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + half);
+                }
+                if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;
+                if (skip) {
+                    if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    wg_skipped++;
+                    wg_saved += 2.0 * rows * cols * D;
+                    continue;
+                }
+                kept[sub] = true;
+                any = true;
+                mrun[0] = fmaxf(mrun[0], tm[sub][0]);
+                mrun[1] = fmaxf(mrun[1], tm[sub][1]);
+            }
+            float ps[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+            }
+            if (SPARSE && mode >= 2 && sub + 1 < NSUB) {
+                // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+                    l[r] += ps[r];
+                }
+            } else {
+                rs[0] += ps[0];
+                rs[1] += ps[1];
+            }
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+            l[r] += rs[r];
+        }
+        // O follows the reference M even when no tile of the block is kept (recall may skip a tile above the max).
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+            }
+        }
+        if (SPARSE && !any) continue;
+        bool lo = true, hi = true;   // whether each 64-key half of the block has a kept tile
+        if constexpr (SPARSE) {
+            lo = false;
+            hi = false;
+            #pragma unroll
+            for (int sub = 0; sub < NSUB; sub++) {
+                if (kept[sub]) {
+                    if (sub * BC < 64) lo = true; else hi = true;
+                    continue;
+                }
+                #pragma unroll
+                for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
+                    s[g * 4 + 0] = 0.f; s[g * 4 + 1] = 0.f; s[g * 4 + 2] = 0.f; s[g * 4 + 3] = 0.f;
+                }
+            }
+        }
+        #pragma unroll
+        for (int kk = 0; kk < 8; kk++) {
+            pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+            pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+            pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+            pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+        }
+        pv_prev = (lo ? 1 : 0) | (hi ? 2 : 0);
+    }
+
+    if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
+    const long long row_stride = (long long)H * D;
+    float* out = p.out + ((long long)b * L * H + h) * D;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        int row = r0 + (r == 0 ? lr0 : lr1);
+        float inv = 1.f / l[r];
+        float* dst = out + (long long)row * row_stride;
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+        }
+        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
+    }
+    if (!SPARSE && keep != nullptr) {
+        for (int jt = tid; jt < nk; jt += 128) keep[jt] = 1u;
+    }
+    if (writer) {
+        atomicAdd(&p.stats[0], (unsigned long long)nk);
+        if (SPARSE) {
+            atomicAdd(&p.stats[1], (unsigned long long)wg_skipped);
+            atomicAdd(&p.stats[2], (unsigned long long)wg_saved);
+        }
+    }
+}
+
+#endif
+
+}  // namespace fa90ws
+
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws::SMEM_BYTES of dynamic shared memory; D = 128.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FA90WS_BODY(SPARSE, BC) fa90ws::attention_ws<SPARSE, BC>(mq, mk, mv, p);
+#else
+#define FA90WS_BODY(SPARSE, BC) __trap();
+#endif
+// Dense, keep flags and counters per tile of 64 or 32 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(false, 64)
+}
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(false, 32)
+}
+// The in-loop rules (blasst, dynsparse, recall bound=max) on tiles of 64 or 32 keys.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(true, 64)
+}
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
+        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
+    FA90WS_BODY(true, 32)
+}
+#undef FA90WS_BODY

@@ -76,11 +76,14 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return b;
     }
 
-    /** Matrices and kernels (rank ≥ 2) as bf16, vectors as float32. */
+    /**
+     * Matrices and kernels (rank ≥ 2) as bf16, vectors as float32 with a bf16 copy beside them for the GEMM's
+     * bias epilogue ({@link #prepareBias}; a few KiB per vector).
+     */
     @Override
     public DeviceBuffer parameter(Tensor t) {
         if (t.rank() < 2) {
-            return fromHost(t);
+            return prepareBias(fromHost(t));
         }
         DeviceBuffer b = allocate(DType.BF16, t.shape());
         float[] d = t.data();
@@ -357,14 +360,54 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer a = (x.dtype() == DType.BF16 ? x : convert(x, DType.BF16)).view(0, (int) rows, in);
         DeviceBuffer w = weight.dtype() == DType.BF16 ? weight : convert(weight, DType.BF16);
         DeviceBuffer o = allocate(DType.BF16, os);
-        DeviceBuffer o2 = o.view(0, (int) rows, out);
-        timed(OpTimer.Kind.GEMM, () -> device.gemm().matmul(a, w, o2, 1f));
+        product(a, w, o.view(0, (int) rows, out), bias);
+        return o;
+    }
+
+    /**
+     * o = a·wᵀ (+ bias): the bias in the GEMM's epilogue where the GEMM fuses it (cuBLASLt, with the bias's
+     * bf16 copy from {@link #prepareBias}), else added in place by a pass of its own.
+     */
+    private void product(DeviceBuffer a, DeviceBuffer w, DeviceBuffer o, DeviceBuffer bias) {
+        Gemm gemm = device.gemm();
+        if (bias != null) {
+            DeviceBuffer eb = epilogueBias(bias, o.dtype());
+            boolean[] fused = {false};
+            if (eb != null) {
+                timed(OpTimer.Kind.GEMM, () -> fused[0] = gemm.matmul(a, w, o, Gemm.Epilogue.BIAS, eb));
+            }
+            if (fused[0]) {
+                return;
+            }
+        }
+        timed(OpTimer.Kind.GEMM, () -> gemm.matmul(a, w, o, 1f));
         if (bias != null) {
             // in place: o = o + bias (broadcast over rows)
-            DeviceBuffer b = f32(bias);
-            axpyInto(o2, o2, b, null, 1f, OpTimer.Kind.GEMM);
+            axpyInto(o, o, f32(bias), null, 1f, OpTimer.Kind.GEMM);
         }
-        return o;
+    }
+
+    /** The bias in the output's dtype, as the epilogue reads it: itself, or its bf16 copy; null where there is none. */
+    private DeviceBuffer epilogueBias(DeviceBuffer bias, DType out) {
+        if (bias.dtype() == out) {
+            return bias;
+        }
+        return out == DType.BF16 && bias.dtype() == DType.F32 ? device.epilogueBiases().bf16Of(bias) : null;
+    }
+
+    /**
+     * Makes, once, the bf16 copy of a float32 vector that the GEMM's bias epilogue reads when it writes bf16
+     * (cuBLASLt takes the bias in the output's type), right after the vector, so the copy lives and moves with
+     * it. {@link #parameter} does this for every vector; code that makes bias vectors on the device itself
+     * (benchmarks with random weights) calls it, right after making the vector. A vector that is not the
+     * arena's last buffer gets no copy (it would not live and die with the vector), and a linear whose bias
+     * has no copy adds the bias in a pass of its own. Returns {@code v}.
+     */
+    public DeviceBuffer prepareBias(DeviceBuffer v) {
+        if (v.dtype() == DType.F32 && device.arena().isLastMade(v) && device.epilogueBiases().bf16Of(v) == null) {
+            device.epilogueBiases().put(v, convert(v, DType.BF16));
+        }
+        return v;
     }
 
     @Override

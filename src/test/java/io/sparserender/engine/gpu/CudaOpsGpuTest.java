@@ -131,8 +131,12 @@ class CudaOpsGpuTest {
         check("rope", CPU.rope(q, cos, sin), () -> g.rope(g.fromHost(q), g.fromHost(cos), g.fromHost(sin)), 1e-2, 8e-3);
     }
 
+    /**
+     * The bf16 path twice: with the bias as a parameter (its bf16 copy made at upload, so cuBLASLt adds it in
+     * the GEMM's epilogue) and as a plain float32 tensor (no copy: the bias pass of its own).
+     */
     @ParameterizedTest(name = "rows {0}, in {1}, out {2}")
-    @CsvSource({"2, 256, 1536", "1, 7, 5", "300, 96, 130", "1031, 128, 384"})
+    @CsvSource({"2, 256, 1536", "1, 7, 5", "300, 96, 130", "1031, 128, 384", "37, 96, 130", "37, 3072, 3072"})
     void linearMatchesTheReference(int rows, int in, int out) {
         SplittableRandom r = random("cuda ops linear " + rows + "x" + in + "x" + out);
         CudaOps g = cudaOps();
@@ -144,8 +148,15 @@ class CudaOpsGpuTest {
             check("linear f32", CPU.linear(x, w, b), () -> g.linear(g.fromHost(x), g.parameter(w), g.fromHost(b)), 1e-5, 1e-4);
         }
         Tensor xb = bf16(x);
-        float[] got = run(() -> g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
-        assertThat(relL2(got, CPU.linear(xb, w, b).data())).as("linear bf16 relative L2").isLessThan(1e-2);
+        float[] want = CPU.linear(xb, w, b).data();
+        float[] separate = run(() -> g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
+        assertThat(relL2(separate, want)).as("linear bf16, bias pass of its own: relative L2").isLessThan(1e-2);
+        float[] epilogue = run(() -> {
+            DeviceBuffer bias = g.parameter(b);
+            assertThat(g.device().epilogueBiases().bf16Of(bias)).as("the bias parameter's bf16 copy").isNotNull();
+            return g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), bias);
+        });
+        assertThat(relL2(epilogue, want)).as("linear bf16, bias in the epilogue: relative L2").isLessThan(1e-2);
     }
 
     /** D 64 and 128 run dense_attention.cu; other widths (the VAE's 1024, tiny models) run per-head GEMMs. */

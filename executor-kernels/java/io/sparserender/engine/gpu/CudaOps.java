@@ -219,12 +219,12 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     @Override
     public DeviceBuffer addScalar(DeviceBuffer a, float s) {
-        return unary(a, 0, 1f, s, a.dtype());
+        return unary(a, AFFINE, 1f, s, a.dtype());
     }
 
     @Override
     public DeviceBuffer scale(DeviceBuffer a, float s) {
-        return unary(a, 0, s, 0f, a.dtype());
+        return unary(a, AFFINE, s, 0f, a.dtype());
     }
 
     @Override
@@ -234,7 +234,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     @Override
     public DeviceBuffer geluTanh(DeviceBuffer a) {
-        return unary(a, 2, 1f, 0f, a.dtype());
+        return unary(a, GELU_TANH, 1f, 0f, a.dtype());
     }
 
     @Override
@@ -270,7 +270,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     /** The same values in another dtype (a copy even when the dtype is the same). */
     public DeviceBuffer convert(DeviceBuffer x, DType dtype) {
-        return unary(x, 0, 1f, 0f, dtype);
+        return unary(x, AFFINE, 1f, 0f, dtype);
     }
 
     // ---- reductions
@@ -334,6 +334,16 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     @Override
     public DeviceBuffer linear(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias) {
+        return linear(x, weight, bias, false);
+    }
+
+    /** GELU(tanh) in cuBLASLt's epilogue with the bias (one rounding to bf16), else an in-place pass after the product. */
+    @Override
+    public DeviceBuffer linearGeluTanh(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias) {
+        return linear(x, weight, bias, true);
+    }
+
+    private DeviceBuffer linear(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias, boolean gelu) {
         int[] s = x.shape();
         int in = s[s.length - 1];
         if (weight.rank() != 2 || weight.dim(1) != in) {
@@ -355,26 +365,32 @@ public final class CudaOps implements Ops<DeviceBuffer> {
                     .i32((int) rows).i32(out).i32(in).i32(bf16(x)).i32(bf16(weight));
             long warps = rows * out;
             timed(OpTimer.Kind.GEMM, () -> device.launch("tensor_linear_f32", grid(warps * 32), BLOCK, 0, new KernelArgs().struct(p)));
+            if (gelu) {
+                unaryInto(o, o, GELU_TANH, 1f, 0f);
+            }
             return o;
         }
         DeviceBuffer a = (x.dtype() == DType.BF16 ? x : convert(x, DType.BF16)).view(0, (int) rows, in);
         DeviceBuffer w = weight.dtype() == DType.BF16 ? weight : convert(weight, DType.BF16);
         DeviceBuffer o = allocate(DType.BF16, os);
-        product(a, w, o.view(0, (int) rows, out), bias);
+        product(a, w, o.view(0, (int) rows, out), bias, gelu);
         return o;
     }
 
     /**
-     * o = a·wᵀ (+ bias): the bias in the GEMM's epilogue where the GEMM fuses it (cuBLASLt, with the bias's
-     * bf16 copy from {@link #prepareBias}), else added in place by a pass of its own.
+     * o = a·wᵀ (+ bias), then GELU(tanh) when asked: both in the GEMM's epilogue where the GEMM fuses them
+     * (cuBLASLt, the bias read from its bf16 copy made by {@link #prepareBias}), else each in place by a pass
+     * of its own after the product.
      */
-    private void product(DeviceBuffer a, DeviceBuffer w, DeviceBuffer o, DeviceBuffer bias) {
+    private void product(DeviceBuffer a, DeviceBuffer w, DeviceBuffer o, DeviceBuffer bias, boolean gelu) {
         Gemm gemm = device.gemm();
-        if (bias != null) {
-            DeviceBuffer eb = epilogueBias(bias, o.dtype());
+        Gemm.Epilogue epilogue = gelu ? (bias == null ? Gemm.Epilogue.GELU : Gemm.Epilogue.GELU_BIAS)
+                : (bias == null ? null : Gemm.Epilogue.BIAS);
+        if (epilogue != null) {
+            DeviceBuffer eb = bias == null ? null : epilogueBias(bias, o.dtype());
             boolean[] fused = {false};
-            if (eb != null) {
-                timed(OpTimer.Kind.GEMM, () -> fused[0] = gemm.matmul(a, w, o, Gemm.Epilogue.BIAS, eb));
+            if (bias == null || eb != null) {
+                timed(OpTimer.Kind.GEMM, () -> fused[0] = gemm.matmul(a, w, o, epilogue, eb));
             }
             if (fused[0]) {
                 return;
@@ -384,6 +400,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         if (bias != null) {
             // in place: o = o + bias (broadcast over rows)
             axpyInto(o, o, f32(bias), null, 1f, OpTimer.Kind.GEMM);
+        }
+        if (gelu) {
+            unaryInto(o, o, GELU_TANH, 1f, 0f);
         }
     }
 
@@ -463,7 +482,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer maskAdd = null;
         if (keyMask != null) {
             // (mask − 1)·1e30: 0 for kept keys, −1e30 for excluded ones
-            maskAdd = unary(f32(keyMask), 0, 1e30f, -1e30f, DType.F32);
+            maskAdd = unary(f32(keyMask), AFFINE, 1e30f, -1e30f, DType.F32);
         }
         long[] st = StridedLayout.contiguous(qs);
         long[] kst = StridedLayout.contiguous(k.shape());
@@ -661,12 +680,21 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return b.dtype() == DType.BF16 ? 1 : 0;
     }
 
+    /** tensor_unary's op codes (tensor_ops.cu). */
+    private static final int AFFINE = 0;
+    private static final int GELU_TANH = 2;
+
     private DeviceBuffer unary(DeviceBuffer x, int op, float mul, float add, DType outType) {
         DeviceBuffer o = allocate(outType, x.shape());
+        unaryInto(o, x, op, mul, add);
+        return o;
+    }
+
+    /** o = f(x) elementwise over contiguous buffers of equal size; o may be x. */
+    private void unaryInto(DeviceBuffer o, DeviceBuffer x, int op, float mul, float add) {
         long n = x.numel();
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).i64(n).i32(op).i32(bf16(o)).i32(bf16(x)).f32(mul).f32(add);
         timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_unary", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
-        return o;
     }
 
     /** out = (a ? a : 0) + s·b·(c ? c : 1), broadcast; float32 when any operand is. */

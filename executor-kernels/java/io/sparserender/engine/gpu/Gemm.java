@@ -20,10 +20,14 @@ public interface Gemm {
 
     /**
      * What a GEMM may apply to its fp32 result before the one rounding to C: a bias per column of C (per
-     * row of B, i.e. per output feature of a linear layer).
+     * row of B, i.e. per output feature of a linear layer), then GELU(tanh)
+     * {@code 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))}, the model's FFN activation (cuBLASLt's GELU
+     * epilogue is documented as exactly this approximation).
      */
     enum Epilogue {
-        BIAS(4, true);
+        BIAS(4, true),
+        GELU(32, false),
+        GELU_BIAS(36, true);
 
         /** cuBLASLt's cublasLtEpilogue_t value. */
         final int cublasLt;

@@ -149,6 +149,14 @@ public interface Ops<T> {
         return add(add(n, mul(n, scale)), shift);
     }
 
+    /**
+     * geluTanh(linear(x, weight, bias)): a feed-forward layer's first product and its activation, which a
+     * backend may fuse (the CUDA backend: in cuBLASLt's epilogue, rounding once).
+     */
+    default T linearGeluTanh(T x, T weight, T bias /* nullable */) {
+        return geluTanh(linear(x, weight, bias));
+    }
+
     /** A gated residual: x + y·gate (gate broadcast against y). */
     default T addGated(T x, T y, T gate) {
         return add(x, mul(y, gate));

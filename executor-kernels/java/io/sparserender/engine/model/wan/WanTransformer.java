@@ -90,7 +90,7 @@ public final class WanTransformer<T> {
         if (padToTextLen && s[1] < config.textLen()) {
             text = ops.concat(1, java.util.List.of(text, ops.fromHost(Tensor.zeros(s[0], config.textLen() - s[1], config.textDim()))));
         }
-        T ctx = linear(ops.geluTanh(linear(text, weights.text1)), weights.text2);
+        T ctx = linear(linearGeluTanh(text, weights.text1), weights.text2);
         List<T> keys = new ArrayList<>();
         List<T> values = new ArrayList<>();
         for (WanWeights.Block<T> b : weights.blocks()) {
@@ -285,7 +285,7 @@ public final class WanTransformer<T> {
         T x2 = x;
         return ops.scoped(() -> {
             T h = ops.adaLayerNorm(x2, shift2, scale2, config.eps());
-            T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
+            T ff = linear(linearGeluTanh(h, w.ffnIn()), w.ffnOut());
             T out = ops.addGated(x2, ff, gate2);
             probe(probe, layer, "feed-forward", out);
             return out;
@@ -299,6 +299,11 @@ public final class WanTransformer<T> {
 
     private T linear(T x, WanWeights.Linear<T> l) {
         return ops.linear(x, l.weight(), l.bias());
+    }
+
+    /** GELU(tanh)(x·W + b), which a backend may fuse into the product. */
+    private T linearGeluTanh(T x, WanWeights.Linear<T> l) {
+        return ops.linearGeluTanh(x, l.weight(), l.bias());
     }
 
     /** [B, L, dim] → [B, L, H, D] */

@@ -159,6 +159,34 @@ class CudaOpsGpuTest {
         assertThat(relL2(epilogue, want)).as("linear bf16, bias in the epilogue: relative L2").isLessThan(1e-2);
     }
 
+    /**
+     * linearGeluTanh against geluTanh(linear) on the CPU: the float32 small-row path (activation pass after it),
+     * the bf16 path with the bias as a parameter (GELU_BIAS in cuBLASLt's epilogue), as a plain tensor (bias
+     * and activation passes of their own) and without bias (GELU epilogue).
+     */
+    @ParameterizedTest(name = "rows {0}, in {1}, out {2}")
+    @CsvSource({"1, 7, 5", "37, 96, 130", "300, 96, 136", "1031, 128, 384"})
+    void linearGeluTanhMatchesTheReference(int rows, int in, int out) {
+        SplittableRandom r = random("cuda ops linear gelu " + rows + "x" + in + "x" + out);
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -1, 1, rows, in);
+        Tensor w = bf16(rand(r, -0.5, 0.5, out, in));
+        Tensor b = rand(r, -1, 1, out);
+        if (rows <= CudaOps.F32_LINEAR_MAX_ROWS) {
+            check("linearGeluTanh f32", CPU.geluTanh(CPU.linear(x, w, b)),
+                    () -> g.linearGeluTanh(g.fromHost(x), g.parameter(w), g.parameter(b)), 1e-5, 1e-4);
+        }
+        Tensor xb = bf16(x);
+        float[] want = CPU.geluTanh(CPU.linear(xb, w, b)).data();
+        float[] fused = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.parameter(b)));
+        assertThat(relL2(fused, want)).as("linearGeluTanh bf16, bias parameter: relative L2").isLessThan(1e-2);
+        float[] separate = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
+        assertThat(relL2(separate, want)).as("linearGeluTanh bf16, plain bias: relative L2").isLessThan(1e-2);
+        float[] noBias = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), null));
+        assertThat(relL2(noBias, CPU.geluTanh(CPU.linear(xb, w, null)).data())).as("linearGeluTanh bf16, no bias: relative L2")
+                .isLessThan(1e-2);
+    }
+
     /** D 64 and 128 run dense_attention.cu; other widths (the VAE's 1024, tiny models) run per-head GEMMs. */
     @ParameterizedTest(name = "B={0} Lq={1} Lk={2} H={3} D={4} bias={5} mask={6}")
     @CsvSource({

@@ -217,6 +217,27 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return axpy(x, y, gate, 1f);
     }
 
+    /**
+     * Written over the stream where the result has its shape and dtype and y and gate lie elsewhere (each
+     * element is read before it is written, by the same thread); else a new tensor.
+     */
+    @Override
+    public DeviceBuffer updateResidual(DeviceBuffer stream, DeviceBuffer y, DeviceBuffer gate) {
+        int[] out = gate == null ? StridedLayout.broadcastShape(stream.shape(), y.shape())
+                : StridedLayout.broadcastShape(stream.shape(), y.shape(), gate.shape());
+        boolean anyF32 = stream.dtype() == DType.F32 || y.dtype() == DType.F32 || gate != null && gate.dtype() == DType.F32;
+        if (!Arrays.equals(out, stream.shape()) || stream.dtype() != (anyF32 ? DType.F32 : DType.BF16)
+                || overlaps(stream, y) || gate != null && overlaps(stream, gate)) {
+            return axpy(stream, y, gate, 1f);
+        }
+        axpyInto(stream, stream, y, gate, 1f, OpTimer.Kind.OTHER);
+        return stream;
+    }
+
+    private static boolean overlaps(DeviceBuffer a, DeviceBuffer b) {
+        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
+    }
+
     @Override
     public DeviceBuffer addScalar(DeviceBuffer a, float s) {
         return unary(a, AFFINE, 1f, s, a.dtype());
@@ -306,11 +327,27 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             return Ops.super.adaLayerNorm(x, shift, scale, eps);
         }
         DeviceBuffer o = allocate(DType.BF16, s);
-        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale)
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale).ptr(null).ptr(null)
                 .i64((long) s[0] * s[1]).i64(s[1]).i64(ms[1]).i32(s[2]).f32(eps)
                 .i32(1).i32(bf16(x)).i32(bf16(shift));
         timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid((long) s[0] * s[1]), BLOCK, 0,
                 new KernelArgs().struct(p)));
+        return o;
+    }
+
+    /** LayerNorm written in bf16, the products' operand (tensor_ada_layer_norm without modulation): no conversion after. */
+    @Override
+    public DeviceBuffer layerNormForProduct(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta, float eps) {
+        int cols = x.dim(-1);
+        long rows = x.numel() / Math.max(1, cols);
+        if (gamma != null && gamma.numel() != cols || beta != null && beta.numel() != cols) {
+            throw new IllegalArgumentException("Cannot apply layerNorm: gamma " + gamma + " or beta " + beta + " is not [" + cols + "]");
+        }
+        DeviceBuffer o = allocate(DType.BF16, x.shape());
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(null).ptr(null).ptr(f32(gamma)).ptr(f32(beta))
+                .i64(rows).i64(Math.max(1, rows)).i64(1).i32(cols).f32(eps)
+                .i32(1).i32(bf16(x)).i32(0);
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
         return o;
     }
 
@@ -328,6 +365,28 @@ public final class CudaOps implements Ops<DeviceBuffer> {
                 .i32(s[1]).i32(s[2]).i32(s[3] / 2).i32(1).i32(bf16(x));
         timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_rope", grid(pairs), BLOCK, 0, new KernelArgs().struct(p)));
         return o;
+    }
+
+    /**
+     * Fused RMSNorm and RoPE (tensor_rms_norm_rope), bf16 result written over x when x is bf16. Shapes the
+     * kernel does not take (x not [B, L, H·D] with D even, tables not float32 [L·D/2], a misaligned view) go
+     * through the composition.
+     */
+    @Override
+    public DeviceBuffer rmsNormRope(DeviceBuffer x, DeviceBuffer gamma, float eps, DeviceBuffer cos, DeviceBuffer sin, int heads) {
+        int[] s = x.shape();
+        if (s.length != 3 || heads <= 0 || s[2] % heads != 0 || (s[2] / heads) % 2 != 0 || s[1] == 0
+                || cos.dtype() != DType.F32 || sin.dtype() != DType.F32 || cos.numel() != (long) s[1] * (s[2] / heads) / 2
+                || sin.numel() != cos.numel() || gamma != null && gamma.numel() != s[2] || x.address() % 8 != 0) {
+            return Ops.super.rmsNormRope(x, gamma, eps, cos, sin, heads);
+        }
+        int d = s[2] / heads;
+        DeviceBuffer o = x.dtype() == DType.BF16 ? x : allocate(DType.BF16, s);
+        long rows = (long) s[0] * s[1];
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(f32(gamma)).ptr(cos).ptr(sin)
+                .i64(rows).i64(s[1]).i32(s[2]).i32(d / 2).f32(eps).i32(1).i32(bf16(x));
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_rms_norm_rope", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
+        return o.view(0, s[0], s[1], heads, d);
     }
 
     // ---- products

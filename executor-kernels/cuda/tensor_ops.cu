@@ -2,7 +2,8 @@
 // interface (io.sparserender.engine.gpu.CudaOps). fp32 math; each buffer is float32 or bf16 (a dtype
 // flag per operand), rounded once on store. Java twins: io.sparserender.engine.ops.CpuOps (the float32
 // reference: permute, slice, concat, add/sub/mul with broadcasting, addScalar, scale, silu, geluTanh)
-// and io.sparserender.engine.ops.reference.TensorOpsReference (the fused ones). Test: CudaOpsGpuTest.
+// and, for the fused ones, the compositions in io.sparserender.engine.ops.Ops' default methods run on
+// CpuOps (adaLayerNorm, layerNormForProduct, rope, rmsNormRope). Test: CudaOpsGpuTest.
 //
 // Strided operands: an operand is (pointer, dtype, element offset, one stride per output dimension);
 // a broadcast dimension has stride 0. Launch: grid-stride over the n output elements.
@@ -133,14 +134,18 @@ __device__ void unary(const UnaryParams& p) {
     }
 }
 
-// The DiT's adaptive LayerNorm: n = LayerNorm(x) without affine (biased variance), then
-// out = (n + n·scale) + shift, in that order (the reference model's modulate), with shift and scale
-// [B, M, cols] where M = 1 (one timestep per sample) or M = rows per sample (one per token).
+// LayerNorm with its output in any dtype (bf16 for a GEMM operand): n = (x − mean)·rstd (biased
+// variance), then n·gamma + beta where given (the affine LayerNorm), then, where shift and scale are given
+// (both or neither), the DiT's adaptive modulation out = (n + n·scale) + shift, in that order (the
+// reference model's modulate), with shift and scale [B, M, cols] where M = 1 (one timestep per sample) or
+// M = rows per sample (one per token).
 struct AdaLnParams {
     void* out;
     const void* x;          // [B·L, cols]
-    const void* shift;      // [B, M, cols]
-    const void* scale;      // [B, M, cols]
+    const void* shift;      // [B, M, cols] or null
+    const void* scale;      // [B, M, cols] or null
+    const float* gamma;     // [cols] or null
+    const float* beta;      // [cols] or null
     long long rows;         // B·L
     long long rows_per_sample;  // L
     long long mod_rows;     // M: 1 or L
@@ -168,7 +173,10 @@ __device__ void ada_layer_norm(const AdaLnParams& p) {
         long long mbase = (b * p.mod_rows + (p.mod_rows == 1 ? 0 : l)) * p.cols;
         for (int c = threadIdx.x; c < p.cols; c += blockDim.x) {
             float n = (load(p.x, p.x_bf16, base + c) - mean) * rstd;
-            float r = (n + n * load(p.scale, p.mod_bf16, mbase + c)) + load(p.shift, p.mod_bf16, mbase + c);
+            if (p.gamma != nullptr) n *= p.gamma[c];
+            if (p.beta != nullptr) n += p.beta[c];
+            float r = p.scale == nullptr ? n
+                    : (n + n * load(p.scale, p.mod_bf16, mbase + c)) + load(p.shift, p.mod_bf16, mbase + c);
             store(p.out, p.out_bf16, base + c, r);
         }
     }
@@ -197,6 +205,66 @@ __device__ void rope(const RopeParams& p) {
         float cs = p.cos[l * p.half + j], sn = p.sin[l * p.half + j];
         store(p.out, p.out_bf16, 2 * i, a * cs - b * sn);
         store(p.out, p.out_bf16, 2 * i + 1, a * sn + b * cs);
+    }
+}
+
+// Elements i and i + 1 (i even) of a float32 or bf16 buffer whose base is 8-byte aligned.
+__device__ __forceinline__ float2 load_pair(const void* p, int bf16, long long i) {
+    if (bf16) return __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(p)[i >> 1]);
+    return reinterpret_cast<const float2*>(p)[i >> 1];
+}
+
+__device__ __forceinline__ void store_pair(void* p, int bf16, long long i, float a, float b) {
+    if (bf16) {
+        reinterpret_cast<__nv_bfloat162*>(p)[i >> 1] = __floats2bfloat162_rn(a, b);
+    } else {
+        reinterpret_cast<float2*>(p)[i >> 1] = make_float2(a, b);
+    }
+}
+
+// The DiT's self-attention q and k in one pass: RMSNorm over each row's whole width (H·D, as Wan
+// normalises before splitting heads) times gamma, then the rotary embedding of interleaved pairs per head,
+// (a, b) -> (a·cos − b·sin, a·sin + b·cos), cos/sin float32 [L, D/2]. One block per row; out may be x
+// (the row's sum is complete before any store, and each thread stores only the pairs it loaded).
+struct RmsNormRopeParams {
+    void* out;              // [B·L, H·D]
+    const void* x;          // [B·L, H·D]
+    const float* gamma;     // [H·D] or null
+    const float* cos;       // [L, D/2]
+    const float* sin;       // [L, D/2]
+    long long rows;         // B·L
+    long long seq_len;      // L
+    int cols;               // H·D, even
+    int half;               // D/2
+    float eps;
+    int out_bf16;
+    int x_bf16;
+};
+
+__device__ void rms_norm_rope(const RmsNormRopeParams& p) {
+    __shared__ float scratch[32];
+    const int pairs = p.cols / 2;
+    for (long long row = blockIdx.x; row < p.rows; row += gridDim.x) {
+        long long base = row * p.cols;
+        float q = 0.f;
+        for (int c = threadIdx.x; c < pairs; c += blockDim.x) {
+            float2 v = load_pair(p.x, p.x_bf16, base + 2 * c);
+            q += v.x * v.x + v.y * v.y;
+        }
+        float r = rsqrtf(sr::block_sum(q, scratch) / p.cols + p.eps);
+        const float* cs = p.cos + (row % p.seq_len) * p.half;
+        const float* sn = p.sin + (row % p.seq_len) * p.half;
+        for (int c = threadIdx.x; c < pairs; c += blockDim.x) {
+            float2 v = load_pair(p.x, p.x_bf16, base + 2 * c);
+            float a = v.x * r, b = v.y * r;
+            if (p.gamma != nullptr) {
+                a *= p.gamma[2 * c];
+                b *= p.gamma[2 * c + 1];
+            }
+            int j = c % p.half;
+            float co = cs[j], si = sn[j];
+            store_pair(p.out, p.out_bf16, base + 2 * c, a * co - b * si, a * si + b * co);
+        }
     }
 }
 
@@ -233,4 +301,5 @@ extern "C" __global__ void tensor_broadcast_axpy(const tops::AxpyParams p) { top
 extern "C" __global__ void tensor_unary(const tops::UnaryParams p) { tops::unary(p); }
 extern "C" __global__ void tensor_ada_layer_norm(const tops::AdaLnParams p) { tops::ada_layer_norm(p); }
 extern "C" __global__ void tensor_rope(const tops::RopeParams p) { tops::rope(p); }
+extern "C" __global__ void tensor_rms_norm_rope(const tops::RmsNormRopeParams p) { tops::rms_norm_rope(p); }
 extern "C" __global__ void tensor_linear_f32(const tops::LinearF32Params p) { tops::linear_f32(p); }

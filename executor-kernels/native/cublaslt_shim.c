@@ -11,6 +11,9 @@
  * Build: executor-kernels/native/build-shim.sh (gcc, JNI headers of the building JDK).
  * Matrix product computed: C[M,N] (row-major) = alpha * A[M,K] (row-major bf16) . B[N,K]^T (row-major
  * bf16), fp32 accumulation, as cuBLASLt's column-major C^T = op_T(B) . A with TRANSA = T, TRANSB = N.
+ * Optional epilogue (cuBLASLt's own codes: BIAS 4, GELU 32, GELU_BIAS 36): bias[N], of C's type, is added
+ * per column of row-major C, i.e. per row of cuBLASLt's column-major N x M result ("bias length = rows of
+ * D"), then GELU(tanh) for the GELU ones (cuBLASLt: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))).
  */
 #include <dlfcn.h>
 #include <jni.h>
@@ -35,7 +38,8 @@ typedef struct {
 enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 };
 enum { CUBLAS_COMPUTE_32F = 68 };
 enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
-enum { CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4 };
+enum { CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4, CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
+       CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8 };
 enum { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 };
 
 static size_t (*p_GetVersion)(void);
@@ -120,17 +124,24 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeDestro
     return p_Destroy((cublasLtHandle_t)(intptr_t)handle);
 }
 
-/* The algorithm chosen per shape is cached (small, direct-mapped: shapes repeat every layer). */
-typedef struct { long long key[5]; int valid; cublasLtMatmulAlgo_t algo; size_t ws; } algo_slot;
+/*
+ * The algorithm chosen per shape and epilogue is cached (small, direct-mapped: shapes repeat every layer);
+ * so is a refusal (no algorithm for an epilogue), so that a refused call costs no second heuristic query.
+ */
+enum { SLOT_EMPTY = 0, SLOT_ALGO = 1, SLOT_REFUSED = 2 };
+typedef struct { long long key[6]; int state; cublasLtMatmulAlgo_t algo; size_t ws; } algo_slot;
 static algo_slot cache[64];
 
 /*
- * Returns 0 on success, a cublasStatus_t (> 0) from the failing call, or -1 when no algorithm fits.
+ * Returns 0 on success, a cublasStatus_t (> 0) from the failing call, or -1 when no algorithm fits (for an
+ * epilogue: cuBLASLt refuses to fuse it for this shape; nothing was launched, the caller adds it itself).
  * stage[0] names the failing step (0 desc, 1 layouts, 2 preference, 3 heuristic, 4 matmul).
+ * epilogue: 0 for none, else a cublasLtEpilogue_t; bias: device pointer of bias[N] (C's type) or 0.
  */
 JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul(
         JNIEnv* env, jclass cls, jlong handle, jlong a, jlong b, jlong c, jint m, jint n, jint k,
-        jboolean outBf16, jfloat alpha, jlong workspace, jlong workspaceBytes, jlong stream, jintArray stage) {
+        jboolean outBf16, jfloat alpha, jint epilogue, jlong bias, jlong workspace, jlong workspaceBytes, jlong stream,
+        jintArray stage) {
     (void)cls;
     cublasLtHandle_t h = (cublasLtHandle_t)(intptr_t)handle;
     cublasLtMatmulDesc_t desc = NULL;
@@ -144,15 +155,26 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul
     if ((s = p_DescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F))) goto done;
     if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opT, sizeof opT))) goto done;
     if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opN, sizeof opN))) goto done;
+    if (epilogue) {
+        int32_t epi = epilogue;
+        const void* biasPtr = (const void*)(intptr_t)bias;
+        if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi))) goto done;
+        if (bias && (s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &biasPtr, sizeof biasPtr))) goto done;
+    }
     st = 1;
     /* column-major views: "A" = B as K x N (ld K, transposed), "B" = A as K x M (ld K), C as N x M (ld N) */
     if ((s = p_LayoutCreate(&la, CUDA_R_16BF, (uint64_t)k, (uint64_t)n, k))) goto done;
     if ((s = p_LayoutCreate(&lb, CUDA_R_16BF, (uint64_t)k, (uint64_t)m, k))) goto done;
     if ((s = p_LayoutCreate(&lc, ctype, (uint64_t)n, (uint64_t)m, n))) goto done;
-    long long key[5] = {m, n, k, ctype, workspaceBytes};
-    unsigned slot = (unsigned)((m * 31u + n * 17u + k * 7u + (unsigned)ctype) & 63u);
+    long long key[6] = {m, n, k, ctype, workspaceBytes, epilogue};
+    unsigned slot = (unsigned)((m * 31u + n * 17u + k * 7u + (unsigned)ctype + (unsigned)epilogue * 13u) & 63u);
     algo_slot* cs = &cache[slot];
-    if (!(cs->valid && memcmp(cs->key, key, sizeof key) == 0)) {
+    if (cs->state == SLOT_REFUSED && memcmp(cs->key, key, sizeof key) == 0) {
+        st = 3;
+        s = -1;
+        goto done;
+    }
+    if (!(cs->state == SLOT_ALGO && memcmp(cs->key, key, sizeof key) == 0)) {
         st = 2;
         uint64_t ws = (uint64_t)workspaceBytes;
         if ((s = p_PrefCreate(&pref))) goto done;
@@ -161,12 +183,21 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul
         cublasLtMatmulHeuristicResult_t res;
         int found = 0;
         memset(&res, 0, sizeof res);
-        if ((s = p_Heuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found))) goto done;
-        if (found < 1) { s = -1; goto done; }
+        s = p_Heuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found);
+        if (s || found < 1) {
+            if (epilogue) { /* refused for this shape: remembered, and said as "no algorithm" */
+                memcpy(cs->key, key, sizeof key);
+                cs->state = SLOT_REFUSED;
+                s = -1;
+            } else if (!s) {
+                s = -1;
+            }
+            goto done;
+        }
         memcpy(cs->key, key, sizeof key);
         cs->algo = res.algo;
         cs->ws = res.workspaceSize;
-        cs->valid = 1;
+        cs->state = SLOT_ALGO;
     }
     st = 4;
     s = p_Matmul(h, desc, &alpha, (const void*)(intptr_t)b, la, (const void*)(intptr_t)a, lb, &beta,

@@ -66,11 +66,10 @@ public final class DitBenchmark {
             OpTimer timer = new OpTimer();
             CudaOps timedOps = new CudaOps(device, timer);
             CudaOps ops = new CudaOps(device);
-            CudaKernels k = ops.kernels();
             DeviceArena arena = device.arena();
             long t0 = System.nanoTime();
             long[] counter = {seed};
-            WanWeights<DeviceBuffer> weights = WanWeights.synthetic(config, (name, shape) -> randomParameter(k, name, shape, counter[0]++));
+            WanWeights<DeviceBuffer> weights = WanWeights.synthetic(config, (name, shape) -> randomParameter(ops, name, shape, counter[0]++));
             device.synchronize();
             out.printf(Locale.ROOT, "{\"weights\":\"random on the device\",\"gib\":%.2f,\"make_s\":%.1f}%n",
                     arena.usedBytes() / (double) (1L << 30), (System.nanoTime() - t0) * 1e-9);
@@ -125,7 +124,9 @@ public final class DitBenchmark {
         });
     }
 
-    private static DeviceBuffer randomParameter(CudaKernels k, String name, int[] shape, long seed) {
+    /** As a loaded checkpoint would give it ({@link CudaOps#parameter}): vectors with their bf16 bias copy. */
+    private static DeviceBuffer randomParameter(CudaOps ops, String name, int[] shape, long seed) {
+        CudaKernels k = ops.kernels();
         DeviceArena arena = k.device().arena();
         if (shape.length >= 2) {
             long fanIn = Tensor.numel(shape) / shape[0];
@@ -145,7 +146,7 @@ public final class DitBenchmark {
             k.fillUniform(tmp, seed, -a, a);
             k.convert(tmp, b);
         }
-        return b;
+        return ops.prepareBias(b);
     }
 
     private static float[] uniform(long seed, int n) {

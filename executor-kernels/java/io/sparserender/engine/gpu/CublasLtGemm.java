@@ -5,9 +5,12 @@ import io.sparserender.engine.tensor.DType;
 /**
  * cuBLASLt's bf16 GEMM with fp32 accumulation through {@link CublasLtShim}, on the device's compute
  * stream, with a 32 MiB workspace from the arena. Made on the GPU worker (cublasLtCreate needs the
- * current context).
+ * current context). Bias and GELU(tanh) epilogues are fused where cuBLASLt offers an algorithm for them
+ * (cuBLASLt's GELU epilogue is the tanh approximation); where it does not, the epilogue call says so and
+ * the caller adds them in passes of its own (said once per epilogue in the log).
  */
 public final class CublasLtGemm implements Gemm {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CublasLtGemm.class);
     static final int WORKSPACE_BYTES = 32 << 20;
     private static final String[] STAGES = {"cublasLtMatmulDescCreate/SetAttribute", "cublasLtMatrixLayoutCreate",
         "cublasLtMatmulPreference", "cublasLtMatmulAlgoGetHeuristic", "cublasLtMatmul"};
@@ -41,22 +44,50 @@ public final class CublasLtGemm implements Gemm {
 
     @Override
     public void matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, float alpha) {
+        run(a, b, c, alpha, null, null);
+    }
+
+    @Override
+    public boolean matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        Gemm.checkEpilogue(c, epilogue, bias);
+        return run(a, b, c, 1f, epilogue, bias);
+    }
+
+    /** Epilogues cuBLASLt refused at least once (each said once in the log). */
+    private final java.util.Set<Epilogue> refusedOnce = java.util.EnumSet.noneOf(Epilogue.class);
+
+    /** false only for an epilogue cuBLASLt will not fuse here (nothing launched); errors throw. */
+    private boolean run(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, float alpha, Epilogue epilogue, DeviceBuffer bias) {
         int[] mnk = Gemm.shapes(a, b, c);
         long pa = a.address(), pb = b.address(), pc = c.address(), ws = workspace.address();
+        long pbias = bias == null ? 0L : bias.address();
+        int epi = epilogue == null ? 0 : epilogue.cublasLt;
         boolean bf16 = c.dtype() == DType.BF16;
-        device.run(() -> {
+        return device.call(() -> {
             int[] stage = {0};
-            int s = CublasLtShim.nativeMatmul(handle, pa, pb, pc, mnk[0], mnk[1], mnk[2], bf16, alpha, ws, WORKSPACE_BYTES,
-                    streamHandle, stage);
+            int s = CublasLtShim.nativeMatmul(handle, pa, pb, pc, mnk[0], mnk[1], mnk[2], bf16, alpha, epi, pbias, ws,
+                    WORKSPACE_BYTES, streamHandle, stage);
+            String what = "matmul " + mnk[0] + "x" + mnk[1] + "x" + mnk[2] + " into " + c.dtype()
+                    + (epilogue == null ? "" : " with epilogue " + epilogue);
+            // refused: no algorithm fuses the epilogue for this shape, or this cuBLASLt lacks the epilogue attributes
+            if (epilogue != null && (s < 0 || s > 0 && stage[0] == 0)) {
+                synchronized (refusedOnce) {
+                    if (refusedOnce.add(epilogue)) {
+                        LOG.info("cuBLASLt {} will not fuse {} (status {} at {}): that epilogue runs as a pass of its own"
+                                + " where refused", status.versionString(), what, s, STAGES[Math.min(stage[0], STAGES.length - 1)]);
+                    }
+                }
+                return false;
+            }
             if (s != 0) {
                 throw new GpuException("cuBLASLt " + (s < 0 ? "found no algorithm" : "error status " + s) + " at "
-                        + STAGES[Math.min(stage[0], STAGES.length - 1)] + " for matmul " + mnk[0] + "x" + mnk[1] + "x" + mnk[2]
-                        + " into " + c.dtype());
+                        + STAGES[Math.min(stage[0], STAGES.length - 1)] + " for " + what);
             }
             if (device.checkEveryLaunch()) {
                 CudaCheck.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(device.stream()), "cuStreamSynchronize after",
-                        "cublasLtMatmul " + mnk[0] + "x" + mnk[1] + "x" + mnk[2]);
+                        "cublasLtMatmul " + what);
             }
+            return true;
         });
     }
 

@@ -96,6 +96,11 @@ public final class CublasLtShim {
 
     static native int nativeDestroy(long handle);
 
+    /**
+     * C = epilogue(alpha . A . B^T [+ bias]); epilogue 0 for none, else a cublasLtEpilogue_t, bias a device
+     * pointer or 0. Returns 0, a cublasStatus_t from the step stage[0] names, or -1 when no algorithm fits
+     * (with an epilogue: cuBLASLt will not fuse it for this shape, nothing was launched).
+     */
     static native int nativeMatmul(long handle, long a, long b, long c, int m, int n, int k, boolean outBf16, float alpha,
-            long workspace, long workspaceBytes, long stream, int[] stage);
+            int epilogue, long bias, long workspace, long workspaceBytes, long stream, int[] stage);
 }

@@ -92,6 +92,7 @@ public final class CudaDevice implements AutoCloseable {
     private final CUdevice device = new CUdevice();
     private final CUcontext context = new CUcontext();
     private final CUstream stream = new CUstream();
+    private final EpilogueBiases epilogueBiases = new EpilogueBiases();
     private KernelModule kernels;
     private DeviceArena arena;
     private int multiprocessors;
@@ -355,6 +356,11 @@ public final class CudaDevice implements AutoCloseable {
 
     public Optional<CublasLtGemm> cublasLtGemm() {
         return cublasLt;
+    }
+
+    /** The bf16 copies of bias vectors for the GEMM's bias epilogue (made by {@link CudaOps#prepareBias}). */
+    public EpilogueBiases epilogueBiases() {
+        return epilogueBiases;
     }
 
     /** Why cuBLASLt is not used, when it is not. */

@@ -76,11 +76,14 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return b;
     }
 
-    /** Matrices and kernels (rank ≥ 2) as bf16, vectors as float32. */
+    /**
+     * Matrices and kernels (rank ≥ 2) as bf16, vectors as float32 with a bf16 copy beside them for the GEMM's
+     * bias epilogue ({@link #prepareBias}; a few KiB per vector).
+     */
     @Override
     public DeviceBuffer parameter(Tensor t) {
         if (t.rank() < 2) {
-            return fromHost(t);
+            return prepareBias(fromHost(t));
         }
         DeviceBuffer b = allocate(DType.BF16, t.shape());
         float[] d = t.data();
@@ -214,14 +217,35 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return axpy(x, y, gate, 1f);
     }
 
+    /**
+     * Written over the stream where the result has its shape and dtype and y and gate lie elsewhere (each
+     * element is read before it is written, by the same thread); else a new tensor.
+     */
+    @Override
+    public DeviceBuffer updateResidual(DeviceBuffer stream, DeviceBuffer y, DeviceBuffer gate) {
+        int[] out = gate == null ? StridedLayout.broadcastShape(stream.shape(), y.shape())
+                : StridedLayout.broadcastShape(stream.shape(), y.shape(), gate.shape());
+        boolean anyF32 = stream.dtype() == DType.F32 || y.dtype() == DType.F32 || gate != null && gate.dtype() == DType.F32;
+        if (!Arrays.equals(out, stream.shape()) || stream.dtype() != (anyF32 ? DType.F32 : DType.BF16)
+                || overlaps(stream, y) || gate != null && overlaps(stream, gate)) {
+            return axpy(stream, y, gate, 1f);
+        }
+        axpyInto(stream, stream, y, gate, 1f, OpTimer.Kind.OTHER);
+        return stream;
+    }
+
+    private static boolean overlaps(DeviceBuffer a, DeviceBuffer b) {
+        return a.address() < b.address() + b.byteSize() && b.address() < a.address() + a.byteSize();
+    }
+
     @Override
     public DeviceBuffer addScalar(DeviceBuffer a, float s) {
-        return unary(a, 0, 1f, s, a.dtype());
+        return unary(a, AFFINE, 1f, s, a.dtype());
     }
 
     @Override
     public DeviceBuffer scale(DeviceBuffer a, float s) {
-        return unary(a, 0, s, 0f, a.dtype());
+        return unary(a, AFFINE, s, 0f, a.dtype());
     }
 
     @Override
@@ -231,7 +255,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     @Override
     public DeviceBuffer geluTanh(DeviceBuffer a) {
-        return unary(a, 2, 1f, 0f, a.dtype());
+        return unary(a, GELU_TANH, 1f, 0f, a.dtype());
     }
 
     @Override
@@ -267,7 +291,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     /** The same values in another dtype (a copy even when the dtype is the same). */
     public DeviceBuffer convert(DeviceBuffer x, DType dtype) {
-        return unary(x, 0, 1f, 0f, dtype);
+        return unary(x, AFFINE, 1f, 0f, dtype);
     }
 
     // ---- reductions
@@ -303,11 +327,27 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             return Ops.super.adaLayerNorm(x, shift, scale, eps);
         }
         DeviceBuffer o = allocate(DType.BF16, s);
-        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale)
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale).ptr(null).ptr(null)
                 .i64((long) s[0] * s[1]).i64(s[1]).i64(ms[1]).i32(s[2]).f32(eps)
                 .i32(1).i32(bf16(x)).i32(bf16(shift));
         timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid((long) s[0] * s[1]), BLOCK, 0,
                 new KernelArgs().struct(p)));
+        return o;
+    }
+
+    /** LayerNorm written in bf16, the products' operand (tensor_ada_layer_norm without modulation): no conversion after. */
+    @Override
+    public DeviceBuffer layerNormForProduct(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta, float eps) {
+        int cols = x.dim(-1);
+        long rows = x.numel() / Math.max(1, cols);
+        if (gamma != null && gamma.numel() != cols || beta != null && beta.numel() != cols) {
+            throw new IllegalArgumentException("Cannot apply layerNorm: gamma " + gamma + " or beta " + beta + " is not [" + cols + "]");
+        }
+        DeviceBuffer o = allocate(DType.BF16, x.shape());
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(null).ptr(null).ptr(f32(gamma)).ptr(f32(beta))
+                .i64(rows).i64(Math.max(1, rows)).i64(1).i32(cols).f32(eps)
+                .i32(1).i32(bf16(x)).i32(0);
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
         return o;
     }
 
@@ -327,10 +367,42 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return o;
     }
 
+    /**
+     * Fused RMSNorm and RoPE (tensor_rms_norm_rope), bf16 result written over x when x is bf16. Shapes the
+     * kernel does not take (x not [B, L, H·D] with D even, tables not float32 [L·D/2], a misaligned view) go
+     * through the composition.
+     */
+    @Override
+    public DeviceBuffer rmsNormRope(DeviceBuffer x, DeviceBuffer gamma, float eps, DeviceBuffer cos, DeviceBuffer sin, int heads) {
+        int[] s = x.shape();
+        if (s.length != 3 || heads <= 0 || s[2] % heads != 0 || (s[2] / heads) % 2 != 0 || s[1] == 0
+                || cos.dtype() != DType.F32 || sin.dtype() != DType.F32 || cos.numel() != (long) s[1] * (s[2] / heads) / 2
+                || sin.numel() != cos.numel() || gamma != null && gamma.numel() != s[2] || x.address() % 8 != 0) {
+            return Ops.super.rmsNormRope(x, gamma, eps, cos, sin, heads);
+        }
+        int d = s[2] / heads;
+        DeviceBuffer o = x.dtype() == DType.BF16 ? x : allocate(DType.BF16, s);
+        long rows = (long) s[0] * s[1];
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(f32(gamma)).ptr(cos).ptr(sin)
+                .i64(rows).i64(s[1]).i32(s[2]).i32(d / 2).f32(eps).i32(1).i32(bf16(x));
+        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_rms_norm_rope", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
+        return o.view(0, s[0], s[1], heads, d);
+    }
+
     // ---- products
 
     @Override
     public DeviceBuffer linear(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias) {
+        return linear(x, weight, bias, false);
+    }
+
+    /** GELU(tanh) in cuBLASLt's epilogue with the bias (one rounding to bf16), else an in-place pass after the product. */
+    @Override
+    public DeviceBuffer linearGeluTanh(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias) {
+        return linear(x, weight, bias, true);
+    }
+
+    private DeviceBuffer linear(DeviceBuffer x, DeviceBuffer weight, DeviceBuffer bias, boolean gelu) {
         int[] s = x.shape();
         int in = s[s.length - 1];
         if (weight.rank() != 2 || weight.dim(1) != in) {
@@ -352,19 +424,68 @@ public final class CudaOps implements Ops<DeviceBuffer> {
                     .i32((int) rows).i32(out).i32(in).i32(bf16(x)).i32(bf16(weight));
             long warps = rows * out;
             timed(OpTimer.Kind.GEMM, () -> device.launch("tensor_linear_f32", grid(warps * 32), BLOCK, 0, new KernelArgs().struct(p)));
+            if (gelu) {
+                unaryInto(o, o, GELU_TANH, 1f, 0f);
+            }
             return o;
         }
         DeviceBuffer a = (x.dtype() == DType.BF16 ? x : convert(x, DType.BF16)).view(0, (int) rows, in);
         DeviceBuffer w = weight.dtype() == DType.BF16 ? weight : convert(weight, DType.BF16);
         DeviceBuffer o = allocate(DType.BF16, os);
-        DeviceBuffer o2 = o.view(0, (int) rows, out);
-        timed(OpTimer.Kind.GEMM, () -> device.gemm().matmul(a, w, o2, 1f));
+        product(a, w, o.view(0, (int) rows, out), bias, gelu);
+        return o;
+    }
+
+    /**
+     * o = a·wᵀ (+ bias), then GELU(tanh) when asked: both in the GEMM's epilogue where the GEMM fuses them
+     * (cuBLASLt, the bias read from its bf16 copy made by {@link #prepareBias}), else each in place by a pass
+     * of its own after the product.
+     */
+    private void product(DeviceBuffer a, DeviceBuffer w, DeviceBuffer o, DeviceBuffer bias, boolean gelu) {
+        Gemm gemm = device.gemm();
+        Gemm.Epilogue epilogue = gelu ? (bias == null ? Gemm.Epilogue.GELU : Gemm.Epilogue.GELU_BIAS)
+                : (bias == null ? null : Gemm.Epilogue.BIAS);
+        if (epilogue != null) {
+            DeviceBuffer eb = bias == null ? null : epilogueBias(bias, o.dtype());
+            boolean[] fused = {false};
+            if (bias == null || eb != null) {
+                timed(OpTimer.Kind.GEMM, () -> fused[0] = gemm.matmul(a, w, o, epilogue, eb));
+            }
+            if (fused[0]) {
+                return;
+            }
+        }
+        timed(OpTimer.Kind.GEMM, () -> gemm.matmul(a, w, o, 1f));
         if (bias != null) {
             // in place: o = o + bias (broadcast over rows)
-            DeviceBuffer b = f32(bias);
-            axpyInto(o2, o2, b, null, 1f, OpTimer.Kind.GEMM);
+            axpyInto(o, o, f32(bias), null, 1f, OpTimer.Kind.GEMM);
         }
-        return o;
+        if (gelu) {
+            unaryInto(o, o, GELU_TANH, 1f, 0f);
+        }
+    }
+
+    /** The bias in the output's dtype, as the epilogue reads it: itself, or its bf16 copy; null where there is none. */
+    private DeviceBuffer epilogueBias(DeviceBuffer bias, DType out) {
+        if (bias.dtype() == out) {
+            return bias;
+        }
+        return out == DType.BF16 && bias.dtype() == DType.F32 ? device.epilogueBiases().bf16Of(bias) : null;
+    }
+
+    /**
+     * Makes, once, the bf16 copy of a float32 vector that the GEMM's bias epilogue reads when it writes bf16
+     * (cuBLASLt takes the bias in the output's type), right after the vector, so the copy lives and moves with
+     * it. {@link #parameter} does this for every vector; code that makes bias vectors on the device itself
+     * (benchmarks with random weights) calls it, right after making the vector. A vector that is not the
+     * arena's last buffer gets no copy (it would not live and die with the vector), and a linear whose bias
+     * has no copy adds the bias in a pass of its own. Returns {@code v}.
+     */
+    public DeviceBuffer prepareBias(DeviceBuffer v) {
+        if (v.dtype() == DType.F32 && device.arena().isLastMade(v) && device.epilogueBiases().bf16Of(v) == null) {
+            device.epilogueBiases().put(v, convert(v, DType.BF16));
+        }
+        return v;
     }
 
     @Override
@@ -420,7 +541,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer maskAdd = null;
         if (keyMask != null) {
             // (mask − 1)·1e30: 0 for kept keys, −1e30 for excluded ones
-            maskAdd = unary(f32(keyMask), 0, 1e30f, -1e30f, DType.F32);
+            maskAdd = unary(f32(keyMask), AFFINE, 1e30f, -1e30f, DType.F32);
         }
         long[] st = StridedLayout.contiguous(qs);
         long[] kst = StridedLayout.contiguous(k.shape());
@@ -618,12 +739,21 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return b.dtype() == DType.BF16 ? 1 : 0;
     }
 
+    /** tensor_unary's op codes (tensor_ops.cu). */
+    private static final int AFFINE = 0;
+    private static final int GELU_TANH = 2;
+
     private DeviceBuffer unary(DeviceBuffer x, int op, float mul, float add, DType outType) {
         DeviceBuffer o = allocate(outType, x.shape());
+        unaryInto(o, x, op, mul, add);
+        return o;
+    }
+
+    /** o = f(x) elementwise over contiguous buffers of equal size; o may be x. */
+    private void unaryInto(DeviceBuffer o, DeviceBuffer x, int op, float mul, float add) {
         long n = x.numel();
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).i64(n).i32(op).i32(bf16(o)).i32(bf16(x)).f32(mul).f32(add);
         timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_unary", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
-        return o;
     }
 
     /** out = (a ? a : 0) + s·b·(c ? c : 1), broadcast; float32 when any operand is. */

@@ -271,6 +271,16 @@ public final class DeviceArena {
         }
     }
 
+    /**
+     * Whether b is the last buffer made and lies in the innermost open scope: what is allocated next lands
+     * right after it and lives and dies with it.
+     */
+    public synchronized boolean isLastMade(DeviceBuffer b) {
+        long offset = b.address() - baseAddress;
+        Scope s = scopes.peek();
+        return offset + b.byteSize() == top && (s == null || s.mark <= offset);
+    }
+
     /** Whether b's storage starts at or above where scope s began (so closing s frees it). */
     public synchronized boolean inside(Scope s, DeviceBuffer b) {
         return b.address() >= baseAddress + s.mark;

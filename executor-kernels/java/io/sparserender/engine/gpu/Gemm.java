@@ -18,6 +18,49 @@ public interface Gemm {
         matmul(a, b, c, 1f);
     }
 
+    /**
+     * What a GEMM may apply to its fp32 result before the one rounding to C: a bias per column of C (per
+     * row of B, i.e. per output feature of a linear layer), then GELU(tanh)
+     * {@code 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))}, the model's FFN activation (cuBLASLt's GELU
+     * epilogue is documented as exactly this approximation).
+     */
+    enum Epilogue {
+        BIAS(4, true),
+        GELU(32, false),
+        GELU_BIAS(36, true);
+
+        /** cuBLASLt's cublasLtEpilogue_t value. */
+        final int cublasLt;
+        final boolean takesBias;
+
+        Epilogue(int cublasLt, boolean takesBias) {
+            this.cublasLt = cublasLt;
+            this.takesBias = takesBias;
+        }
+    }
+
+    /**
+     * {@code C = epilogue(A . B^T [+ bias])} with the epilogue fused into the product; bias [N] of C's dtype
+     * (cuBLASLt takes a bf16 bias for bf16 C), non-null exactly when the epilogue takes one. Returns false,
+     * having written nothing, where this GEMM cannot fuse the epilogue for these shapes: the caller then
+     * runs {@link #matmul} and applies the epilogue itself. This default fuses nothing.
+     */
+    default boolean matmul(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        return false;
+    }
+
+    /** The checks of an epilogue call: a bias present exactly when the epilogue takes one, [N] of C's dtype. */
+    static void checkEpilogue(DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        if (epilogue.takesBias != (bias != null)) {
+            throw new IllegalArgumentException("GEMM epilogue " + epilogue + (epilogue.takesBias ? " needs" : " takes no")
+                    + " bias; got " + bias);
+        }
+        if (bias != null && (bias.dtype() != c.dtype() || bias.numel() != c.dim(1))) {
+            throw new IllegalArgumentException("GEMM epilogue bias " + bias + " must be " + c.dtype() + "[" + c.dim(1)
+                    + "] for C " + c);
+        }
+    }
+
     /** M, N, K of a valid call, or an IllegalArgumentException naming the mismatch. */
     static int[] shapes(DeviceBuffer a, DeviceBuffer b, DeviceBuffer c) {
         if (a.rank() != 2 || b.rank() != 2 || c.rank() != 2) {

@@ -52,7 +52,7 @@ final class KernelModule {
             CudaRecall.KERNEL,
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
-            "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
+            "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
             CudaVaeKernels.KERNELS.stream()).toList();
 
     private final CUmodule module;

@@ -149,9 +149,45 @@ public interface Ops<T> {
         return add(add(n, mul(n, scale)), shift);
     }
 
+    /**
+     * geluTanh(linear(x, weight, bias)): a feed-forward layer's first product and its activation, which a
+     * backend may fuse (the CUDA backend: in cuBLASLt's epilogue, rounding once).
+     */
+    default T linearGeluTanh(T x, T weight, T bias /* nullable */) {
+        return geluTanh(linear(x, weight, bias));
+    }
+
     /** A gated residual: x + y·gate (gate broadcast against y). */
     default T addGated(T x, T y, T gate) {
         return add(x, mul(y, gate));
+    }
+
+    /**
+     * The residual stream's update: stream + y, or stream + y·gate when a gate is given. The stream is given
+     * up: the caller must not use it afterwards, and a backend may write the result over it (the CUDA
+     * backend does when the result has the stream's shape and dtype: no new memory, nothing to move when
+     * the block's memory scope closes).
+     */
+    default T updateResidual(T stream, T y, T gate /* nullable */) {
+        return gate == null ? add(stream, y) : addGated(stream, y, gate);
+    }
+
+    /**
+     * layerNorm(x, gamma, beta, eps) whose result only feeds matrix products: a backend may store it at its
+     * products' operand precision (the CUDA backend: bf16, as {@link #adaLayerNorm}), saving a conversion.
+     */
+    default T layerNormForProduct(T x, T gamma /* nullable */, T beta /* nullable */, float eps) {
+        return layerNorm(x, gamma, beta, eps);
+    }
+
+    /**
+     * rope(RMSNorm(x)·gamma split into heads): x [B, L, H·D] is RMS-normalised over its whole last dimension,
+     * then read as [B, L, H, D] and rotated as {@link #rope} does, with cos and sin [L, 1, D/2, 1]. Returns
+     * [B, L, H, D]. x is given up: a backend may write the result over it.
+     */
+    default T rmsNormRope(T x, T gamma /* nullable */, float eps, T cos, T sin, int heads) {
+        int[] s = shape(x);
+        return rope(reshape(rmsNorm(x, gamma, eps), s[0], s[1], heads, s[2] / heads), cos, sin);
     }
 
     /**

@@ -89,6 +89,19 @@ public final class Rope3d {
         sin[i] = (float) Math.sin(angle);
     }
 
+    /**
+     * RMS-normalises x [B, L, H·d] over its whole width (times gamma), splits the heads and rotates them:
+     * {@link Ops#rmsNormRope}, one pass on backends that fuse it. x is given up (it may be overwritten).
+     */
+    public <T> T applyNormalized(Ops<T> ops, T x, T gamma, float eps, int heads, Tables<T> tables) {
+        int[] s = ops.shape(x);
+        if (s.length != 3 || heads <= 0 || s[2] != heads * headDim || s[1] != tables.frames() * tables.height() * tables.width()) {
+            throw new IllegalArgumentException("Cannot apply RoPE: x " + java.util.Arrays.toString(s) + " is not [B, "
+                    + tables.frames() * tables.height() * tables.width() + ", " + heads + "·" + headDim + "]");
+        }
+        return ops.rmsNormRope(x, gamma, eps, tables.cos(), tables.sin(), heads);
+    }
+
     /** Rotates x [B, L, H, d] by the tables: (a, b) → (a·cos − b·sin, a·sin + b·cos) per pair. */
     public <T> T apply(Ops<T> ops, T x, Tables<T> tables) {
         int[] s = ops.shape(x);

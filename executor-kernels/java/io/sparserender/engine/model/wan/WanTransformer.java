@@ -90,7 +90,7 @@ public final class WanTransformer<T> {
         if (padToTextLen && s[1] < config.textLen()) {
             text = ops.concat(1, java.util.List.of(text, ops.fromHost(Tensor.zeros(s[0], config.textLen() - s[1], config.textDim()))));
         }
-        T ctx = linear(ops.geluTanh(linear(text, weights.text1)), weights.text2);
+        T ctx = linear(linearGeluTanh(text, weights.text1), weights.text2);
         List<T> keys = new ArrayList<>();
         List<T> values = new ArrayList<>();
         for (WanWeights.Block<T> b : weights.blocks()) {
@@ -242,6 +242,10 @@ public final class WanTransformer<T> {
         }
     }
 
+    /**
+     * One block. The residual stream x is given up to each half's {@link Ops#updateResidual}, which a backend may
+     * write over (the block's input is never needed after its half), so its halves return the stream itself.
+     */
     private T block(int layer, int step, T x, T e0, Prompt<T> prompt, Rope3d.Tables<T> rot, Probe<T> probe) {
         WanWeights.Block<T> w = weights.blocks().get(layer);
         int d = config.dim();
@@ -263,7 +267,7 @@ public final class WanTransformer<T> {
             T k = rotatedHeads(h, a.k(), a.normK(), rot);
             T v = heads(linear(h, a.v()));
             T att = selfAttention.attend(ops, q, k, v, new SelfAttention.Site(layer, step, rot.frames(), rot.height(), rot.width()));
-            T out = ops.addGated(x0, linear(merge(att), a.o()), gate1);
+            T out = ops.updateResidual(x0, linear(merge(att), a.o()), gate1);
             probe(probe, layer, "self-attention", out);
             return out;
         });
@@ -272,11 +276,11 @@ public final class WanTransformer<T> {
         T x1 = x;
         x = ops.scoped(() -> {
             WanWeights.Attention<T> c = w.cross();
-            T h = config.crossAttnNorm() ? ops.layerNorm(x1, w.norm2Weight(), w.norm2Bias(), config.eps()) : x1;
+            T h = config.crossAttnNorm() ? ops.layerNormForProduct(x1, w.norm2Weight(), w.norm2Bias(), config.eps()) : x1;
             T cq = heads(ops.rmsNorm(linear(h, c.q()), c.normQ(), config.eps()));
             T catt = ops.attention(cq, prompt.keys().get(layer), prompt.values().get(layer),
                     (float) (1.0 / Math.sqrt(config.headDim())), null, null);
-            T out = ops.add(x1, linear(merge(catt), c.o()));
+            T out = ops.updateResidual(x1, linear(merge(catt), c.o()), null);
             probe(probe, layer, "cross-attention", out);
             return out;
         });
@@ -285,20 +289,28 @@ public final class WanTransformer<T> {
         T x2 = x;
         return ops.scoped(() -> {
             T h = ops.adaLayerNorm(x2, shift2, scale2, config.eps());
-            T ff = linear(ops.geluTanh(linear(h, w.ffnIn())), w.ffnOut());
-            T out = ops.addGated(x2, ff, gate2);
+            T ff = linear(linearGeluTanh(h, w.ffnIn()), w.ffnOut());
+            T out = ops.updateResidual(x2, ff, gate2);
             probe(probe, layer, "feed-forward", out);
             return out;
         });
     }
 
-    /** RoPE(heads(RMSNorm(h·W + b))): q or k of self-attention, in a scope that keeps only the result. */
+    /**
+     * RoPE(heads(RMSNorm(h·W + b))): q or k of self-attention, in a scope that keeps only the result (on the
+     * CUDA backend the fused norm and rotation write over the product, so the scope frees and moves nothing).
+     */
     private T rotatedHeads(T h, WanWeights.Linear<T> projection, T norm, Rope3d.Tables<T> rot) {
-        return ops.scoped(() -> rope.apply(ops, heads(ops.rmsNorm(linear(h, projection), norm, config.eps())), rot));
+        return ops.scoped(() -> rope.applyNormalized(ops, linear(h, projection), norm, config.eps(), config.numHeads(), rot));
     }
 
     private T linear(T x, WanWeights.Linear<T> l) {
         return ops.linear(x, l.weight(), l.bias());
+    }
+
+    /** GELU(tanh)(x·W + b), which a backend may fuse into the product. */
+    private T linearGeluTanh(T x, WanWeights.Linear<T> l) {
+        return ops.linearGeluTanh(x, l.weight(), l.bias());
     }
 
     /** [B, L, dim] → [B, L, H, D] */

@@ -131,8 +131,98 @@ class CudaOpsGpuTest {
         check("rope", CPU.rope(q, cos, sin), () -> g.rope(g.fromHost(q), g.fromHost(cos), g.fromHost(sin)), 1e-2, 8e-3);
     }
 
+    /**
+     * The bf16 path twice: with the bias as a parameter (its bf16 copy made at upload, so cuBLASLt adds it in
+     * the GEMM's epilogue) and as a plain float32 tensor (no copy: the bias pass of its own).
+     */
+    /**
+     * The residual update written over the stream (float32 stream, bf16 update, float32 gate [B, 1, C] or
+     * none, as the DiT's blocks do), and a new tensor where it cannot be (bf16 stream with a float32 update,
+     * a stream the update broadcasts over).
+     */
+    @Test
+    void updateResidualWritesOverTheStreamWhereItCan() {
+        SplittableRandom r = random("cuda ops updateResidual");
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -4, 4, 2, 37, 301);
+        Tensor y = bf16(rand(r, -4, 4, 2, 37, 301));
+        Tensor gate = rand(r, -2, 2, 2, 1, 301);
+        check("updateResidual gated, in place", CPU.addGated(x, y, gate), () -> {
+            DeviceBuffer stream = g.fromHost(x);
+            DeviceBuffer out = g.updateResidual(stream, g.convert(g.fromHost(y), DType.BF16), g.fromHost(gate));
+            assertThat(out).as("the result is the stream's own buffer").isSameAs(stream);
+            return out;
+        }, 1e-6, 1e-6);
+        check("updateResidual ungated, in place", CPU.add(x, y), () -> {
+            DeviceBuffer stream = g.fromHost(x);
+            DeviceBuffer out = g.updateResidual(stream, g.convert(g.fromHost(y), DType.BF16), null);
+            assertThat(out).isSameAs(stream);
+            return out;
+        }, 0, 0);
+        Tensor xb = bf16(x);
+        check("updateResidual, bf16 stream and float32 update: a new float32 tensor", CPU.addGated(xb, y, gate), () -> {
+            DeviceBuffer stream = g.convert(g.fromHost(xb), DType.BF16);
+            DeviceBuffer out = g.updateResidual(stream, g.fromHost(y), g.fromHost(gate));
+            assertThat(out).isNotSameAs(stream);
+            assertThat(out.dtype()).isEqualTo(DType.F32);
+            return out;
+        }, 1e-6, 1e-6);
+        Tensor narrow = rand(r, -4, 4, 2, 1, 301);
+        check("updateResidual, broadcast stream: a new tensor", CPU.add(narrow, y), () -> {
+            DeviceBuffer stream = g.fromHost(narrow);
+            DeviceBuffer out = g.updateResidual(stream, g.fromHost(y), null);
+            assertThat(out).isNotSameAs(stream);
+            return out;
+        }, 0, 0);
+    }
+
+    /** The cross-attention's LayerNorm written in bf16 against the float32 LayerNorm, affine and bare, odd rows and width. */
+    @Test
+    void layerNormForProductMatchesLayerNormInBf16() {
+        SplittableRandom r = random("cuda ops layerNormForProduct");
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -6, 6, 3, 37, 301);
+        Tensor gamma = rand(r, 0.5, 1.5, 301);
+        Tensor beta = rand(r, -1, 1, 301);
+        check("layerNormForProduct affine", CPU.layerNorm(x, gamma, beta, 1e-6f), () -> {
+            DeviceBuffer out = g.layerNormForProduct(g.fromHost(x), g.parameter(gamma), g.parameter(beta), 1e-6f);
+            assertThat(out.dtype()).isEqualTo(DType.BF16);
+            return out;
+        }, 1e-2, 8e-3);
+        check("layerNormForProduct bare", CPU.layerNorm(x, null, null, 1e-6f),
+                () -> g.layerNormForProduct(g.fromHost(x), null, null, 1e-6f), 1e-2, 8e-3);
+    }
+
+    /**
+     * The fused q/k RMSNorm + RoPE against the composition on the CPU: bf16 input (written over, as the DiT
+     * gives it the product), float32 input (a new bf16 tensor), no gamma, and head widths 64, 128 and 10.
+     */
+    @ParameterizedTest(name = "B={0} L={1} H={2} D={3}")
+    @CsvSource({"2, 37, 3, 64", "1, 37, 2, 128", "2, 5, 5, 10"})
+    void fusedRmsNormRopeMatchesTheComposition(int b, int l, int h, int d) {
+        SplittableRandom r = random("cuda ops rmsNormRope " + b + "," + l + "," + h + "," + d);
+        CudaOps g = cudaOps();
+        Tensor x = bf16(rand(r, -3, 3, b, l, h * d));
+        Tensor gamma = rand(r, 0.5, 1.5, h * d);
+        Tensor cos = rand(r, -1, 1, l, 1, d / 2, 1);
+        Tensor sin = rand(r, -1, 1, l, 1, d / 2, 1);
+        Ops<Tensor> cpu = CPU;
+        check("rmsNormRope bf16, over x", cpu.rmsNormRope(x, gamma, 1e-6f, cos, sin, h), () -> {
+            DeviceBuffer in = g.convert(g.fromHost(x), DType.BF16);
+            DeviceBuffer out = g.rmsNormRope(in, g.parameter(gamma), 1e-6f, g.fromHost(cos), g.fromHost(sin), h);
+            assertThat(out.shape()).containsExactly(b, l, h, d);
+            assertThat(out.sameStart(in)).as("written over its input").isTrue();
+            return out;
+        }, 1e-2, 8e-3);
+        check("rmsNormRope f32 in, no gamma", cpu.rmsNormRope(x, null, 1e-6f, cos, sin, h), () -> {
+            DeviceBuffer out = g.rmsNormRope(g.fromHost(x), null, 1e-6f, g.fromHost(cos), g.fromHost(sin), h);
+            assertThat(out.dtype()).isEqualTo(DType.BF16);
+            return out;
+        }, 1e-2, 8e-3);
+    }
+
     @ParameterizedTest(name = "rows {0}, in {1}, out {2}")
-    @CsvSource({"2, 256, 1536", "1, 7, 5", "300, 96, 130", "1031, 128, 384"})
+    @CsvSource({"2, 256, 1536", "1, 7, 5", "300, 96, 130", "1031, 128, 384", "37, 96, 130", "37, 3072, 3072"})
     void linearMatchesTheReference(int rows, int in, int out) {
         SplittableRandom r = random("cuda ops linear " + rows + "x" + in + "x" + out);
         CudaOps g = cudaOps();
@@ -144,8 +234,43 @@ class CudaOpsGpuTest {
             check("linear f32", CPU.linear(x, w, b), () -> g.linear(g.fromHost(x), g.parameter(w), g.fromHost(b)), 1e-5, 1e-4);
         }
         Tensor xb = bf16(x);
-        float[] got = run(() -> g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
-        assertThat(relL2(got, CPU.linear(xb, w, b).data())).as("linear bf16 relative L2").isLessThan(1e-2);
+        float[] want = CPU.linear(xb, w, b).data();
+        float[] separate = run(() -> g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
+        assertThat(relL2(separate, want)).as("linear bf16, bias pass of its own: relative L2").isLessThan(1e-2);
+        float[] epilogue = run(() -> {
+            DeviceBuffer bias = g.parameter(b);
+            assertThat(g.device().epilogueBiases().bf16Of(bias)).as("the bias parameter's bf16 copy").isNotNull();
+            return g.linear(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), bias);
+        });
+        assertThat(relL2(epilogue, want)).as("linear bf16, bias in the epilogue: relative L2").isLessThan(1e-2);
+    }
+
+    /**
+     * linearGeluTanh against geluTanh(linear) on the CPU: the float32 small-row path (activation pass after it),
+     * the bf16 path with the bias as a parameter (GELU_BIAS in cuBLASLt's epilogue), as a plain tensor (bias
+     * and activation passes of their own) and without bias (GELU epilogue).
+     */
+    @ParameterizedTest(name = "rows {0}, in {1}, out {2}")
+    @CsvSource({"1, 7, 5", "37, 96, 130", "300, 96, 136", "1031, 128, 384"})
+    void linearGeluTanhMatchesTheReference(int rows, int in, int out) {
+        SplittableRandom r = random("cuda ops linear gelu " + rows + "x" + in + "x" + out);
+        CudaOps g = cudaOps();
+        Tensor x = rand(r, -1, 1, rows, in);
+        Tensor w = bf16(rand(r, -0.5, 0.5, out, in));
+        Tensor b = rand(r, -1, 1, out);
+        if (rows <= CudaOps.F32_LINEAR_MAX_ROWS) {
+            check("linearGeluTanh f32", CPU.geluTanh(CPU.linear(x, w, b)),
+                    () -> g.linearGeluTanh(g.fromHost(x), g.parameter(w), g.parameter(b)), 1e-5, 1e-4);
+        }
+        Tensor xb = bf16(x);
+        float[] want = CPU.geluTanh(CPU.linear(xb, w, b)).data();
+        float[] fused = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.parameter(b)));
+        assertThat(relL2(fused, want)).as("linearGeluTanh bf16, bias parameter: relative L2").isLessThan(1e-2);
+        float[] separate = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), g.fromHost(b)));
+        assertThat(relL2(separate, want)).as("linearGeluTanh bf16, plain bias: relative L2").isLessThan(1e-2);
+        float[] noBias = run(() -> g.linearGeluTanh(g.convert(g.fromHost(xb), DType.BF16), g.parameter(w), null));
+        assertThat(relL2(noBias, CPU.geluTanh(CPU.linear(xb, w, null)).data())).as("linearGeluTanh bf16, no bias: relative L2")
+                .isLessThan(1e-2);
     }
 
     /** D 64 and 128 run dense_attention.cu; other widths (the VAE's 1024, tiny models) run per-head GEMMs. */

@@ -62,6 +62,86 @@ class GemmGpuTest {
         }
     }
 
+    /**
+     * cuBLASLt's fused epilogues against the twin plus the epilogue in double: the bias per column of C
+     * (per output feature), in C's dtype as the epilogue reads it. Odd shapes may be refused (then C must be
+     * left as it was); the DiT's shapes (N, K multiples of 8) must be fused.
+     */
+    @ParameterizedTest(name = "{0} {1}x{2}x{3}")
+    @CsvSource({
+        "BIAS, 37, 130, 96", "BIAS, 1, 1, 1", "BIAS, 3, 5, 7", "BIAS, 257, 3072, 3072", "BIAS, 129, 384, 128",
+        "GELU_BIAS, 37, 130, 96", "GELU_BIAS, 3, 5, 7", "GELU_BIAS, 33, 14336, 3072", "GELU_BIAS, 129, 384, 128",
+        "GELU, 37, 136, 96", "GELU, 129, 384, 128",
+    })
+    void cublasLtEpiloguesMatchTheTwin(Gemm.Epilogue epilogue, int m, int n, int k) {
+        CudaKernels ops = ops();
+        assumeTrue(ops.device().cublasLtGemm().isPresent(), "cuBLASLt not usable here: " + ops.device().cublasLtProblem());
+        Gemm gemm = ops.device().cublasLtGemm().get();
+        SplittableRandom r = random("gemm epilogue " + epilogue + " " + m + "x" + n + "x" + k);
+        float[] a = roundBf16(uniform(r, m * k, -1, 1));
+        float[] b = roundBf16(uniform(r, n * k, -1, 1));
+        float[] bias = epilogue.takesBias ? roundBf16(uniform(r, n, -2, 2)) : new float[n];
+        float[] product = GemmBf16.apply(a, b, m, n, k, 1f);
+        float[] absSum = absSum(a, b, m, n, k, 1f);
+        float[] want = new float[m * n];
+        for (int i = 0; i < want.length; i++) {
+            want[i] = (float) epilogueOf(epilogue, (double) product[i] + bias[i % n]);
+            absSum[i] += Math.abs(bias[i % n]);
+        }
+        boolean mustFuse = n % 8 == 0 && k % 8 == 0;
+        try (DeviceArena.Scope scope = ops.device().arena().scope()) {
+            DeviceBuffer da = ops.uploadBf16(a, m, k);
+            DeviceBuffer db = ops.uploadBf16(b, n, k);
+            for (DType out : new DType[] {DType.F32, DType.BF16}) {
+                DeviceBuffer dbias = !epilogue.takesBias ? null : out == DType.BF16 ? ops.uploadBf16(bias, n) : ops.upload(bias, n);
+                DeviceBuffer c = poisoned(out, m, n);
+                boolean fused = gemm.matmul(da, db, c, epilogue, dbias);
+                String what = gemm.name() + " " + epilogue + " into " + out;
+                if (!fused) {
+                    if (mustFuse) {
+                        throw new AssertionError(what + ": cuBLASLt refused to fuse the epilogue at a DiT-like shape");
+                    }
+                    assertUntouched(c, what);
+                    continue;
+                }
+                if (epilogue == Gemm.Epilogue.BIAS) {
+                    check(c, want, absSum, out == DType.BF16, what);
+                } else {
+                    // GELU's slope is at most 1.13; cuBLASLt may evaluate tanh approximately (~2^-11 relative)
+                    float[] tol = new float[absSum.length];
+                    for (int i = 0; i < tol.length; i++) {
+                        tol[i] = 1.2f * absSum[i] + 50f * Math.abs((float) product[i] + bias[i % n]);
+                    }
+                    check(c, want, tol, out == DType.BF16, what);
+                }
+            }
+        }
+    }
+
+    /** The epilogue after the bias, in double: GELU(tanh) as the model (and cuBLASLt's documentation) define it. */
+    static double epilogueOf(Gemm.Epilogue e, double x) {
+        if (e == Gemm.Epilogue.BIAS) {
+            return x;
+        }
+        return 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+    }
+
+    private static void assertUntouched(DeviceBuffer c, String what) {
+        if (c.dtype() == DType.BF16) {
+            for (short s : c.toShortArray()) {
+                if (s != POISON16) {
+                    throw new AssertionError(what + ": refused, yet C was written");
+                }
+            }
+        } else {
+            for (float f : c.toFloats()) {
+                if (Float.floatToRawIntBits(f) != POISON32) {
+                    throw new AssertionError(what + ": refused, yet C was written");
+                }
+            }
+        }
+    }
+
     private static float[] absSum(float[] a, float[] b, int m, int n, int k, float alpha) {
         float[] s = new float[m * n];
         float[] aa = new float[a.length];

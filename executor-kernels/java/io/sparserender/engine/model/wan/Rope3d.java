@@ -45,10 +45,10 @@ public final class Rope3d {
 
     /**
      * The tables of an f×h×w grid. Only the per-axis tables are computed on the host (cos and sin of
-     * position × frequency for each axis: f·t/2 + h·h/2 + w·w/2 angles, a few thousand) and uploaded; the
-     * backend broadcasts each over the other two axes and joins the three along the pair axis. Computing
-     * all L·d/2 angles on the host (1.75 M cos/sin pairs at 27,280 tokens) took tens of milliseconds per
-     * forward while the device sat idle.
+     * position × frequency for each axis: f·t/2 + h·h/2 + w·w/2 angles, a few thousand) and uploaded in one
+     * copy; the backend broadcasts each over the other two axes and joins the three along the pair axis.
+     * Computing all L·d/2 angles on the host (1.75 M cos/sin pairs at 27,280 tokens) took tens of
+     * milliseconds per forward while the device sat idle.
      */
     public <T> Tables<T> tables(Ops<T> ops, int frames, int height, int width) {
         if (frames > maxPositions || height > maxPositions || width > maxPositions) {
@@ -60,16 +60,38 @@ public final class Rope3d {
         AxisTable t = AxisTable.of(frames, pairsT);
         AxisTable y = AxisTable.of(height, pairsH);
         AxisTable x = AxisTable.of(width, pairsW);
-        T cos = ops.reshape(grid(ops, t.cos(), y.cos(), x.cos(), frames, height, width), tokens, 1, half, 1);
-        T sin = ops.reshape(grid(ops, t.sin(), y.sin(), x.sin(), frames, height, width), tokens, 1, half, 1);
+        // one upload: [cos t | cos h | cos w | sin t | sin h | sin w]
+        int nt = t.cos().length;
+        int nh = y.cos().length;
+        int nw = x.cos().length;
+        int n = nt + nh + nw;
+        float[] all = new float[2 * n];
+        System.arraycopy(t.cos(), 0, all, 0, nt);
+        System.arraycopy(y.cos(), 0, all, nt, nh);
+        System.arraycopy(x.cos(), 0, all, nt + nh, nw);
+        System.arraycopy(t.sin(), 0, all, n, nt);
+        System.arraycopy(y.sin(), 0, all, n + nt, nh);
+        System.arraycopy(x.sin(), 0, all, n + nt + nh, nw);
+        T axes = ops.fromHost(new Tensor(all, all.length));
+        T cos = ops.reshape(grid(ops, axes, 0, frames, height, width), tokens, 1, half, 1);
+        T sin = ops.reshape(grid(ops, axes, n, frames, height, width), tokens, 1, half, 1);
         return new Tables<>(cos, sin, frames, height, width);
     }
 
-    /** [f, h, w, d/2]: the frame table broadcast over rows and columns, then the row table, then the column table. */
-    private <T> T grid(Ops<T> ops, float[] perFrame, float[] perRow, float[] perColumn, int frames, int height, int width) {
-        T t = ops.add(ops.fromHost(new Tensor(perFrame, frames, 1, 1, pairsT)), ops.zeros(1, height, width, 1));
-        T y = ops.add(ops.fromHost(new Tensor(perRow, 1, height, 1, pairsH)), ops.zeros(frames, 1, width, 1));
-        T x = ops.add(ops.fromHost(new Tensor(perColumn, 1, 1, width, pairsW)), ops.zeros(frames, height, 1, 1));
+    /**
+     * [f, h, w, d/2] from the frame, row and column tables that start at {@code at} in {@code axes}: the frame
+     * table broadcast over rows and columns, then the row table, then the column table.
+     */
+    private <T> T grid(Ops<T> ops, T axes, int at, int frames, int height, int width) {
+        int nt = frames * pairsT;
+        int nh = height * pairsH;
+        int nw = width * pairsW;
+        T perFrame = ops.reshape(ops.slice(axes, 0, at, at + nt), frames, 1, 1, pairsT);
+        T perRow = ops.reshape(ops.slice(axes, 0, at + nt, at + nt + nh), 1, height, 1, pairsH);
+        T perColumn = ops.reshape(ops.slice(axes, 0, at + nt + nh, at + nt + nh + nw), 1, 1, width, pairsW);
+        T t = ops.add(perFrame, ops.zeros(1, height, width, 1));
+        T y = ops.add(perRow, ops.zeros(frames, 1, width, 1));
+        T x = ops.add(perColumn, ops.zeros(frames, height, 1, 1));
         return ops.concat(3, List.of(t, y, x));
     }
 

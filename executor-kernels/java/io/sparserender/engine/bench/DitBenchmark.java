@@ -25,6 +25,10 @@ import java.util.Locale;
  * time (CUDA events, median of {@code iters} after {@code warmups}) and, in one further forward with an
  * {@link OpTimer}, the device time split into GEMMs, attention (self and cross) and the rest. The split
  * run serialises host and device around every operation, so its parts add up to more than the total.
+ * Also per forward: the bytes the arena copied to keep results across scope closes ({@code arena_moved_gib}:
+ * device time outside every timed operation) and the host's wall time for the forward call, which returns once
+ * everything is queued ({@code enqueue_ms}: well below {@code median_ms}, the host ran ahead and the launches'
+ * own cost is hidden; near it, either the host is the bottleneck or the launch queue was full).
  *
  * <p>Weights: matrices uniform in ±1/√fan_in (bf16), biases ±0.02, RMS/affine norm weights 1 (float32),
  * modulation tables ±0.1; latents Philox normal; text rows uniform ±1. They are for timing only: the
@@ -33,13 +37,14 @@ import java.util.Locale;
 public final class DitBenchmark {
     /** One measured configuration. */
     public record Result(String policy, int batch, int tokens, double medianMs, double[] allMs, double gemmMs, double attentionMs,
-                         double otherMs, long launches, double tileSparsity, long arenaPeakBytes) {
+                         double otherMs, long launches, double tileSparsity, long arenaPeakBytes, long movedBytes, double enqueueMs) {
         public String json() {
             return String.format(Locale.ROOT,
                     "{\"policy\":\"%s\",\"b\":%d,\"tokens\":%d,\"median_ms\":%.1f,\"all_ms\":%s,\"split_ms\":{\"gemm\":%.1f,"
-                            + "\"attention\":%.1f,\"other\":%.1f},\"launches\":%d,\"mean_tile_sparsity\":%.4f,\"arena_peak_gib\":%.2f}",
+                            + "\"attention\":%.1f,\"other\":%.1f},\"launches\":%d,\"mean_tile_sparsity\":%.4f,\"arena_peak_gib\":%.2f,"
+                            + "\"arena_moved_gib\":%.2f,\"enqueue_ms\":%.1f}",
                     policy, batch, tokens, medianMs, Arrays.toString(round(allMs)), gemmMs, attentionMs, otherMs, launches,
-                    tileSparsity, arenaPeakBytes / (double) (1L << 30));
+                    tileSparsity, arenaPeakBytes / (double) (1L << 30), movedBytes / (double) (1L << 30), enqueueMs);
         }
 
         private static double[] round(double[] v) {
@@ -86,18 +91,25 @@ public final class DitBenchmark {
                 SparsityProbe probe = new SparsityProbe(attention);
                 WanTransformer<DeviceBuffer> dit = new WanTransformer<>(ops, weights, probe);
                 double[] ms = new double[iters];
+                double[] enqueue = new double[iters];
+                long moved = 0;
                 long peakBefore;
                 try (DeviceArena.Scope s = arena.scope()) {
                     WanTransformer.Prompt<DeviceBuffer> prompt = dit.encodePrompt(text);
                     for (int i = 0; i < warmups + iters; i++) {
                         try (DeviceArena.Scope step = arena.scope(); CudaEvent a = device.newEvent(); CudaEvent b = device.newEvent()) {
                             probe.reset();
+                            long movedBefore = arena.movedBytes();
                             a.record();
+                            long h0 = System.nanoTime();
                             dit.forward(latents, t, prompt, -1); // no step: no sampled recall pass inside the timing
+                            long h1 = System.nanoTime();
                             b.record();
                             float elapsed = b.elapsedMsSince(a);
                             if (i >= warmups) {
                                 ms[i - warmups] = elapsed;
+                                enqueue[i - warmups] = (h1 - h0) / 1e6;
+                                moved = arena.movedBytes() - movedBefore;
                             }
                         }
                     }
@@ -113,10 +125,12 @@ public final class DitBenchmark {
                 }
                 double[] sorted = ms.clone();
                 Arrays.sort(sorted);
+                double[] sortedEnqueue = enqueue.clone();
+                Arrays.sort(sortedEnqueue);
                 long launches = timer.calls(OpTimer.Kind.GEMM) + timer.calls(OpTimer.Kind.ATTENTION) + timer.calls(OpTimer.Kind.OTHER);
                 Result r = new Result(policy, batch, tokens, sorted[sorted.length / 2], ms, timer.milliseconds(OpTimer.Kind.GEMM),
                         timer.milliseconds(OpTimer.Kind.ATTENTION), timer.milliseconds(OpTimer.Kind.OTHER), launches,
-                        probe.meanSparsity(), peakBefore);
+                        probe.meanSparsity(), peakBefore, moved, sortedEnqueue[sortedEnqueue.length / 2]);
                 out.println(r.json());
                 results.add(r);
             }

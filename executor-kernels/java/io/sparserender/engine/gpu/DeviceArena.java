@@ -36,6 +36,7 @@ public final class DeviceArena {
     private final List<PinnedHostMemory> pinned = new ArrayList<>();
     private long layoutHash = 1;
     private long scopeSerial;
+    private long movedBytes;
 
     DeviceArena(CudaDevice device, CUdeviceptr base, long baseAddress, long capacity) {
         this.device = device;
@@ -80,6 +81,14 @@ public final class DeviceArena {
 
     public synchronized long peakBytes() {
         return peak;
+    }
+
+    /**
+     * Bytes copied on the device so far to keep a result across a scope's close ({@link #closeKeeping},
+     * {@link #compact}): device time that no operation's timing includes (benchmarks report it per forward).
+     */
+    public synchronized long movedBytes() {
+        return movedBytes;
     }
 
     /** Starts a new peak measurement at the bytes in use now. */
@@ -384,6 +393,7 @@ public final class DeviceArena {
             return;
         }
         if (d >= bytes) {
+            movedBytes += bytes;
             device.copyWithinArena(base.withByteOffset(dst), base.withByteOffset(src), bytes);
             return;
         }
@@ -391,10 +401,12 @@ public final class DeviceArena {
         long tmp = align(Math.max(sourcesEnd, top));
         if (pieces > MAX_MOVE_PIECES && tmp + bytes <= capacity) {
             peak = Math.max(peak, tmp + bytes);
+            movedBytes += 2 * bytes;
             device.copyWithinArena(base.withByteOffset(tmp), base.withByteOffset(src), bytes);
             device.copyWithinArena(base.withByteOffset(dst), base.withByteOffset(tmp), bytes);
             return;
         }
+        movedBytes += bytes;
         for (long off = 0; off < bytes; off += d) {
             device.copyWithinArena(base.withByteOffset(dst + off), base.withByteOffset(src + off), Math.min(d, bytes - off));
         }
@@ -413,6 +425,7 @@ public final class DeviceArena {
             if (k != null && inside(s, k)) {
                 DeviceBuffer tmp = allocate(k.dtype(), k.shape());
                 tmp.copyFromDevice(k);
+                movedBytes += k.byteSize();
                 moved.add(i);
                 parked.add(tmp.address() - baseAddress);
             }
@@ -422,6 +435,7 @@ public final class DeviceArena {
         for (int j = 0; j < moved.size(); j++) {
             DeviceBuffer k = keep.get(moved.get(j));
             DeviceBuffer kept = allocate(k.dtype(), k.shape());
+            movedBytes += kept.byteSize();
             device.copyWithinArena(kept, base.withByteOffset(parked.get(j)), kept.byteSize());
             out.set(moved.get(j), kept);
         }

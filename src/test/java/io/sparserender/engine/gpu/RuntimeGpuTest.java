@@ -110,6 +110,38 @@ class RuntimeGpuTest {
         }
     }
 
+    @Test
+    void theArenaCountsTheBytesItCopiesToKeepResults() {
+        // what benchmarks report as arena_moved_gib: device copies outside every timed operation
+        DeviceArena arena = ops().device().arena();
+        try (DeviceArena.Scope outer = arena.scope()) {
+            DeviceBuffer outside = upload(arena, 1000, 0);
+            long before = arena.movedBytes();
+            DeviceArena.Scope s = arena.scope();
+            arena.allocate(DType.F32, 300_000);
+            DeviceBuffer kept = arena.closeKeeping(s, upload(arena, 250_000, 1));
+            assertContents(kept, 1);
+            assertThat(arena.movedBytes() - before).as("one result moved down").isEqualTo(4L * 250_000);
+
+            DeviceArena.Scope s2 = arena.scope();
+            arena.allocate(DType.F32, 10);
+            assertThat(arena.closeKeeping(s2, outside)).isSameAs(outside);
+            DeviceArena.Scope s3 = arena.scope();
+            DeviceBuffer first = upload(arena, 1000, 2);
+            arena.allocate(DType.F32, 10);
+            assertContents(arena.closeKeeping(s3, first), 2);
+            assertThat(arena.movedBytes() - before).as("results from outside or already at the scope's start: no copy")
+                    .isEqualTo(4L * 250_000);
+
+            DeviceArena.Scope s4 = arena.scope();
+            arena.allocate(DType.F32, 1000);
+            DeviceArena.Compacted c = arena.compact(s4, List.of(upload(arena, 5000, 3)));
+            assertContents(c.kept().get(0), 3);
+            assertThat(arena.movedBytes() - before).as("and a compaction's").isEqualTo(4L * 250_000 + 4L * 5000);
+            c.scope().close();
+        }
+    }
+
     private static DeviceBuffer upload(DeviceArena arena, int n, int tag) {
         DeviceBuffer b = arena.allocate(DType.F32, n);
         float[] v = new float[n];

@@ -37,6 +37,36 @@ class Rope3dTest {
     }
 
     @Test
+    void tablesHoldEveryTokensAnglesBitForBit() {
+        // the broadcast-and-join tables against the direct per-token, per-pair rule, computed in double here
+        for (int headDim : new int[] {128, 64, 12}) {
+            Rope3d rope = new Rope3d(headDim, 1024);
+            int[] w = rope.widths();
+            int frames = 3, height = 5, width = 7;
+            Rope3d.Tables<Tensor> t = rope.tables(ops, frames, height, width);
+            int half = headDim / 2;
+            assertThat(t.cos().shape()).containsExactly(frames * height * width, 1, half, 1);
+            assertThat(t.sin().shape()).containsExactly(frames * height * width, 1, half, 1);
+            for (int f = 0; f < frames; f++) {
+                for (int y = 0; y < height; y++) {
+                    for (int x = 0; x < width; x++) {
+                        int token = (f * height + y) * width + x;
+                        for (int p = 0; p < half; p++) {
+                            int axis = p < w[0] / 2 ? 0 : p < (w[0] + w[1]) / 2 ? 1 : 2;
+                            int j = p - (axis == 0 ? 0 : axis == 1 ? w[0] / 2 : (w[0] + w[1]) / 2);
+                            int pos = axis == 0 ? f : axis == 1 ? y : x;
+                            double angle = pos * (1.0 / Math.pow(10000.0, (2.0 * j) / w[axis]));
+                            String at = "head dim " + headDim + ", token (" + f + "," + y + "," + x + "), pair " + p;
+                            assertThat(t.cos().data()[token * half + p]).as(at).isEqualTo((float) Math.cos(angle));
+                            assertThat(t.sin().data()[token * half + p]).as(at).isEqualTo((float) Math.sin(angle));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void scoresDependOnlyOnTheOffsetBetweenTokens() {
         Rope3d rope = new Rope3d(128, 1024);
         Rope3d.Tables<Tensor> t = rope.tables(ops, 3, 3, 3);

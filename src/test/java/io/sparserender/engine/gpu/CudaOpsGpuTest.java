@@ -247,7 +247,8 @@ class CudaOpsGpuTest {
 
     /**
      * linearGeluTanh against geluTanh(linear) on the CPU: the float32 small-row path (activation pass after it),
-     * the bf16 path with the bias as a parameter (GELU_BIAS in cuBLASLt's epilogue), as a plain tensor (bias
+     * the bf16 path with the bias as a parameter (the bias in cuBLASLt's epilogue, GELU a pass of its own: its GELU
+     * epilogue into bf16 is too coarse), as a plain tensor (bias
      * and activation passes of their own) and without bias (GELU epilogue).
      */
     @ParameterizedTest(name = "rows {0}, in {1}, out {2}")

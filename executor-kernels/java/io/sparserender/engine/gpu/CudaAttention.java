@@ -23,8 +23,9 @@ import java.util.Arrays;
  * the listed kernels, which visit only the listed tiles in list order.
  *
  * <p>Which kernels ({@link AttentionKernel}): on compute 9.0 the unlisted policies run on
- * {@code flash_attention_sm90.cu} (wg1: a CTA of one warpgroup, 64 q rows, two CTAs per SM; its lean entry points,
- * wg1-lean, the default) or
+ * {@code flash_attention_sm90_ws.cu} at D = 128 (ws, the default: a TMA producer warpgroup and two consumer warpgroups
+ * of 64 q rows per CTA) or {@code flash_attention_sm90.cu} (wg1: a CTA of one warpgroup, 64 q rows, two CTAs per SM;
+ * its lean entry points, wg1-lean, also what ws runs at D = 64) or
  * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
  * measured slower) or wg1-pv (wg1 with the PV product of a block issued beside the next block's QKᵀ, so both run
  * under that block's softmax, as FlashAttention-3's intra-warpgroup overlap); the listed

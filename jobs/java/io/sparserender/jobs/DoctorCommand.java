@@ -1,6 +1,9 @@
 package io.sparserender.jobs;
 
+import io.sparserender.engine.gpu.AttentionKernel;
 import io.sparserender.engine.gpu.CublasLtShim;
+import io.sparserender.engine.gpu.GpuException;
+import io.sparserender.engine.gpu.TensorMaps;
 import io.sparserender.engine.gpu.FatbinImage;
 import io.sparserender.engine.gpu.GpuEnvironment;
 import java.io.PrintWriter;
@@ -14,7 +17,7 @@ import picocli.CommandLine.Command;
  * packed kernels, cuBLASLt, Spark and Hadoop. Never fails on a machine without a GPU.
  */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
-        description = "Report Java, NVIDIA driver and devices, packed kernel architectures, cuBLASLt and the GEMM it picks, Spark and Hadoop.")
+        description = "Report Java, NVIDIA driver and devices, packed kernel architectures, cuBLASLt and the GEMM it picks, the attention kernel, Spark and Hadoop.")
 final class DoctorCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -52,10 +55,26 @@ final class DoctorCommand implements Callable<Integer> {
         line(out, "gemm", (own ? "own bf16 tensor-core kernel" : "cuBLASLt " + lt.versionString())
                 + " would be picked (SPARSE_RENDER_GEMM=" + forced + (own && !lt.usable() ? "; cuBLASLt not usable" : "")
                 + (gpu.devices().isEmpty() ? "; no CUDA device here" : "") + ")");
+        line(out, "attention", attentionKernel());
         line(out, "spark", sparkVersion());
         line(out, "hadoop", hadoopVersion());
         out.flush();
         return Main.EXIT_OK;
+    }
+
+    /** The configured attention kernel family and what runs on compute 9.0 and elsewhere. */
+    private static String attentionKernel() {
+        AttentionKernel k;
+        try {
+            k = AttentionKernel.configured();
+        } catch (GpuException e) {
+            return e.getMessage();
+        }
+        String hopper = k == AttentionKernel.WS && !TensorMaps.available()
+                ? "ws needs the JNI shim for its TMA descriptors, which does not load here: wg1-lean runs instead"
+                : k.label() + (k == AttentionKernel.WS ? " (D = 64 runs wg1-lean)" : "");
+        return k.label() + " configured (" + AttentionKernel.ENV + "); on compute 9.0: " + hopper
+                + "; other cards: mma-sync";
     }
 
     private static void line(PrintWriter out, String key, String value) {

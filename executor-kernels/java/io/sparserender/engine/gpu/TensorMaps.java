@@ -16,8 +16,12 @@ public final class TensorMaps {
 
     private TensorMaps() {}
 
-    /** Whether tensor maps can be made here (the shim is loaded; the driver is asked at the first encode). */
+    /**
+     * Whether tensor maps can be made here: the shim loads (tried once per JVM, also when nothing has asked for
+     * cuBLASLt yet); the driver is asked at the first encode.
+     */
     public static boolean available() {
+        CublasLtShim.probe();
         return CublasLtShim.libraryLoaded();
     }
 

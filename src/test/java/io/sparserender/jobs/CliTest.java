@@ -25,6 +25,7 @@ class CliTest {
         Result r = run("doctor");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("java", "kernels", "nvidia driver", "cublasLt", "gemm            ", "spark           4.2.0", "hadoop          3.5.0");
+        assertThat(r.out()).as("the attention kernel that would run").containsPattern("attention +[a-z0-9-]+ configured \\(SPARSE_RENDER_ATTENTION_KERNEL\\); on compute 9\\.0: .+; other cards: mma-sync");
     }
 
     @Test

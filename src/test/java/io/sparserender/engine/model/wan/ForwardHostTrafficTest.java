@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
 import io.sparserender.engine.ops.CpuOps;
-import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.engine.weights.SafetensorsFile;
+import io.sparserender.testing.CountingCpuOps;
 import io.sparserender.testing.SharedFixtures;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -30,7 +30,7 @@ class ForwardHostTrafficTest {
             int frames = 3, rows = 10, cols = 14; // latent size: a 3 × 5 × 7 token grid
             Tensor latents = WanPresetTest.random(new SplittableRandom(11), batch, c.inChannels(), frames, rows, cols);
             int tokens = frames * (rows / c.patchH()) * (cols / c.patchW());
-            ops.uploaded = 0;
+            ops.uploadedValues = 0;
             ops.readBacks = 0;
             Tensor out = dit.forward(latents, Timesteps.uniform(batch, 500), prompt, 0);
             assertThat(out.shape()).containsExactly(batch, c.outChannels(), frames, rows, cols);
@@ -38,40 +38,17 @@ class ForwardHostTrafficTest {
             assertThat(ops.readBacks).as("device-to-host reads inside a forward").isZero();
             // one RoPE table alone is tokens × headDim/2 values; the time sinusoid is batch × freqDim
             long perTokenTable = (long) tokens * c.headDim() / 2;
-            assertThat(ops.uploaded).as("values uploaded from the host by one forward")
+            assertThat(ops.uploadedValues).as("values uploaded from the host by one forward")
                     .isLessThan(perTokenTable)
                     .isGreaterThanOrEqualTo((long) batch * c.freqDim());
         }
     }
 
-    /** CpuOps behind a counter of host uploads (values) and read-backs; zeros are made on the "device". */
-    private static final class Counting implements Ops<Tensor> {
-        private final CpuOps cpu = new CpuOps();
-        long uploaded;
-        int readBacks;
-
-        @Override public String backend() { return "counting"; }
-        @Override public Tensor fromHost(Tensor t) { uploaded += t.numel(); return t; }
-        @Override public Tensor toHost(Tensor t) { readBacks++; return t; }
-        @Override public Tensor zeros(int... shape) { return cpu.zeros(shape); }
-        @Override public int[] shape(Tensor t) { return t.shape(); }
-        @Override public Tensor reshape(Tensor t, int... shape) { return cpu.reshape(t, shape); }
-        @Override public Tensor permute(Tensor t, int... axes) { return cpu.permute(t, axes); }
-        @Override public Tensor slice(Tensor t, int dim, int start, int end) { return cpu.slice(t, dim, start, end); }
-        @Override public Tensor concat(int dim, java.util.List<Tensor> parts) { return cpu.concat(dim, parts); }
-        @Override public Tensor add(Tensor a, Tensor b) { return cpu.add(a, b); }
-        @Override public Tensor sub(Tensor a, Tensor b) { return cpu.sub(a, b); }
-        @Override public Tensor mul(Tensor a, Tensor b) { return cpu.mul(a, b); }
-        @Override public Tensor addScalar(Tensor a, float s) { return cpu.addScalar(a, s); }
-        @Override public Tensor scale(Tensor a, float s) { return cpu.scale(a, s); }
-        @Override public Tensor silu(Tensor a) { return cpu.silu(a); }
-        @Override public Tensor geluTanh(Tensor a) { return cpu.geluTanh(a); }
-        @Override public Tensor layerNorm(Tensor x, Tensor g, Tensor b, float eps) { return cpu.layerNorm(x, g, b, eps); }
-        @Override public Tensor rmsNorm(Tensor x, Tensor g, float eps) { return cpu.rmsNorm(x, g, eps); }
-        @Override public Tensor softmax(Tensor x) { return cpu.softmax(x); }
-        @Override public Tensor linear(Tensor x, Tensor w, Tensor b) { return cpu.linear(x, w, b); }
-        @Override public Tensor attention(Tensor q, Tensor k, Tensor v, float s, Tensor b, Tensor m) {
-            return cpu.attention(q, k, v, s, b, m);
+    /** CountingCpuOps whose zeros are made on the "device" (backends fill them there, not from the host). */
+    private static final class Counting extends CountingCpuOps {
+        @Override
+        public Tensor zeros(int... shape) {
+            return cpu.zeros(shape);
         }
     }
 }

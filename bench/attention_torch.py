@@ -100,7 +100,8 @@ def main():
                        if "recall_mean" in r else "")
                 plan = f"{r['plan_ms']:.2f}" if r.get("plan_ms") else ""
                 impl = label(r)
-                print(f"| {b}, {l}, {h}, {d} | {impl} | {r['policy']} | {r['median_ms']:.2f} | {r['tflops_dense_equiv']:.0f} | "
+                pol = r['policy'] + (f" (peak {r['peak']:g})" if r.get("peak", 16) != 16 else "")
+                print(f"| {b}, {l}, {h}, {d} | {impl} | {pol} | {r['median_ms']:.2f} | {r['tflops_dense_equiv']:.0f} | "
                       f"{r['real_tflop']:.2f} | {r['tile_sparsity']:.3f} | {r.get('skipped_before_qk', 0):.3f} | {plan} | {rec} | {rel} | {own} |")
 
 

@@ -48,14 +48,6 @@
 
 namespace fa90 {
 
-// The listed kernels' params (see flash_attention.cu's FaListParams): 4 stats counters, keep flag 2 =
-// not on the list.
-struct Fa90ListParams {
-    Fa90Params base;
-    const int* list;
-    const int* count;
-    long long list_bh_stride;
-};
 
 // A list entry past the count: rows and columns from here on are ≥ L, so they are zero-filled.
 constexpr int ABSENT = 1 << 30;

@@ -28,6 +28,15 @@ struct Fa90Params {
     int vt_stride;
 };
 
+// The listed kernels' params (see flash_attention.cu's FaListParams): 4 stats counters, keep flag 2 =
+// not on the list. Shared by wg1's listed kernels and ws's (flash_attention_sm90_ws_list.cu).
+struct Fa90ListParams {
+    Fa90Params base;
+    const int* list;
+    const int* count;
+    long long list_bh_stride;
+};
+
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
 // acc = 0: D = A·B (D's old values ignored, no zeroing needed); 1: D += A·B.

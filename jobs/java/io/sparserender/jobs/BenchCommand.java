@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Locale;
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
+import io.sparserender.engine.attention.VideoLikeInputs;
 import io.sparserender.engine.attention.VideoGrid;
 import io.sparserender.engine.gpu.AttentionBenchmark;
 import io.sparserender.engine.gpu.AttentionKernel;
@@ -117,6 +118,10 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--seed", defaultValue = "1")
         long seed;
 
+        @Option(names = "--peak", split = ",", description = "video-like attention peaks (nats over the mean logit) to run, "
+                + "each a pass over every shape and policy (default: " + VideoLikeInputs.DEFAULT_PEAK + "; larger = sparser)")
+        List<Double> peaks = List.of(VideoLikeInputs.DEFAULT_PEAK);
+
         @Option(names = "--warmups", defaultValue = "2")
         int warmups;
 
@@ -133,6 +138,11 @@ final class BenchCommand implements Callable<Integer> {
                 parsed = policies.stream().map(PolicySpec::parse).toList();
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
+            }
+            for (double peak : peaks) {
+                if (!(peak >= 0) || Double.isInfinite(peak)) {
+                    throw new UsageException("--peak " + peak + ": must be a finite number >= 0");
+                }
             }
             List<AttentionKernel> families;
             try {
@@ -164,8 +174,11 @@ final class BenchCommand implements Callable<Integer> {
             System.out.println("{\"device\":\"" + device.info().name() + "\"}");
             AttentionBenchmark bench = families == null ? new AttentionBenchmark(device, warmups, iters)
                     : new AttentionBenchmark(device, warmups, iters, families);
-            for (int i = 0; i < shapes.size(); i++) {
-                bench.run(dims[i][0], grids[i], dims[i][1], dims[i][2], genHeads, parsed, seed, System.out);
+            for (double peak : peaks) {
+                VideoLikeInputs.Knobs knobs = VideoLikeInputs.Knobs.defaults().withPeak(peak);
+                for (int i = 0; i < shapes.size(); i++) {
+                    bench.run(dims[i][0], grids[i], dims[i][1], dims[i][2], genHeads, parsed, knobs, seed, System.out);
+                }
             }
             return Main.EXIT_OK;
         }

@@ -31,15 +31,15 @@ public final class AttentionBenchmark {
     /** One measurement. */
     public record Result(String impl, String kernel, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
                          double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs,
-                         CudaRecall.Summary recall) {
+                         CudaRecall.Summary recall, double peak) {
         public String json() {
             return String.format(Locale.ROOT,
                     "{\"impl\":\"%s\",\"kernel\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
                             + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,"
                             + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"recall_mean\":%.4f,\"recall_p05\":%.4f,"
-                            + "\"recall_min\":%.4f,\"recall_rows\":%d,\"all_ms\":%s}",
+                            + "\"recall_min\":%.4f,\"recall_rows\":%d,\"peak\":%s,\"all_ms\":%s}",
                     impl, kernel, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
-                    skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), Arrays.toString(allMs));
+                    skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), peak, Arrays.toString(allMs));
         }
     }
 
@@ -75,12 +75,18 @@ public final class AttentionBenchmark {
     /** Runs every policy on one shape (B, grid, H, D); prints and returns the results. */
     public List<Result> run(int batch, VideoGrid grid, int heads, int headDim, int genHeads, List<AttentionPolicy> policies,
                             long seed, PrintStream out) {
+        return run(batch, grid, heads, headDim, genHeads, policies, VideoLikeInputs.Knobs.defaults(), seed, out);
+    }
+
+    /** As {@link #run(int, VideoGrid, int, int, int, List, long, PrintStream)} on video-like inputs with these knobs. */
+    public List<Result> run(int batch, VideoGrid grid, int heads, int headDim, int genHeads, List<AttentionPolicy> policies,
+                            VideoLikeInputs.Knobs knobs, long seed, PrintStream out) {
         int seqLen = grid.tokens();
         int gh = Math.min(genHeads, heads);
         long t0 = System.nanoTime();
-        QkvInput gen = VideoLikeInputs.videoLike(batch, grid, gh, headDim, VideoLikeInputs.Knobs.defaults(), seed);
-        out.printf(Locale.ROOT, "{\"inputs\":\"video-like, %d of %d heads generated and repeated\",\"grid\":\"%s\",\"gen_s\":%.1f}%n",
-                gh, heads, grid, (System.nanoTime() - t0) * 1e-9);
+        QkvInput gen = VideoLikeInputs.videoLike(batch, grid, gh, headDim, knobs, seed);
+        out.printf(Locale.ROOT, "{\"inputs\":\"video-like, %d of %d heads generated and repeated\",\"grid\":\"%s\",\"peak\":%s,\"gen_s\":%.1f}%n",
+                gh, heads, grid, knobs.peak(), (System.nanoTime() - t0) * 1e-9);
         int[] shape = {batch, seqLen, heads, headDim};
         AttentionOptions options = AttentionOptions.withGrid(grid);
         List<Result> results = new java.util.ArrayList<>();
@@ -95,7 +101,7 @@ public final class AttentionBenchmark {
             for (CudaAttention attention : kernels) {
                 String impl = attention.kernel() == AttentionKernel.MMA_SYNC ? "ours-mma-sync" : "ours-wgmma";
                 for (AttentionPolicy p : policies) {
-                    String kernel = attention.kernelFor(p).label();
+                    String kernel = attention.kernelFor(p, headDim).label();
                     if (!timed.add(kernel + " " + p.spec())) {
                         continue; // a listed policy runs the same kernels under wg1 and wg2: timed once
                     }
@@ -132,7 +138,7 @@ public final class AttentionBenchmark {
                     double real = dense - st.flopsSaved();
                     Result r = new Result(impl, kernel, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
                             real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(),
-                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall);
+                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall, knobs.peak());
                     out.println(r.json());
                     results.add(r);
                 }

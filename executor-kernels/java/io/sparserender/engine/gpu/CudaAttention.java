@@ -53,6 +53,10 @@ public final class CudaAttention {
     static final String KERNEL_SM90WS_DENSE_D128_BC32 = "flash_attn_sm90ws_dense_d128_bc32";
     static final String KERNEL_SM90WS_D128_BC64 = "flash_attn_sm90ws_d128_bc64";
     static final String KERNEL_SM90WS_D128_BC32 = "flash_attn_sm90ws_d128_bc32";
+    static final String KERNEL_SM90WS_LIST_DENSE_D128_BC64 = "flash_attn_sm90ws_list_dense_d128_bc64";
+    static final String KERNEL_SM90WS_LIST_D128_BC64 = "flash_attn_sm90ws_list_d128_bc64";
+    /** flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two stages of K and Vᵀ (64 keys), bf16, D = 128, + 1024. */
+    static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 2 * 2 * 64) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
     static final int SM90WS_SMEM_BYTES = (128 + 4 * 128) * 128 * 2 + 1024;
     static final int THREADS_WS = 384;
@@ -186,7 +190,8 @@ public final class CudaAttention {
             case WG1_LEAN -> "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first "
                     + "k-step, O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
             case WS -> "flash_attention_sm90_ws.cu (TMA producer warpgroup, two consumer warpgroups of 64 q rows, 128-key "
-                    + "blocks; D = 128; D = 64 on wg1-lean; listed policies on the wg1 listed kernels)";
+                    + "blocks; D = 128; D = 64 on wg1-lean; listed policies at D = 128, bc = 64 on flash_attention_sm90_ws_list.cu, "
+                    + "the others on the wg1 listed kernels)";
             case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
             case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
         };
@@ -199,10 +204,28 @@ public final class CudaAttention {
 
     /** The kernel family that runs this policy here: on compute 9.0 the listed policies always run wg1's listed kernels. */
     public AttentionKernel kernelFor(AttentionPolicy policy) {
+        return kernelFor(policy, 128);
+    }
+
+    /**
+     * The kernel family that runs this policy at this head dim: on compute 9.0 the listed policies run ws's listed
+     * kernels where {@link #wsListed} says so, else wg1's listed kernels.
+     */
+    public AttentionKernel kernelFor(AttentionPolicy policy, int headDim) {
         if (hopper && !unlisted(policy)) {
-            return AttentionKernel.WG1;
+            return wsListed(policy, headDim) ? AttentionKernel.WS : AttentionKernel.WG1;
         }
         return family;
+    }
+
+    /**
+     * Whether a listed policy runs on {@code flash_attention_sm90_ws_list.cu}: the ws family, D = 128, bc = 64, and
+     * no in-loop decision or one of blasst, dynsparse, recall bound=max (hybrid with bound=max included); recall
+     * bounds exact and binned and bc = 32 run wg1's listed kernels.
+     */
+    boolean wsListed(AttentionPolicy policy, int headDim) {
+        return family == AttentionKernel.WS && headDim == 128 && policy.tiling().bc() == 64
+                && modeAndThreshold(policy, 1)[0] <= MODE_RECALL_MAX;
     }
 
     /** The entry point of a Hopper family's unlisted kernels (wg1, wg1-lean, wg1-pv, wg2) for this head dim and bc. */
@@ -382,6 +405,15 @@ public final class CudaAttention {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold, vtStride);
+            if (wsListed(policy, headDim)) {
+                // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
+                TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 64);
+                long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
+                device.launch(mode[0] == MODE_DENSE ? KERNEL_SM90WS_LIST_DENSE_D128_BC64 : KERNEL_SM90WS_LIST_D128_BC64,
+                        (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
+                        new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
+                return;
+            }
             device.launch(listKernel(headDim, bc, true), grid, THREADS, (64 + 3 * 64) * headDim * 2 + 1024,
                     new KernelArgs().struct(listStruct(p.struct(), plan)));
         }
@@ -507,15 +539,27 @@ public final class CudaAttention {
     /** An unlisted policy at D = 128 on the warp-specialised kernel: one CTA per 128 q rows, Q/K/Vᵀ loaded by TMA. */
     private void launchWarpSpecialised(String entry, DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, Params90 p, int bsz, int seqLen,
                                        int heads, int headDim, int vtStride) {
-        // Q and K as [D, H, L, B] (boxes of 64 columns × 64 or 128 rows), Vᵀ as [Lp, D, B·H] (64 keys × 128 d)
+        TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 128);
+        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
+        device.launch(entry, (int) ctas, THREADS_WS, SM90WS_SMEM_BYTES,
+                new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(p.struct()));
+    }
+
+    /** The TMA descriptors of the ws kernels. */
+    private record TensorMapSet(byte[] q, byte[] k, byte[] vt) {}
+
+    /**
+     * Q and K as [D, H, L, B] (boxes of 64 columns × 64 rows, K's × {@code keyRows}), Vᵀ as [Lp, D, B·H] (boxes of
+     * 64 keys × 128 d).
+     */
+    private static TensorMapSet tensorMaps(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, int bsz, int seqLen, int heads,
+                                           int headDim, int vtStride, int keyRows) {
         long[] qkDims = {headDim, heads, seqLen, bsz};
         long[] qkStrides = {(long) headDim * 2, (long) heads * headDim * 2, (long) seqLen * heads * headDim * 2};
         byte[] mq = TensorMaps.bf16(q, qkDims, qkStrides, new int[] {64, 1, 64, 1});
-        byte[] mk = TensorMaps.bf16(k, qkDims, qkStrides, new int[] {64, 1, 128, 1});
+        byte[] mk = TensorMaps.bf16(k, qkDims, qkStrides, new int[] {64, 1, keyRows, 1});
         byte[] mv = TensorMaps.bf16(vt, new long[] {vtStride, headDim, (long) bsz * heads},
                 new long[] {(long) vtStride * 2, (long) headDim * vtStride * 2}, new int[] {64, 128, 1});
-        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-        device.launch(entry, (int) ctas, THREADS_WS, SM90WS_SMEM_BYTES,
-                new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
+        return new TensorMapSet(mq, mk, mv);
     }
 }

@@ -42,6 +42,7 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90LEAN_D64_BC32, CudaAttention.KERNEL_SM90LEAN_D128_BC32,
             CudaAttention.KERNEL_SM90WS_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_DENSE_D128_BC32,
             CudaAttention.KERNEL_SM90WS_D128_BC64, CudaAttention.KERNEL_SM90WS_D128_BC32,
+            CudaAttention.KERNEL_SM90WS_LIST_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_LIST_D128_BC64,
             CudaAttention.KERNEL_LIST_D64_BC64, CudaAttention.KERNEL_LIST_D128_BC64,
             CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32,
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
@@ -120,6 +121,11 @@ final class KernelModule {
                     CudaAttention.KERNEL_SM90WS_D128_BC64, CudaAttention.KERNEL_SM90WS_D128_BC32)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
+            for (String name : List.of(CudaAttention.KERNEL_SM90WS_LIST_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_LIST_D128_BC64)) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
             for (String name : List.of(CudaAttention.KERNEL_SM90PV_D64_BC64, CudaAttention.KERNEL_SM90PV_D128_BC64,

@@ -62,6 +62,14 @@ class AttentionPoliciesGpuTest {
         "video  | 1 | 3x7x13  | 1 | 128 | dense:br=64,bc=64,order=estimate",
         "video  | 2 | 1x11x47 | 3 | 128 | blasst:scale=1,br=64,bc=64,order=estimate",
         "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=32,order=local",
+        // ws's listed kernels (D = 128, bc = 64) at awkward sizes: L = 1; L = 63 (one partial tile, the CTA's second
+        // q-tile absent); L = 129 (a last tile of one key, a last q-tile of one row); odd lists in estimate order
+        "random | 1 | 1x1x1   | 1 | 128 | topk:k=1,br=64,bc=64",
+        "random | 1 | 1x7x9   | 1 | 128 | topk:k=1,br=64,bc=64",
+        "video  | 1 | 1x3x43  | 2 | 128 | hybrid:r=0.95,br=64,bc=64",
+        "random | 2 | 3x7x13  | 2 | 128 | topp:p=0.9,br=64,bc=64,order=estimate",
+        "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=64,order=estimate",
+        "video  | 1 | 8x16x16 | 2 | 128 | recall:r=0.95,bound=max,br=64,bc=64,order=local",
     })
     void matchesTheReference(String kind, int batch, String grid, int heads, int headDim, String spec) {
         VideoGrid g = VideoGrid.parse(grid);
@@ -90,8 +98,9 @@ class AttentionPoliciesGpuTest {
         AttentionResult ref = TiledAttention.run(in, policy, options);
         TilePlans.Plan twin = TilePlans.of(in, policy, options);
         CudaKernels ops = ops();
-        for (boolean allowHopper : new boolean[] {false, true}) {
-            check(ops, new CudaAttention(ops.device(), allowHopper), in, policy, options, ref, twin);
+        // mma.sync; wg1's listed kernels; ws's where they run the policy (else wg1's again)
+        for (AttentionKernel family : new AttentionKernel[] {AttentionKernel.MMA_SYNC, AttentionKernel.WG1, AttentionKernel.WS}) {
+            check(ops, new CudaAttention(ops.device(), family), in, policy, options, ref, twin);
         }
     }
 

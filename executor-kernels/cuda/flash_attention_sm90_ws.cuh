@@ -1,0 +1,88 @@
+// flash_attention_sm90_ws.cuh: what the warp-specialised Hopper attention kernels share
+// (flash_attention_sm90_ws.cu: the unlisted policies; flash_attention_sm90_ws_list.cu: the listed ones): the
+// TMA descriptor as a kernel parameter, mbarrier and TMA wrappers, the m64n128 shared-memory wgmma, the
+// warpgroup-wide vote and the PV issue over a Vᵀ block. Java: CudaAttention (TensorMaps encodes the maps).
+#pragma once
+#include <stdint.h>
+#include <cuda_bf16.h>
+#include "flash_attention_sm90.cuh"
+
+namespace fa90ws {
+
+struct alignas(64) TensorMap {
+    unsigned long long opaque[16];
+};
+
+constexpr int THREADS = 384;                     // a producer warpgroup and two consumer warpgroups
+constexpr int D = 128;
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+
+__device__ __forceinline__ void bar_init(uint32_t b, int count) {
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(b), "r"(count));
+}
+
+__device__ __forceinline__ void bar_expect(uint32_t b, int bytes) {
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(b), "r"(bytes) : "memory");
+}
+
+__device__ __forceinline__ void bar_arrive(uint32_t b) {
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(b) : "memory");
+}
+
+__device__ __forceinline__ void bar_wait(uint32_t b, int parity) {
+    uint32_t done = 0;
+    while (!done) {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(b), "r"(parity)
+                     : "memory");
+    }
+}
+
+__device__ __forceinline__ void tma_4d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, int c3, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4, %5}], [%6];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(c3), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void tma_3d(uint32_t dst, const TensorMap& map, int c0, int c1, int c2, uint32_t bar) {
+    asm volatile(
+        "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(dst),
+        "l"(reinterpret_cast<uint64_t>(&map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+        : "memory");
+}
+
+__device__ __forceinline__ void wgmma_ss_n128(float* d, uint64_t da, uint64_t db, int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(acc));
+}
+
+// All 128 threads of consumer warpgroup `id` (named barrier 1 or 2; 0 is __syncthreads') agree on pred.
+__device__ __forceinline__ bool wg_all(bool pred, int id) {
+    uint32_t r;
+    asm volatile("{\n.reg .pred p, q;\nsetp.ne.u32 p, %1, 0;\nbarrier.cta.red.and.pred q, %2, 128, p;\nselp.u32 %0, 1, 0, q;\n}\n"
+                 : "=r"(r)
+                 : "r"((uint32_t)pred), "r"(id)
+                 : "memory");
+    return r != 0;
+}
+
+// O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), issued into the caller's open wgmma group.
+template <int K0, int K1>
+__device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {
+    #pragma unroll
+    for (int kk = K0; kk < K1; kk++) {
+        // Vᵀ: panel kk/4 (keys 0-63 or 64-127: 128 d-rows × 128 B), 32 B per k-step
+        fa90::wgmma_rs_n128(o, pa[kk], fa90::desc128(vbuf + (kk >> 2) * (D * 128) + (kk & 3) * 32));
+    }
+}
+
+#endif
+
+}  // namespace fa90ws

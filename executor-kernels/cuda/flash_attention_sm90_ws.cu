@@ -35,16 +35,19 @@ static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// SPARSE = false: dense (mode 0), keep flags and counters per 64-key tile. SPARSE = true: the in-loop rules of
-// flash_attention_sm90.cu (mode 0 dense, 1 blasst, 2 dynsparse, 3 recall bound=max) on tiles of BC keys, each
-// 128-key block's NSUB tiles decided in order on the state the one before left (as the reference visits them).
-// A skipped tile's exps are not taken; a 64-key half of the block whose tiles are all skipped gets no PV k-steps
-// (three straight-line PV paths: both halves, the first, the second); a block with every tile skipped no PV at all.
-template <bool SPARSE, int BC>
+// MODE 0: dense, keep flags and counters per tile of BC keys. MODE 1 blasst, 2 dynsparse, 3 recall bound=max: the
+// in-loop rules of flash_attention_sm90.cu on tiles of BC keys, each 128-key block's NSUB tiles decided in order on
+// the state the one before left (as the reference visits them). The rule is a template parameter: one entry point per
+// rule, no branch on the mode in the loop (measured: the runtime-mode version spent ~225 more instructions per block
+// and warp on decisions than dense did). A skipped tile's exps are not taken and its P registers are zeroed; a 64-key
+// half of the block whose tiles are all skipped gets no PV k-steps (three straight-line PV paths: both halves, the
+// first, the second); a block with every tile skipped no PV at all.
+template <int MODE, int BC>
 __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90Params& p) {
     static_assert(BC == 32 || BC == 64, "tiles of 32 or 64 keys");
-    constexpr int NSUB = SPARSE ? BN / BC : 1;   // policy tiles per block
-    constexpr int SUBN = SPARSE ? BC / 8 : BN / 8;   // 8-column groups of S per tile
+    static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
+    constexpr int NSUB = MODE != 0 ? BN / BC : 1;   // policy tiles per block
+    constexpr int SUBN = MODE != 0 ? BC / 8 : BN / 8;   // 8-column groups of S per tile
     extern __shared__ char smem_ws[];
     __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
@@ -114,9 +117,8 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
     const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
     const bool writer = tid == 0 && rows > 0;   // an absent second half (rows = 0) computes on zeros, writes nothing
-    const int mode = p.mode;
     const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
-    const float ethr = mode == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
+    const float ethr = MODE == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
     const uint32_t myQ = sQ + half * 2 * 8192;
     unsigned int* keep = p.keep == nullptr || rows == 0 ? nullptr : p.keep + ((long long)bh * nq64 + qt64) * nk;
 
@@ -128,8 +130,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     for (int i = 0; i < 64; i++) o[i] = 0.f;
     float s[64];
     uint32_t pa[8][4];
-    long long wg_skipped = 0;
-    double wg_saved = 0;
+    long long wg_skipped = 0, wg_skipped_cols = 0;
 
     bar_wait(fullQ(), 0);
     int pv_prev = 0;   // PV owed for block j − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
@@ -177,8 +178,6 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 if (c + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
             }
         }
-        bool kept[NSUB];
-        bool any = !SPARSE;
         // Row maxima: per tile (the rules need them) and over the block. Every exp of the block is taken against
         // the block's new maximum M = max(m, all tiles' maxima), so P needs no rescale when a later tile moves the
         // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
@@ -209,48 +208,67 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             m[r] = bm[r];
             msc[r] = bm[r] * sl2e;
             l[r] *= alpha[r];
-            if (SPARSE) skipped[r] *= alpha[r];
+            if (MODE == 3) skipped[r] *= alpha[r];
         }
+        // O follows the reference M even when no tile of the block is kept (recall may skip a tile above the max).
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+            }
+        }
+        // Policy tiles of this block: all NSUB except in a last, partial block (uniform).
+        const int ntiles = kb0 + BN <= L ? NSUB : (L - kb0 + BC - 1) / BC;
+        unsigned kept = 0;   // bit sub: tile sub kept (warpgroup-uniform)
         float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
         #pragma unroll
         for (int sub = 0; sub < NSUB; sub++) {
-            if constexpr (SPARSE) {
-                kept[sub] = false;
-                const int jt = j * NSUB + sub;
-                if (jt >= nk) continue;   // past the last policy tile (uniform)
-                const int cols = min(BC, L - jt * BC);
-                bool skip = false;
-                float bound[2] = {0.f, 0.f};
-                if (mode != 0) {
-                    bool agree[2];
-                    #pragma unroll
-                    for (int r = 0; r < 2; r++) {
-                        if (mode == 1) {
-                            agree[r] = tm[sub][r] * scale - mrun[r] * scale < thr;
-                        } else if (mode == 2) {
-                            // tn − lse < λ  as  e^(tn − M) < l·e^λ  (l relative to M): one ex2, no logf
-                            agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e) < l[r] * ethr;
-                        } else {
-                            bound[r] = (float)cols * fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e);
-                            agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
-                        }
-                    }
-                    // The vote is warpgroup-uniform; taking it from lane 0 lets ptxas see that, so the wgmma
-                    // issued on paths that depend on it are not serialized (C7520 otherwise).
-                    skip = __shfl_sync(0xffffffffu, (int)wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + half), 0) != 0;
+            if (sub >= ntiles) {   // past the last key (uniform): P = 0 for the half's PV
+                #pragma unroll
+                for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+                    pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
                 }
-                if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;
+                continue;
+            }
+            bool skip = false;
+            if constexpr (MODE != 0) {
+                const int c0 = kb0 + sub * BC, cols = min(BC, L - c0);
+                bool agree[2];
+                float bound[2] = {0.f, 0.f};
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    if constexpr (MODE == 1) {
+                        agree[r] = tm[sub][r] * scale - mrun[r] * scale < thr;
+                    } else if constexpr (MODE == 2) {
+                        // tn − lse < λ  as  e^(tn − M) < l·e^λ  (l relative to M): one ex2, no logf
+                        agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e) < l[r] * ethr;
+                    } else {
+                        bound[r] = (float)cols * fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e);
+                        agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
+                    }
+                }
+                // The vote is warpgroup-uniform; taking it from lane 0 lets ptxas see that, so the wgmma issued on
+                // paths that depend on it are not serialized (C7520 otherwise).
+                skip = __shfl_sync(0xffffffffu, (int)wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + half), 0) != 0;
+                if (keep != nullptr && tid == 0) keep[j * NSUB + sub] = skip ? 0u : 1u;
                 if (skip) {
-                    if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
                     wg_skipped++;
-                    wg_saved += 2.0 * rows * cols * D;
+                    wg_skipped_cols += cols;
+                    // P of this tile is 0 (its 64-key half may still get PV for another tile)
+                    #pragma unroll
+                    for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+                        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+                    }
                     continue;
                 }
-                kept[sub] = true;
-                any = true;
-                mrun[0] = fmaxf(mrun[0], tm[sub][0]);
-                mrun[1] = fmaxf(mrun[1], tm[sub][1]);
+                if constexpr (MODE == 1) {
+                    mrun[0] = fmaxf(mrun[0], tm[sub][0]);
+                    mrun[1] = fmaxf(mrun[1], tm[sub][1]);
+                }
             }
+            kept |= 1u << sub;
             float ps[2] = {0.f, 0.f};
             #pragma unroll
             for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
@@ -261,7 +279,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
                 ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
             }
-            if (SPARSE && mode >= 2 && sub + 1 < NSUB) {
+            if (MODE >= 2 && sub + 1 < NSUB) {
                 // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
@@ -273,6 +291,14 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 rs[0] += ps[0];
                 rs[1] += ps[1];
             }
+            // P of this tile to bf16 (k-steps of 16 keys: 8-column groups 2kk and 2kk + 1)
+            #pragma unroll
+            for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+                pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+                pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+                pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+                pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+            }
         }
         #pragma unroll
         for (int r = 0; r < 2; r++) {
@@ -280,39 +306,13 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
             l[r] += rs[r];
         }
-        // O follows the reference M even when no tile of the block is kept (recall may skip a tile above the max).
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-            }
+        // Which 64-key halves get PV: those with a kept tile (none if the block has none).
+        if constexpr (MODE == 0) {
+            pv_prev = 3;
+        } else {
+            const unsigned lomask = (1u << (NSUB / 2)) - 1u;
+            pv_prev = (kept & lomask ? 1 : 0) | (kept & ~lomask ? 2 : 0);
         }
-        if (SPARSE && !any) continue;
-        bool lo = true, hi = true;   // whether each 64-key half of the block has a kept tile
-        if constexpr (SPARSE) {
-            lo = false;
-            hi = false;
-            #pragma unroll
-            for (int sub = 0; sub < NSUB; sub++) {
-                if (kept[sub]) {
-                    if (sub * BC < 64) lo = true; else hi = true;
-                    continue;
-                }
-                #pragma unroll
-                for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
-                    s[g * 4 + 0] = 0.f; s[g * 4 + 1] = 0.f; s[g * 4 + 2] = 0.f; s[g * 4 + 3] = 0.f;
-                }
-            }
-        }
-        #pragma unroll
-        for (int kk = 0; kk < 8; kk++) {
-            pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-            pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-            pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-            pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-        }
-        pv_prev = (lo ? 1 : 0) | (hi ? 2 : 0);
     }
 
     if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
@@ -330,14 +330,14 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         }
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
     }
-    if (!SPARSE && keep != nullptr) {
+    if (MODE == 0 && keep != nullptr) {
         for (int jt = tid; jt < nk; jt += 128) keep[jt] = 1u;
     }
     if (writer) {
         atomicAdd(&p.stats[0], (unsigned long long)nk);
-        if (SPARSE) {
+        if (MODE != 0) {
             atomicAdd(&p.stats[1], (unsigned long long)wg_skipped);
-            atomicAdd(&p.stats[2], (unsigned long long)wg_saved);
+            atomicAdd(&p.stats[2], (unsigned long long)(2.0 * rows * D * (double)wg_skipped_cols));   // PV of skipped tiles
         }
     }
 }
@@ -348,26 +348,25 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
 
 // Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws::SMEM_BYTES of dynamic shared memory; D = 128.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FA90WS_BODY(SPARSE, BC) fa90ws::attention_ws<SPARSE, BC>(mq, mk, mv, p);
+#define FA90WS_BODY(MODE, BC) fa90ws::attention_ws<MODE, BC>(mq, mk, mv, p);
 #else
-#define FA90WS_BODY(SPARSE, BC) __trap();
+#define FA90WS_BODY(MODE, BC) __trap();
 #endif
-// Dense, keep flags and counters per tile of 64 or 32 keys.
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
-    FA90WS_BODY(false, 64)
-}
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_dense_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
-    FA90WS_BODY(false, 32)
-}
-// The in-loop rules (blasst, dynsparse, recall bound=max) on tiles of 64 or 32 keys.
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
-    FA90WS_BODY(true, 64)
-}
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_d128_bc32(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {
-    FA90WS_BODY(true, 32)
-}
+// Dense (MODE 0) and the in-loop rules (1 blasst, 2 dynsparse, 3 recall bound=max), keep flags and counters per tile
+// of 64 or 32 keys.
+#define FA90WS_ENTRY(NAME, MODE, BC)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_##NAME##_d128_bc##BC(                         \
+            const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,                  \
+            const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90Params p) {                                          \
+        FA90WS_BODY(MODE, BC)                                                                                            \
+    }
+FA90WS_ENTRY(dense, 0, 64)
+FA90WS_ENTRY(dense, 0, 32)
+FA90WS_ENTRY(blasst, 1, 64)
+FA90WS_ENTRY(blasst, 1, 32)
+FA90WS_ENTRY(dynsparse, 2, 64)
+FA90WS_ENTRY(dynsparse, 2, 32)
+FA90WS_ENTRY(recall, 3, 64)
+FA90WS_ENTRY(recall, 3, 32)
+#undef FA90WS_ENTRY
 #undef FA90WS_BODY

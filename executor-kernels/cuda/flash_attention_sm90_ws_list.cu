@@ -8,9 +8,9 @@
 //   producer thread c: Q rows of q-tile 2i + c once; then for every list entry: wait until the stage is free, TMA
 //     the two 64 × 64 K panels and the 128 × 64 Vᵀ box of that kv-tile (zeros outside the tensor).
 //   consumer c, per entry: O += P_{e−1}·V_{e−1} and S = Q·K_eᵀ as one wgmma group (m64n64k16 for S, m64n128k16
-//     for PV, P from registers), one wait; keys ≥ L masked; the tile's row maxima; for the rule entry point the
-//     policy's decision (mode 1 blasst, 2 dynsparse, 3 recall bound=max, as the unlisted ws kernel decides them,
-//     a warpgroup vote on named barrier 1 + c); exps against the new maximum; P to bf16 in registers.
+//     for PV, P from registers), one wait; keys ≥ L masked; the tile's row maxima; for the rule entry points the
+//     policy's decision (MODE 1 blasst, 2 dynsparse, 3 recall bound=max, a template parameter, as the unlisted ws
+//     kernel decides them: a warpgroup vote on named barrier 1 + c); exps against the new maximum; P to bf16.
 // Keep flags: 2 for every kv-tile of the q-tile first (not on the list), then 1/0 per visited tile. Counters as
 // wg1's listed kernels: tiles, skipped in the loop, FLOPs saved (2·rows·cols·D per in-loop skip, 4·rows·cols·D per
 // tile off the list), tiles off the list.
@@ -34,8 +34,10 @@ static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-template <bool RULE>
+template <int MODE>
 __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
+    static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
+    constexpr bool RULE = MODE != 0;
     const fa90::Fa90Params& p = lp.base;
     extern __shared__ char smem_wsl[];
     // Per consumer c: fullQ, and per stage s: fullK, fullV, emptyK, emptyV.
@@ -120,9 +122,8 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
     const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
     const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
-    const int mode = p.mode;
     const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
-    const float ethr = mode == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
+    const float ethr = MODE == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
     unsigned int* keep = p.keep == nullptr ? nullptr : p.keep + ((long long)bh * nq64 + qt64) * nk;
     if (keep != nullptr) {
         for (int j = tid; j < nk; j += 128) keep[j] = 2u;
@@ -197,14 +198,14 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         }
         bool skip = false;
         if constexpr (RULE) {
-            if (mode != 0) {
+            {
                 bool agree[2];
                 float bound[2] = {0.f, 0.f};
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    if (mode == 1) {
+                    if constexpr (MODE == 1) {
                         agree[r] = tm[r] * scale - mrun[r] * scale < thr;
-                    } else if (mode == 2) {
+                    } else if constexpr (MODE == 2) {
                         agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[r] - m[r]) * sl2e) < l[r] * ethr;
                     } else {
                         bound[r] = (float)cols * fa90::ex2_ftz((tm[r] - m[r]) * sl2e);
@@ -215,7 +216,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
                 skip = __shfl_sync(0xffffffffu,
                                    (int)fa90ws::wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + c), 0) != 0;
                 if (skip) {
-                    if (mode == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
                     wg_skipped++;
                     wg_saved += 2.0 * rows * cols * D;
                 } else {
@@ -298,19 +299,21 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
 
 // Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90wsl::SMEM_BYTES of dynamic shared memory; D = 128, bc = 64.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FA90WSL_BODY(RULE) fa90wsl::attention_ws_list<RULE>(mq, mk, mv, p);
+#define FA90WSL_BODY(MODE) fa90wsl::attention_ws_list<MODE>(mq, mk, mv, p);
 #else
-#define FA90WSL_BODY(RULE) __trap();
+#define FA90WSL_BODY(MODE) __trap();
 #endif
-// Every listed tile computed (topk, topp, dense in orders local and estimate).
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list_dense_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {
-    FA90WSL_BODY(false)
-}
-// The in-loop rules on the listed tiles (hybrid with bound=max; blasst, dynsparse, recall bound=max in orders
-// local and estimate).
-extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list_d128_bc64(const __grid_constant__ fa90ws::TensorMap mq,
-        const __grid_constant__ fa90ws::TensorMap mk, const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {
-    FA90WSL_BODY(true)
-}
+// Every listed tile computed (MODE 0: topk, topp, dense in orders local and estimate), or the in-loop rules on the
+// listed tiles (1 blasst, 2 dynsparse, 3 recall bound=max, hybrid with bound=max among them), one entry point each.
+#define FA90WSL_ENTRY(NAME, MODE)                                                                                     \
+    extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list_##NAME##_d128_bc64(                   \
+            const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,               \
+            const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {                                   \
+        FA90WSL_BODY(MODE)                                                                                            \
+    }
+FA90WSL_ENTRY(dense, 0)
+FA90WSL_ENTRY(blasst, 1)
+FA90WSL_ENTRY(dynsparse, 2)
+FA90WSL_ENTRY(recall, 3)
+#undef FA90WSL_ENTRY
 #undef FA90WSL_BODY

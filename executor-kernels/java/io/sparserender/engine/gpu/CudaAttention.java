@@ -8,6 +8,7 @@ import io.sparserender.engine.attention.Tiling;
 import io.sparserender.engine.attention.VisitOrder;
 import io.sparserender.engine.tensor.DType;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Forward attention on the device ({@code flash_attention.cu}, {@code flash_attention_sm90.cu}): bf16 q,
@@ -51,10 +52,14 @@ public final class CudaAttention {
     static final String KERNEL_SM90LEAN_D128_BC32 = "flash_attn_sm90lean_d128_bc32";
     static final String KERNEL_SM90WS_DENSE_D128_BC64 = "flash_attn_sm90ws_dense_d128_bc64";
     static final String KERNEL_SM90WS_DENSE_D128_BC32 = "flash_attn_sm90ws_dense_d128_bc32";
-    static final String KERNEL_SM90WS_D128_BC64 = "flash_attn_sm90ws_d128_bc64";
-    static final String KERNEL_SM90WS_D128_BC32 = "flash_attn_sm90ws_d128_bc32";
-    static final String KERNEL_SM90WS_LIST_DENSE_D128_BC64 = "flash_attn_sm90ws_list_dense_d128_bc64";
-    static final String KERNEL_SM90WS_LIST_D128_BC64 = "flash_attn_sm90ws_list_d128_bc64";
+    /** ws's rule entry points, one per in-loop rule (a template parameter of the kernel): modes 1, 2, 3 at bc 64 and 32. */
+    static final List<String> KERNELS_SM90WS_RULES = List.of(
+            "flash_attn_sm90ws_blasst_d128_bc64", "flash_attn_sm90ws_dynsparse_d128_bc64", "flash_attn_sm90ws_recall_d128_bc64",
+            "flash_attn_sm90ws_blasst_d128_bc32", "flash_attn_sm90ws_dynsparse_d128_bc32", "flash_attn_sm90ws_recall_d128_bc32");
+    /** ws's listed entry points (D = 128, bc = 64): dense, then modes 1, 2, 3. */
+    static final List<String> KERNELS_SM90WS_LIST = List.of("flash_attn_sm90ws_list_dense_d128_bc64",
+            "flash_attn_sm90ws_list_blasst_d128_bc64", "flash_attn_sm90ws_list_dynsparse_d128_bc64",
+            "flash_attn_sm90ws_list_recall_d128_bc64");
     /** flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two stages of K and Vᵀ (64 keys), bf16, D = 128, + 1024. */
     static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 2 * 2 * 64) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
@@ -409,8 +414,7 @@ public final class CudaAttention {
                 // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
                 TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 64);
                 long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-                device.launch(mode[0] == MODE_DENSE ? KERNEL_SM90WS_LIST_DENSE_D128_BC64 : KERNEL_SM90WS_LIST_D128_BC64,
-                        (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
+                device.launch(KERNELS_SM90WS_LIST.get(mode[0]), (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
                         new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
                 return;
             }
@@ -519,9 +523,9 @@ public final class CudaAttention {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
             if (family == AttentionKernel.WS && headDim == 128) {
-                String entry = policy instanceof AttentionPolicy.Dense
+                String entry = mode == MODE_DENSE
                         ? (bc == 64 ? KERNEL_SM90WS_DENSE_D128_BC64 : KERNEL_SM90WS_DENSE_D128_BC32)
-                        : (bc == 64 ? KERNEL_SM90WS_D128_BC64 : KERNEL_SM90WS_D128_BC32);
+                        : KERNELS_SM90WS_RULES.get((bc == 64 ? 0 : 3) + mode - 1);
                 launchWarpSpecialised(entry, q, k, vt, p, bsz, seqLen, heads, headDim, vtStride);
                 return;
             }

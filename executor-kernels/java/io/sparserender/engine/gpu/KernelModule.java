@@ -41,8 +41,6 @@ final class KernelModule {
             CudaAttention.KERNEL_SM90LEAN_D64_BC64, CudaAttention.KERNEL_SM90LEAN_D128_BC64,
             CudaAttention.KERNEL_SM90LEAN_D64_BC32, CudaAttention.KERNEL_SM90LEAN_D128_BC32,
             CudaAttention.KERNEL_SM90WS_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_DENSE_D128_BC32,
-            CudaAttention.KERNEL_SM90WS_D128_BC64, CudaAttention.KERNEL_SM90WS_D128_BC32,
-            CudaAttention.KERNEL_SM90WS_LIST_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_LIST_D128_BC64,
             CudaAttention.KERNEL_LIST_D64_BC64, CudaAttention.KERNEL_LIST_D128_BC64,
             CudaAttention.KERNEL_LIST_D64_BC32, CudaAttention.KERNEL_LIST_D128_BC32,
             CudaAttention.KERNEL_SM90_LIST_D64_BC64, CudaAttention.KERNEL_SM90_LIST_D128_BC64,
@@ -54,7 +52,8 @@ final class KernelModule {
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
-            CudaVaeKernels.KERNELS.stream()).toList();
+            Stream.of(CudaVaeKernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST)
+                    .flatMap(List::stream)).toList();
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -117,13 +116,13 @@ final class KernelModule {
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90_MAX_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
-            for (String name : List.of(CudaAttention.KERNEL_SM90WS_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_DENSE_D128_BC32,
-                    CudaAttention.KERNEL_SM90WS_D128_BC64, CudaAttention.KERNEL_SM90WS_D128_BC32)) {
+            for (String name : Stream.concat(Stream.of(CudaAttention.KERNEL_SM90WS_DENSE_D128_BC64,
+                    CudaAttention.KERNEL_SM90WS_DENSE_D128_BC32), CudaAttention.KERNELS_SM90WS_RULES.stream()).toList()) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
-            for (String name : List.of(CudaAttention.KERNEL_SM90WS_LIST_DENSE_D128_BC64, CudaAttention.KERNEL_SM90WS_LIST_D128_BC64)) {
+            for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);

@@ -47,7 +47,8 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     static_assert(BC == 32 || BC == 64, "tiles of 32 or 64 keys");
     static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
     constexpr int NSUB = MODE != 0 ? BN / BC : 1;   // policy tiles per block
-    constexpr int SUBN = MODE != 0 ? BC / 8 : BN / 8;   // 8-column groups of S per tile
+    constexpr int TK = MODE != 0 ? BC : BN;          // keys per tile as the loop sees it (dense: the whole block)
+    constexpr int SUBN = TK / 8;                      // 8-column groups of S per tile
     extern __shared__ char smem_ws[];
     __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
@@ -219,14 +220,14 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             }
         }
         // Policy tiles of this block: all NSUB except in a last, partial block (uniform).
-        const int ntiles = kb0 + BN <= L ? NSUB : (L - kb0 + BC - 1) / BC;
+        const int ntiles = kb0 + BN <= L ? NSUB : (L - kb0 + TK - 1) / TK;
         unsigned kept = 0;   // bit sub: tile sub kept (warpgroup-uniform)
         float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
         #pragma unroll
         for (int sub = 0; sub < NSUB; sub++) {
             if (sub >= ntiles) {   // past the last key (uniform): P = 0 for the half's PV
                 #pragma unroll
-                for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+                for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
                     pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
                 }
                 continue;
@@ -258,7 +259,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                     wg_skipped_cols += cols;
                     // P of this tile is 0 (its 64-key half may still get PV for another tile)
                     #pragma unroll
-                    for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+                    for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
                         pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
                     }
                     continue;
@@ -293,7 +294,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             }
             // P of this tile to bf16 (k-steps of 16 keys: 8-column groups 2kk and 2kk + 1)
             #pragma unroll
-            for (int kk = sub * BC / 16; kk < (sub + 1) * BC / 16; kk++) {
+            for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
                 pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
                 pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
                 pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);

@@ -14,7 +14,7 @@
 // Keep flags: 2 for every kv-tile of the q-tile first (not on the list), then 1/0 per visited tile. Counters as
 // wg1's listed kernels: tiles, skipped in the loop, FLOPs saved (2·rows·cols·D per in-loop skip, 4·rows·cols·D per
 // tile off the list), tiles off the list.
-// Shared memory: Q 32 KiB + 2 consumers × 2 stages × (K 16 KiB + Vᵀ 16 KiB) = 160 KiB + 1 KiB alignment.
+// Shared memory: Q 32 KiB + 2 consumers × STAGES × (K 16 KiB + Vᵀ 16 KiB) = 160 KiB at 2 stages + 1 KiB alignment.
 // Java launcher: CudaAttention.launchPlanned (Q and K maps with boxes {64, 1, 64, 1}, Vᵀ {64, 128, 1}).
 #include <stdint.h>
 #include <cuda_bf16.h>
@@ -28,13 +28,13 @@ using fa90ws::TensorMap;
 constexpr int BC = 64;                           // keys per listed tile
 constexpr int TILE_BYTES = BC * D * 2;           // 16 KiB: K (two 64 × 64 panels) or Vᵀ (128 d-rows × 64 keys)
 constexpr int QH_BYTES = 64 * D * 2;             // 16 KiB: one consumer's 64 q rows
-constexpr int STAGES = 2;
-constexpr int SMEM_BYTES = 2 * QH_BYTES + 2 * STAGES * 2 * TILE_BYTES + 1024;
-static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+// Q, then per consumer STAGES stages of K and Vᵀ, + 1 KiB to align the base: 161 KiB at 2 stages, 225 KiB at 3.
+constexpr int smem_bytes(int stages) { return 2 * QH_BYTES + 2 * stages * 2 * TILE_BYTES + 1024; }
+static_assert(smem_bytes(3) <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-template <int MODE>
+template <int MODE, int STAGES>
 __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
     static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
     constexpr bool RULE = MODE != 0;
@@ -297,23 +297,25 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
 
 }  // namespace fa90wsl
 
-// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90wsl::SMEM_BYTES of dynamic shared memory; D = 128, bc = 64.
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90wsl::smem_bytes(STAGES) of dynamic shared memory; D = 128, bc = 64.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FA90WSL_BODY(MODE) fa90wsl::attention_ws_list<MODE>(mq, mk, mv, p);
+#define FA90WSL_BODY(MODE, STAGES) fa90wsl::attention_ws_list<MODE, STAGES>(mq, mk, mv, p);
 #else
-#define FA90WSL_BODY(MODE) __trap();
+#define FA90WSL_BODY(MODE, STAGES) __trap();
 #endif
 // Every listed tile computed (MODE 0: topk, topp, dense in orders local and estimate), or the in-loop rules on the
-// listed tiles (1 blasst, 2 dynsparse, 3 recall bound=max, hybrid with bound=max among them), one entry point each.
-#define FA90WSL_ENTRY(NAME, MODE)                                                                                     \
+// listed tiles (1 blasst, 2 dynsparse, 3 recall bound=max, hybrid with bound=max among them), one entry point each;
+// rings of 2 stages per consumer, and (dense_s3, for the measurement of the ring's depth) 3.
+#define FA90WSL_ENTRY(NAME, MODE, STAGES)                                                                             \
     extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list_##NAME##_d128_bc64(                   \
             const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,               \
             const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {                                   \
-        FA90WSL_BODY(MODE)                                                                                            \
+        FA90WSL_BODY(MODE, STAGES)                                                                                    \
     }
-FA90WSL_ENTRY(dense, 0)
-FA90WSL_ENTRY(blasst, 1)
-FA90WSL_ENTRY(dynsparse, 2)
-FA90WSL_ENTRY(recall, 3)
+FA90WSL_ENTRY(dense, 0, 2)
+FA90WSL_ENTRY(blasst, 1, 2)
+FA90WSL_ENTRY(dynsparse, 2, 2)
+FA90WSL_ENTRY(recall, 3, 2)
+FA90WSL_ENTRY(dense_s3, 0, 3)
 #undef FA90WSL_ENTRY
 #undef FA90WSL_BODY

@@ -65,7 +65,9 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     const int nk = (L + BC - 1) / BC, nq64 = (L + 63) / 64;   // keep flags and counters per policy tile
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
     const int b = bh / H, h = bh % H;
-    const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
+    // The warpgroup index read from lane 0 (CUTLASS's canonical_warp_group_idx): ptxas then knows it is warp-uniform and
+    // keeps the shared-memory addresses and wgmma descriptors derived from it in uniform registers.
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
 
     if (threadIdx.x == 0) {
         bar_init(fullQ(), 1);

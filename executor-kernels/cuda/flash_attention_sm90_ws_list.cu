@@ -58,7 +58,9 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     const int nq = (L + 127) / 128, nq64 = (L + 63) / 64, nk = (L + BC - 1) / BC;
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
     const int b = bh / H, h = bh % H;
-    const int wg = threadIdx.x / 128, tid = threadIdx.x % 128;
+    // The warpgroup index read from lane 0 (CUTLASS's canonical_warp_group_idx): ptxas then knows it is warp-uniform and
+    // keeps the shared-memory addresses and wgmma descriptors derived from it in uniform registers.
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
 
     if (threadIdx.x == 0) {
         for (int c = 0; c < 2; c++) {
@@ -75,7 +77,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     __syncthreads();
 
     // The q-tile this consumer (or producer thread) serves, its list and its length; q-tile 2i + 1 may be absent.
-    const int c = wg == 0 ? tid >> 5 : wg - 1;
+    const int c = wg == 0 ? __shfl_sync(0xffffffffu, (int)(tid >> 5), 0) : wg - 1;
     const int qt64 = qt * 2 + c;
     const bool present = qt64 < nq64;
     int nvis = nk;
@@ -141,6 +143,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     long long wg_skipped = 0, visited_cols = 0;
     double wg_saved = 0;
 
+    int jt_next = nvis > 0 ? entry(0) : 0;
     fa90ws::bar_wait(fullQ(c), 0);
     const uint32_t myQ = qbuf(c);
     bool pv_owed = false;   // PV of entry e − 1
@@ -168,7 +171,8 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         pv_owed = false;
         if (!qk) break;
 
-        const int jt = entry(e), kb0 = jt * BC, cols = min(BC, L - kb0);
+        const int jt = jt_next, kb0 = jt * BC, cols = min(BC, L - kb0);
+        if (e + 1 < nvis) jt_next = entry(e + 1);   // the next entry's load runs under this tile's softmax
         visited_cols += cols;
         if (kb0 + BC > L) {
             #pragma unroll

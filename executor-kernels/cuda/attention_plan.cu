@@ -33,7 +33,6 @@
 namespace ap {
 
 constexpr int PLAN_THREADS = 256;
-constexpr int BATCH = 16;   // values one thread loads ahead of its serial (reference-order) float sums
 
 enum PlanKind : int { ORDER_ONLY = 0, TOPK = 1, TOPP = 2, HYBRID = 3 };
 enum Order : int { NATURAL = 0, LOCAL = 1, ESTIMATE = 2 };
@@ -323,17 +322,8 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
         for (int j = threadIdx.x; j < nk; j += blockDim.x) est[2 * j] = (float)exp((double)__fsub_rn(w[j], mx));
         __syncthreads();
         if (threadIdx.x == 0) {
-            // One thread, index order (the reference's float sum); loads batched ahead of the dependent adds.
             float sum = 0.f;
-            for (int j0 = 0; j0 < nk; j0 += ap::BATCH) {
-                float v[ap::BATCH];
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) v[t] = j0 + t < nk ? est[2 * (j0 + t)] : 0.f;
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) {
-                    if (j0 + t < nk) sum = __fadd_rn(sum, v[t]);
-                }
-            }
+            for (int j = 0; j < nk; j++) sum = __fadd_rn(sum, est[2 * j]);
             fscratch[0] = sum;
         }
         __syncthreads();
@@ -366,56 +356,30 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
     }
     // Which sorted positions are skipped (TilePlanner.topK / topP / hybrid): bit 31 of idx (nk ≤ 8192).
     constexpr uint32_t SKIP = 0x80000000u;
-    // The cuts run in one thread in the reference's order (float prefix sums), with the keys loaded in batches
-    // ahead of the dependent adds (measured: the one-load-per-add loops left the other 255 threads waiting at the
-    // next barrier for 43 % of the kernel's time); the marking is parallel afterwards.
     if (threadIdx.x == 0) {
-        int keep = nk, stop = nk;   // topk / topp: positions >= keep skipped; hybrid: non-global positions > stop
+        int keep = nk;
         if (p.kind == ap::TOPK) {
             keep = min(p.topk, nk);
         } else if (p.kind == ap::TOPP) {
             float sum = 0.f;
-            for (int i0 = 0; i0 < nk && keep == nk; i0 += ap::BATCH) {
-                unsigned long long kv[ap::BATCH];
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) kv[t] = i0 + t < nk ? key[i0 + t] : 0ull;
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) {
-                    if (i0 + t >= nk || keep != nk) break;
-                    sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)kv[t]));
-                    if (sum >= p.topp) keep = i0 + t + 1;
-                }
+            for (int i = 0; i < nk; i++) {
+                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
+                if (sum >= p.topp) { keep = i + 1; break; }
             }
         } else if (hybrid) {
-            // ascending from the least massive; position 0 (the heaviest) is always kept; a global tile is kept and
-            // spends no budget; the first position whose mass would exceed the budget stops the cut (stop = 0: none)
             float sum = 0.f;
-            stop = 0;
-            bool done = false;
-            for (int i0 = nk - 1; i0 >= 1 && !done; i0 -= ap::BATCH) {
-                unsigned long long kv[ap::BATCH];
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) kv[t] = i0 - t >= 1 ? key[i0 - t] : 0ull;
-                #pragma unroll
-                for (int t = 0; t < ap::BATCH; t++) {
-                    if (i0 - t < 1 || done) break;
-                    if (kv[t] >> 63) continue;
-                    sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)kv[t]));
-                    if (sum > p.budget) { stop = i0 - t; done = true; }
-                }
+            for (int i = nk - 1; i >= 1; i--) {   // ascending; position 0 (the heaviest) is always kept
+                if (key[i] >> 63) continue;       // a global tile: kept, spends no budget
+                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
+                if (sum > p.budget) break;
+                idx[i] |= SKIP;
             }
         }
         scratch[0] = keep;
-        scratch[1] = stop;
     }
     __syncthreads();
-    const int keep = scratch[0], stop = scratch[1];
+    const int keep = scratch[0];
     for (int i = keep + threadIdx.x; i < nk; i += blockDim.x) idx[i] |= SKIP;
-    if (hybrid) {
-        for (int i = stop + 1 + threadIdx.x; i < nk; i += blockDim.x) {
-            if (i >= 1 && !(key[i] >> 63)) idx[i] |= SKIP;
-        }
-    }
     __syncthreads();
     int* list = p.list + (long long)row * nk;
     int n;

@@ -14,10 +14,11 @@
 //     O rescaled only by warps whose maxima moved; P to bf16 in registers, zero for skipped tiles; the next
 //     block's PV covers only the 64-key halves with a kept tile (none if the block has none).
 // Registers: setmaxnreg gives the producer 40 and each consumer 232 (S 64 + O 64 + P 32 fp32/bf16 words).
-// Measured on an H100 (docs/BENCHMARKS.md): dense 595-612 TFLOP/s at the Wan shapes, on par with cuDNN in the same
-// run; FA3's ping-pong turns between the consumers gained nothing and were removed; the sparse entry points are
-// slower than dense at the 6-33 % tile sparsity of the video-like inputs (their per-tile votes and bookkeeping cost
-// more than the skipped work saves). Not here: the listed policies (wg1's listed kernels run them), D = 64 (wg1-lean).
+// Measured (docs/BENCHMARKS.md): dense 595-638 TFLOP/s at the Wan shapes on H100 and H200, on par with or ahead of
+// cuDNN in the same run; FA3's ping-pong turns between the consumers gained nothing and were removed. The rule entry
+// points cost 13-20 % over dense when they decide every tile and skip none (recall r = 1), so at the 6-33 % tile
+// sparsity of the video-like inputs they run at 0.73-0.95x of dense and pay off from ~50 % (bc 64). Not here: the
+// listed policies (flash_attention_sm90_ws_list.cu at bc = 64, wg1's listed kernels otherwise), D = 64 (wg1-lean).
 // Java launcher: CudaAttention (tensor maps from TensorMaps: Q and K as [D, H, L, B] boxes {64, 1, 64|128, 1},
 // Vᵀ as [Lp, D, B·H] boxes {64, 128, 1}).
 #include <stdint.h>

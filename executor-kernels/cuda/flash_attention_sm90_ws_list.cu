@@ -42,7 +42,6 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     extern __shared__ char smem_wsl[];
     // Per consumer c: fullQ, and per stage s: fullK, fullV, emptyK, emptyV.
     __shared__ uint64_t bars[2 * (1 + 4 * STAGES)];
-    __shared__ int stage_jt[2][STAGES];   // the kv-tile in each stage of each consumer's ring (the producer's list entry)
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_wsl) + 1023u) & ~1023u;
     const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
     auto qbuf = [&](int c) { return base + c * QH_BYTES; };
@@ -91,43 +90,26 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
 
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
-        // Warp c feeds consumer c; lane 0 issues. The list is read 32 entries per coalesced load, one chunk ahead
-        // (measured: one dependent global load per tile in the issuing thread left the consumers waiting).
-        const int lane = tid & 31;
-        if (c < 2 && present) {
-            if (lane == 0) {
-                fa90ws::bar_expect(fullQ(c), QH_BYTES);
-                for (int panel = 0; panel < 2; panel++) {
-                    fa90ws::tma_4d(qbuf(c) + panel * 8192, mq, panel * 64, h, qt64 * 64, b, fullQ(c));
-                }
+        if ((tid & 31) == 0 && c < 2 && present) {
+            fa90ws::bar_expect(fullQ(c), QH_BYTES);
+            for (int panel = 0; panel < 2; panel++) {
+                fa90ws::tma_4d(qbuf(c) + panel * 8192, mq, panel * 64, h, qt64 * 64, b, fullQ(c));
             }
-            int cur = lane < nvis ? entry(lane) : 0, nxt = 32 + lane < nvis ? entry(32 + lane) : 0;
             for (int e = 0; e < nvis; e++) {
-                const int jt = __shfl_sync(0xffffffffu, cur, e & 31);
-                if ((e & 31) == 31) {
-                    cur = nxt;
-                    nxt = e + 33 + lane < nvis ? entry(e + 33 + lane) : 0;
+                const int s = e % STAGES, key0 = entry(e) * BC;
+                if (e >= STAGES) fa90ws::bar_wait(emptyK(c, s), ((e / STAGES) + 1) & 1);
+                fa90ws::bar_expect(fullK(c, s), TILE_BYTES);
+                for (int panel = 0; panel < 2; panel++) {
+                    fa90ws::tma_4d(kbuf(c, s) + panel * 8192, mk, panel * 64, h, key0, b, fullK(c, s));
                 }
-                if (lane == 0) {
-                    const int s = e % STAGES, key0 = jt * BC;
-                    if (e >= STAGES) fa90ws::bar_wait(emptyK(c, s), ((e / STAGES) + 1) & 1);
-                    stage_jt[c][s] = jt;   // published to the consumer by the arrive below (release / acquire)
-                    fa90ws::bar_expect(fullK(c, s), TILE_BYTES);
-                    for (int panel = 0; panel < 2; panel++) {
-                        fa90ws::tma_4d(kbuf(c, s) + panel * 8192, mk, panel * 64, h, key0, b, fullK(c, s));
-                    }
-                    if (e >= STAGES) fa90ws::bar_wait(emptyV(c, s), ((e / STAGES) + 1) & 1);
-                    fa90ws::bar_expect(fullV(c, s), TILE_BYTES);
-                    fa90ws::tma_3d(vbuf(c, s), mv, key0, 0, bh, fullV(c, s));
-                }
-                __syncwarp();
+                if (e >= STAGES) fa90ws::bar_wait(emptyV(c, s), ((e / STAGES) + 1) & 1);
+                fa90ws::bar_expect(fullV(c, s), TILE_BYTES);
+                fa90ws::tma_3d(vbuf(c, s), mv, key0, 0, bh, fullV(c, s));
             }
             // Tail: stay until consumer c has released the last stages, so no load is in flight at exit.
-            if (lane == 0) {
-                for (int e = nvis > STAGES ? nvis - STAGES : 0; e < nvis; e++) {
-                    fa90ws::bar_wait(emptyK(c, e % STAGES), (e / STAGES) & 1);
-                    fa90ws::bar_wait(emptyV(c, e % STAGES), (e / STAGES) & 1);
-                }
+            for (int e = nvis > STAGES ? nvis - STAGES : 0; e < nvis; e++) {
+                fa90ws::bar_wait(emptyK(c, e % STAGES), (e / STAGES) & 1);
+                fa90ws::bar_wait(emptyV(c, e % STAGES), (e / STAGES) & 1);
             }
         }
         return;
@@ -161,17 +143,14 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     long long wg_skipped = 0, visited_cols = 0;
     double wg_saved = 0;
 
+    int jt_next = nvis > 0 ? entry(0) : 0;
     fa90ws::bar_wait(fullQ(c), 0);
     const uint32_t myQ = qbuf(c);
     bool pv_owed = false;   // PV of entry e − 1
     for (int e = 0; e <= nvis; e++) {
         const bool qk = e < nvis;
         const int st = e % STAGES, par = (e / STAGES) & 1, pst = (e + STAGES - 1) % STAGES, ppar = ((e - 1) / STAGES) & 1;
-        int jt = 0;
-        if (qk) {
-            fa90ws::bar_wait(fullK(c, st), par);
-            jt = stage_jt[c][st];   // read before this thread releases the stage
-        }
+        if (qk) fa90ws::bar_wait(fullK(c, st), par);
         if (e > 0) fa90ws::bar_wait(fullV(c, pst), ppar);
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         if (pv_owed) fa90ws::issue_pv<0, 4>(o, pa, vbuf(c, pst));
@@ -192,7 +171,8 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         pv_owed = false;
         if (!qk) break;
 
-        const int kb0 = jt * BC, cols = min(BC, L - kb0);
+        const int jt = jt_next, kb0 = jt * BC, cols = min(BC, L - kb0);
+        if (e + 1 < nvis) jt_next = entry(e + 1);   // the next entry's load runs under this tile's softmax
         visited_cols += cols;
         if (kb0 + BC > L) {
             #pragma unroll

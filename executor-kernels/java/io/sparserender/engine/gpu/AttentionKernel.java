@@ -14,7 +14,8 @@ import java.util.Locale;
  * first k-step overwrites — and without O's rescale in warps whose row maxima did not move; 1–2 % faster than wg1
  * measured on an H100), {@link #WS} the warp-specialised kernel ({@code flash_attention_sm90_ws.cu}: a TMA producer
  * warpgroup, two consumer warpgroups of 64 q rows sharing 128-key K/Vᵀ blocks; D = 128, D = 64 on wg1-lean; the
- * default: dense 1.6× wg1-lean and on par with cuDNN on an H100, docs/BENCHMARKS.md); all run the listed policies
+ * default: dense 1.6× wg1-lean and on par with cuDNN on an H100, docs/BENCHMARKS.md); ws runs the listed policies at D = 128,
+ * bc = 64 on {@code flash_attention_sm90_ws_list.cu}, and every family runs the others
  * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */

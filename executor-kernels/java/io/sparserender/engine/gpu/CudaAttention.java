@@ -30,7 +30,8 @@ import java.util.List;
  * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
  * measured slower) or wg1-pv (wg1 with the PV product of a block issued beside the next block's QKᵀ, so both run
  * under that block's softmax, as FlashAttention-3's intra-warpgroup overlap); the listed
- * policies on {@code flash_attention_sm90.cu}'s listed kernels either way; mma-sync and other cards run
+ * policies on {@code flash_attention_sm90_ws_list.cu} under ws at D = 128, bc = 64 ({@link #wsListed}), else on
+ * {@code flash_attention_sm90.cu}'s listed kernels; mma-sync and other cards run
  * {@code flash_attention.cu}. Decisions, keep flags and statistics are the same for all of them.
  */
 public final class CudaAttention {

@@ -88,7 +88,8 @@ def main():
                 print(f"| {b}, {l}, {h}, {d} | torch {name} | dense | {med:.2f} | {tf:.0f} | "
                       f"{4.0 * b * h * l * l * d / 1e12:.2f} | 0 | 0 | | 1 | {rel} | |")
         # Our dense baseline per implementation: the natural-order dense row at bc = 64.
-        label = lambda r: f"{r['impl']} {r['kernel']}" if r.get("kernel") else r["impl"]
+        # keyed by implementation and video-like peak: each --peak pass has its own dense row
+        label = lambda r: (f"{r['impl']} {r['kernel']}" if r.get("kernel") else r["impl"]) + f" peak {r.get('peak', 16)}"
         dense = {label(r): r["median_ms"] for r in ours
                  if (r["b"], r["l"], r["h"], r["d"]) == (b, l, h, d) and r["policy"].startswith("dense:") and "order=natural" in r["policy"]
                  and "bc=64" in r["policy"]}
@@ -99,7 +100,7 @@ def main():
                 rec = (f"{r['recall_mean']:.3f} / {r['recall_p05']:.3f} / {r['recall_min']:.3f}"
                        if "recall_mean" in r else "")
                 plan = f"{r['plan_ms']:.2f}" if r.get("plan_ms") else ""
-                impl = label(r)
+                impl = f"{r['impl']} {r['kernel']}" if r.get("kernel") else r["impl"]
                 pol = r['policy'] + (f" (peak {r['peak']:g})" if r.get("peak", 16) != 16 else "")
                 print(f"| {b}, {l}, {h}, {d} | {impl} | {pol} | {r['median_ms']:.2f} | {r['tflops_dense_equiv']:.0f} | "
                       f"{r['real_tflop']:.2f} | {r['tile_sparsity']:.3f} | {r.get('skipped_before_qk', 0):.3f} | {plan} | {rec} | {rel} | {own} |")

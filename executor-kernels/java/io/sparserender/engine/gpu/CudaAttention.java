@@ -61,12 +61,11 @@ public final class CudaAttention {
     static final List<String> KERNELS_SM90WS_LIST = List.of("flash_attn_sm90ws_list_dense_d128_bc64",
             "flash_attn_sm90ws_list_blasst_d128_bc64", "flash_attn_sm90ws_list_dynsparse_d128_bc64",
             "flash_attn_sm90ws_list_recall_d128_bc64");
-    /** ws's listed dense entry point with rings of three stages (the measurement of the ring's depth). */
-    static final String KERNEL_SM90WS_LIST_DENSE_S3 = "flash_attn_sm90ws_list_dense_s3_d128_bc64";
-    /** flash_attention_sm90_ws_list.cu's shared memory at 2 and 3 stages (fa90wsl::smem_bytes). */
-    static final int SM90WS_LIST_S3_SMEM_BYTES = (128 + 2 * 3 * 2 * 64) * 128 * 2 + 1024;
-    /** System property: 3 runs the listed dense policies on rings of three stages (default 2; a measurement switch). */
-    public static final String WS_LIST_STAGES_PROPERTY = "sparserender.attention.wsListStages";
+    /** ws's listed entry points with S of the next tile under this tile's softmax: dense (mode 0), recall (mode 3). */
+    static final List<String> KERNELS_SM90WS_LIST_OVERLAP = List.of("flash_attn_sm90ws_list_dense_ovl_d128_bc64",
+            "flash_attn_sm90ws_list_recall_ovl_d128_bc64");
+    /** System property: true runs the listed dense and recall-rule policies on the overlapped entry points (a measurement switch). */
+    public static final String WS_LIST_OVERLAP_PROPERTY = "sparserender.attention.wsListOverlap";
     /** flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two stages of K and Vᵀ (64 keys), bf16, D = 128, + 1024. */
     static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 2 * 2 * 64) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
@@ -421,9 +420,10 @@ public final class CudaAttention {
                 // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
                 TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 64);
                 long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-                boolean s3 = mode[0] == MODE_DENSE && "3".equals(System.getProperty(WS_LIST_STAGES_PROPERTY, "2"));
-                device.launch(s3 ? KERNEL_SM90WS_LIST_DENSE_S3 : KERNELS_SM90WS_LIST.get(mode[0]), (int) ctas, THREADS_WS,
-                        s3 ? SM90WS_LIST_S3_SMEM_BYTES : SM90WS_LIST_SMEM_BYTES,
+                boolean overlap = (mode[0] == MODE_DENSE || mode[0] == MODE_RECALL_MAX)
+                        && Boolean.getBoolean(WS_LIST_OVERLAP_PROPERTY);
+                String entry = overlap ? KERNELS_SM90WS_LIST_OVERLAP.get(mode[0] == MODE_DENSE ? 0 : 1) : KERNELS_SM90WS_LIST.get(mode[0]);
+                device.launch(entry, (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
                         new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
                 return;
             }

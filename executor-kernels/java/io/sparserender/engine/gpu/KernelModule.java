@@ -53,7 +53,7 @@ final class KernelModule {
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
             Stream.of(CudaVaeKernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,
-                    List.of(CudaAttention.KERNEL_SM90WS_LIST_DENSE_S3)).flatMap(List::stream)).toList();
+                    CudaAttention.KERNELS_SM90WS_LIST_OVERLAP).flatMap(List::stream)).toList();
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -122,14 +122,12 @@ final class KernelModule {
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
-            for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
+            for (String name : Stream.concat(CudaAttention.KERNELS_SM90WS_LIST.stream(),
+                    CudaAttention.KERNELS_SM90WS_LIST_OVERLAP.stream()).toList()) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
-            CudaCheck.check(cuFuncSetAttribute(functions.get(CudaAttention.KERNEL_SM90WS_LIST_DENSE_S3),
-                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_S3_SMEM_BYTES),
-                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + CudaAttention.KERNEL_SM90WS_LIST_DENSE_S3);
             for (String name : List.of(CudaAttention.KERNEL_SM90PV_D64_BC64, CudaAttention.KERNEL_SM90PV_D128_BC64,
                     CudaAttention.KERNEL_SM90PV_D64_BC32, CudaAttention.KERNEL_SM90PV_D128_BC32)) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),

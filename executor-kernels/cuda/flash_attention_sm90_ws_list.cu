@@ -17,7 +17,6 @@
 // Shared memory: Q 32 KiB + 2 consumers × STAGES × (K 16 KiB + Vᵀ 16 KiB) = 160 KiB at 2 stages + 1 KiB alignment.
 // Java launcher: CudaAttention.launchPlanned (Q and K maps with boxes {64, 1, 64, 1}, Vᵀ {64, 128, 1}).
 #include <stdint.h>
-#include <type_traits>
 #include <cuda_bf16.h>
 #include "flash_attention_sm90.cuh"
 #include "flash_attention_sm90_ws.cuh"
@@ -35,7 +34,7 @@ static_assert(smem_bytes(3) <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-template <int MODE, int STAGES, bool OVL>
+template <int MODE, int STAGES>
 __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
     static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
     constexpr bool RULE = MODE != 0;
@@ -144,9 +143,94 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     long long wg_skipped = 0, visited_cols = 0;
     double wg_saved = 0;
 
-    // O's rescale by the tile's alpha (this row's old maximum against its new one), skipped by warps whose maxima stayed.
-    float alpha[2];
-    auto rescale_o = [&]() {
+    int jt_next = nvis > 0 ? entry(0) : 0;
+    fa90ws::bar_wait(fullQ(c), 0);
+    const uint32_t myQ = qbuf(c);
+    bool pv_owed = false;   // PV of entry e − 1
+    for (int e = 0; e <= nvis; e++) {
+        const bool qk = e < nvis;
+        const int st = e % STAGES, par = (e / STAGES) & 1, pst = (e + STAGES - 1) % STAGES, ppar = ((e - 1) / STAGES) & 1;
+        if (qk) fa90ws::bar_wait(fullK(c, st), par);
+        if (e > 0) fa90ws::bar_wait(fullV(c, pst), ppar);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        if (pv_owed) fa90ws::issue_pv<0, 4>(o, pa, vbuf(c, pst));
+        if (qk) {
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                // Q and K: panel kk/4 (64 rows × 128 B), 32 B per k-step
+                const uint32_t off = (kk >> 2) * 8192 + (kk & 3) * 32;
+                fa90::wgmma_ss_n64(s, fa90::desc128(myQ + off), fa90::desc128(kbuf(c, st) + off), kk == 0 ? 0 : 1);
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        fa90::fence_regs<32>(s);
+        if (qk) fa90ws::bar_arrive(emptyK(c, st));
+        if (e > 0) fa90ws::bar_arrive(emptyV(c, pst));
+        pv_owed = false;
+        if (!qk) break;
+
+        const int jt = jt_next, kb0 = jt * BC, cols = min(BC, L - kb0);
+        if (e + 1 < nvis) jt_next = entry(e + 1);   // the next entry's load runs under this tile's softmax
+        visited_cols += cols;
+        if (kb0 + BC > L) {
+            #pragma unroll
+            for (int g = 0; g < 8; g++) {
+                const int col = kb0 + g * 8 + 2 * t4;
+                if (col >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
+                if (col + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
+            }
+        }
+        float tm[2] = {-INFINITY, -INFINITY};
+        #pragma unroll
+        for (int g = 0; g < 8; g++) {
+            tm[0] = fmaxf(tm[0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+            tm[1] = fmaxf(tm[1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tm[r] = fmaxf(tm[r], __shfl_xor_sync(0xffffffffu, tm[r], 1));
+            tm[r] = fmaxf(tm[r], __shfl_xor_sync(0xffffffffu, tm[r], 2));
+            const float mn = fmaxf(m[r], tm[r]);
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mn) * sl2e);
+            m[r] = mn;
+            msc[r] = mn * sl2e;
+            l[r] *= alpha[r];
+            if (RULE) skipped[r] *= alpha[r];
+        }
+        bool skip = false;
+        if constexpr (RULE) {
+            {
+                bool agree[2];
+                float bound[2] = {0.f, 0.f};
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    if constexpr (MODE == 1) {
+                        agree[r] = tm[r] * scale - mrun[r] * scale < thr;
+                    } else if constexpr (MODE == 2) {
+                        agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[r] - m[r]) * sl2e) < l[r] * ethr;
+                    } else {
+                        bound[r] = (float)cols * fa90::ex2_ftz((tm[r] - m[r]) * sl2e);
+                        agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
+                    }
+                }
+                // Warpgroup-uniform; read from lane 0 so ptxas sees it as uniform (no serialized wgmma, C7520).
+                skip = __shfl_sync(0xffffffffu,
+                                   (int)fa90ws::wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + c), 0) != 0;
+                if (skip) {
+                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    wg_skipped++;
+                    wg_saved += 2.0 * rows * cols * D;
+                } else {
+                    mrun[0] = fmaxf(mrun[0], tm[0]);
+                    mrun[1] = fmaxf(mrun[1], tm[1]);
+                }
+            }
+        }
+        if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;
+        // O follows m even when the tile is skipped (a skipped tile may hold the row's new maximum).
         if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
             #pragma unroll
             for (int g = 0; g < 16; g++) {
@@ -154,175 +238,33 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
                 o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
             }
         }
-    };
-    // Tile jt's scores in sv (S of one 64-key tile, read only: sv is a wgmma accumulator, and writing it while another
-    // wgmma is in flight makes ptxas serialize them, C7515): masked keys, row maxima, the state's rescale, the rule,
-    // the keep flag, O's rescale (rescale_now: std::true_type; else the caller's); for a kept tile its exps, the row
-    // sums and P packed into pa. Returns whether the tile is kept.
-    auto tile_softmax = [&](float (&sv)[32], int jt, auto rescale_now) -> bool {
-            const int kb0 = jt * BC, cols = min(BC, L - kb0);
-            visited_cols += cols;
-            const bool partial = kb0 + BC > L;   // the last kv-tile (uniform)
-            // score i of the thread's fragment (column kb0 + (i / 4) * 8 + 2 * t4 + (i & 1)), −∞ past the last key
-            auto val = [&](int i) {
-                return partial && kb0 + (i >> 2) * 8 + 2 * t4 + (i & 1) >= L ? -INFINITY : sv[i];
-            };
-            float tm[2] = {-INFINITY, -INFINITY};
-            #pragma unroll
-            for (int g = 0; g < 8; g++) {
-                tm[0] = fmaxf(tm[0], fmaxf(val(g * 4 + 0), val(g * 4 + 1)));
-                tm[1] = fmaxf(tm[1], fmaxf(val(g * 4 + 2), val(g * 4 + 3)));
-            }
-            float msc[2];
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tm[r] = fmaxf(tm[r], __shfl_xor_sync(0xffffffffu, tm[r], 1));
-                tm[r] = fmaxf(tm[r], __shfl_xor_sync(0xffffffffu, tm[r], 2));
-                const float mn = fmaxf(m[r], tm[r]);
-                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - mn) * sl2e);
-                m[r] = mn;
-                msc[r] = mn * sl2e;
-                l[r] *= alpha[r];
-                if (RULE) skipped[r] *= alpha[r];
-            }
-            bool skip = false;
-            if constexpr (RULE) {
-                {
-                    bool agree[2];
-                    float bound[2] = {0.f, 0.f};
-                    #pragma unroll
-                    for (int r = 0; r < 2; r++) {
-                        if constexpr (MODE == 1) {
-                            agree[r] = tm[r] * scale - mrun[r] * scale < thr;
-                        } else if constexpr (MODE == 2) {
-                            agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[r] - m[r]) * sl2e) < l[r] * ethr;
-                        } else {
-                            bound[r] = (float)cols * fa90::ex2_ftz((tm[r] - m[r]) * sl2e);
-                            agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
-                        }
-                    }
-                    // Warpgroup-uniform; read from lane 0 so ptxas sees it as uniform (no serialized wgmma, C7520).
-                    skip = __shfl_sync(0xffffffffu,
-                                       (int)fa90ws::wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + c), 0) != 0;
-                    if (skip) {
-                        if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
-                        wg_skipped++;
-                        wg_saved += 2.0 * rows * cols * D;
-                    } else {
-                        mrun[0] = fmaxf(mrun[0], tm[0]);
-                        mrun[1] = fmaxf(mrun[1], tm[1]);
-                    }
-                }
-            }
-            if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;
-            // O follows m even when the tile is skipped (a skipped tile may hold the row's new maximum).
-            if constexpr (decltype(rescale_now)::value) rescale_o();
-            if (skip) return false;
-            float rs[2] = {0.f, 0.f};
-            #pragma unroll
-            for (int g = 0; g < 8; g++) {
-                const float e0 = fa90::ex2_ftz(fmaf(val(g * 4 + 0), sl2e, -msc[0]));
-                const float e1 = fa90::ex2_ftz(fmaf(val(g * 4 + 1), sl2e, -msc[0]));
-                const float e2 = fa90::ex2_ftz(fmaf(val(g * 4 + 2), sl2e, -msc[1]));
-                const float e3 = fa90::ex2_ftz(fmaf(val(g * 4 + 3), sl2e, -msc[1]));
-                rs[0] += e0 + e1;
-                rs[1] += e2 + e3;
-                // P to bf16: k-step g / 2 holds 8-column groups 2kk (registers 0, 1) and 2kk + 1 (registers 2, 3)
-                pa[g >> 1][(g & 1) * 2 + 0] = fa90::pack2(e0, e1);
-                pa[g >> 1][(g & 1) * 2 + 1] = fa90::pack2(e2, e3);
-            }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                if (RULE) {   // the rules read whole-row sums
-                    rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
-                    rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
-                }
-                l[r] += rs[r];
-            }
-        return true;
-    };
-
-    fa90ws::bar_wait(fullQ(c), 0);
-    const uint32_t myQ = qbuf(c);
-    auto issue_s = [&](float (&sv)[32], int st) {
+        if (skip) continue;
+        float rs[2] = {0.f, 0.f};
         #pragma unroll
-        for (int kk = 0; kk < D / 16; kk++) {
-            // Q and K: panel kk/4 (64 rows × 128 B), 32 B per k-step
-            const uint32_t off = (kk >> 2) * 8192 + (kk & 3) * 32;
-            fa90::wgmma_ss_n64(sv, fa90::desc128(myQ + off), fa90::desc128(kbuf(c, st) + off), kk == 0 ? 0 : 1);
+        for (int g = 0; g < 8; g++) {
+            s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+            s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+            s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+            s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+            rs[0] += s[g * 4 + 0] + s[g * 4 + 1];
+            rs[1] += s[g * 4 + 2] + s[g * 4 + 3];
         }
-    };
-    if constexpr (!OVL) {
-        // Per entry e: PV of entry e − 1 and S of entry e as one wgmma group, one wait, then the softmax of e.
-        int jt_next = nvis > 0 ? entry(0) : 0;
-        bool pv_owed = false;   // PV of entry e − 1
-        for (int e = 0; e <= nvis; e++) {
-            const bool qk = e < nvis;
-            const int st = e % STAGES, par = (e / STAGES) & 1, pst = (e + STAGES - 1) % STAGES, ppar = ((e - 1) / STAGES) & 1;
-            if (qk) fa90ws::bar_wait(fullK(c, st), par);
-            if (e > 0) fa90ws::bar_wait(fullV(c, pst), ppar);
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-            if (pv_owed) fa90ws::issue_pv<0, 4>(o, pa, vbuf(c, pst));
-            if (qk) issue_s(s, st);
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-            fa90::fence_regs<64>(o);
-            fa90::fence_regs<32>(s);
-            if (qk) fa90ws::bar_arrive(emptyK(c, st));
-            if (e > 0) fa90ws::bar_arrive(emptyV(c, pst));
-            if (!qk) break;
-            const int jt = jt_next;
-            if (e + 1 < nvis) jt_next = entry(e + 1);   // the next entry's load runs under this tile's softmax
-            pv_owed = tile_softmax(s, jt, std::true_type{});
-        }
-    } else {
-        // FlashAttention-3's intra-warpgroup overlap: S of entry e + 1 is issued before the softmax of entry e and
-        // runs under it (two S buffers, alternating: the loop is unrolled by two); then PV of e; one wait per entry,
-        // so no wgmma group crosses the loop's back edge.
-        float s2[32];
-        auto step = [&](float (&cur)[32], float (&nxt)[32], int e, int jt) -> int {
-            const int st = e % STAGES, par = (e / STAGES) & 1, nst = (e + 1) % STAGES, npar = ((e + 1) / STAGES) & 1;
-            const bool more = e + 1 < nvis;
-            int jt_after = 0;
-            if (more) {
-                fa90ws::bar_wait(fullK(c, nst), npar);
-                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-                issue_s(nxt, nst);
-                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-                jt_after = entry(e + 1);
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            if (RULE) {   // the rules read whole-row sums
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
             }
-            const bool kept = tile_softmax(cur, jt, std::false_type{});
-            // S of e + 1 done before O is touched: a non-wgmma write of O inside that pipeline stage would make
-            // ptxas serialize every wgmma (C7515)
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-            fa90::fence_regs<32>(nxt);
-            if (more) fa90ws::bar_arrive(emptyK(c, nst));
-            rescale_o();
-            fa90ws::bar_wait(fullV(c, st), par);
-            if (kept) {
-                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-                fa90ws::issue_pv<0, 4>(o, pa, vbuf(c, st));
-                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-                asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-                fa90::fence_regs<64>(o);
-            }
-            fa90ws::bar_arrive(emptyV(c, st));
-            return jt_after;
-        };
-        if (nvis > 0) {
-            fa90ws::bar_wait(fullK(c, 0), 0);
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-            issue_s(s, 0);
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-            fa90::fence_regs<32>(s);
-            fa90ws::bar_arrive(emptyK(c, 0));
+            l[r] += rs[r];
         }
-        int jt = nvis > 0 ? entry(0) : 0;
-        for (int e = 0; e < nvis; e += 2) {
-            jt = step(s, s2, e, jt);
-            if (e + 1 < nvis) jt = step(s2, s, e + 1, jt);
+        #pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+            pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+            pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+            pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
         }
+        pv_owed = true;
     }
     if (!RULE) {
         #pragma unroll
@@ -361,25 +303,22 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
 
 // Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90wsl::smem_bytes(STAGES) of dynamic shared memory; D = 128, bc = 64.
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-#define FA90WSL_BODY(MODE, STAGES, OVL) fa90wsl::attention_ws_list<MODE, STAGES, OVL>(mq, mk, mv, p);
+#define FA90WSL_BODY(MODE, STAGES) fa90wsl::attention_ws_list<MODE, STAGES>(mq, mk, mv, p);
 #else
-#define FA90WSL_BODY(MODE, STAGES, OVL) __trap();
+#define FA90WSL_BODY(MODE, STAGES) __trap();
 #endif
 // Every listed tile computed (MODE 0: topk, topp, dense in orders local and estimate), or the in-loop rules on the
 // listed tiles (1 blasst, 2 dynsparse, 3 recall bound=max, hybrid with bound=max among them), one entry point each;
-// rings of 2 stages per consumer; dense_ovl and recall_ovl: S of the next tile under this tile's softmax (a
-// measurement switch, -Dsparserender.attention.wsListOverlap=true).
-#define FA90WSL_ENTRY(NAME, MODE, STAGES, OVL)                                                                        \
+// rings of 2 stages per consumer (3 stages measured no faster, docs/BENCHMARKS.md).
+#define FA90WSL_ENTRY(NAME, MODE, STAGES)                                                                             \
     extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list_##NAME##_d128_bc64(                   \
             const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,               \
             const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {                                   \
-        FA90WSL_BODY(MODE, STAGES, OVL)                                                                               \
+        FA90WSL_BODY(MODE, STAGES)                                                                                    \
     }
-FA90WSL_ENTRY(dense, 0, 2, false)
-FA90WSL_ENTRY(blasst, 1, 2, false)
-FA90WSL_ENTRY(dynsparse, 2, 2, false)
-FA90WSL_ENTRY(recall, 3, 2, false)
-FA90WSL_ENTRY(dense_ovl, 0, 2, true)
-FA90WSL_ENTRY(recall_ovl, 3, 2, true)
+FA90WSL_ENTRY(dense, 0, 2)
+FA90WSL_ENTRY(blasst, 1, 2)
+FA90WSL_ENTRY(dynsparse, 2, 2)
+FA90WSL_ENTRY(recall, 3, 2)
 #undef FA90WSL_ENTRY
 #undef FA90WSL_BODY

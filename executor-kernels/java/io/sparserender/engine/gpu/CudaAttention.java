@@ -61,11 +61,6 @@ public final class CudaAttention {
     static final List<String> KERNELS_SM90WS_LIST = List.of("flash_attn_sm90ws_list_dense_d128_bc64",
             "flash_attn_sm90ws_list_blasst_d128_bc64", "flash_attn_sm90ws_list_dynsparse_d128_bc64",
             "flash_attn_sm90ws_list_recall_d128_bc64");
-    /** ws's listed entry points with S of the next tile under this tile's softmax: dense (mode 0), recall (mode 3). */
-    static final List<String> KERNELS_SM90WS_LIST_OVERLAP = List.of("flash_attn_sm90ws_list_dense_ovl_d128_bc64",
-            "flash_attn_sm90ws_list_recall_ovl_d128_bc64");
-    /** System property: true runs the listed dense and recall-rule policies on the overlapped entry points (a measurement switch). */
-    public static final String WS_LIST_OVERLAP_PROPERTY = "sparserender.attention.wsListOverlap";
     /** flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two stages of K and Vᵀ (64 keys), bf16, D = 128, + 1024. */
     static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 2 * 2 * 64) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
@@ -420,10 +415,7 @@ public final class CudaAttention {
                 // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
                 TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 64);
                 long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-                boolean overlap = (mode[0] == MODE_DENSE || mode[0] == MODE_RECALL_MAX)
-                        && Boolean.getBoolean(WS_LIST_OVERLAP_PROPERTY);
-                String entry = overlap ? KERNELS_SM90WS_LIST_OVERLAP.get(mode[0] == MODE_DENSE ? 0 : 1) : KERNELS_SM90WS_LIST.get(mode[0]);
-                device.launch(entry, (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
+                device.launch(KERNELS_SM90WS_LIST.get(mode[0]), (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
                         new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
                 return;
             }

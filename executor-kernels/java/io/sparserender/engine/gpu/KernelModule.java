@@ -52,8 +52,8 @@ final class KernelModule {
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
-            Stream.of(CudaVaeKernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,
-                    CudaAttention.KERNELS_SM90WS_LIST_OVERLAP).flatMap(List::stream)).toList();
+            Stream.of(CudaVaeKernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST)
+                    .flatMap(List::stream)).toList();
 
     private final CUmodule module;
     private final Map<String, CUfunction> functions = new HashMap<>();
@@ -122,8 +122,7 @@ final class KernelModule {
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
-            for (String name : Stream.concat(CudaAttention.KERNELS_SM90WS_LIST.stream(),
-                    CudaAttention.KERNELS_SM90WS_LIST_OVERLAP.stream()).toList()) {
+            for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);

@@ -242,19 +242,9 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 float bound[2] = {0.f, 0.f};
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    if constexpr (MODE == 1) {
-                        agree[r] = tm[sub][r] * scale - mrun[r] * scale < thr;
-                    } else if constexpr (MODE == 2) {
-                        // tn − lse < λ  as  e^(tn − M) < l·e^λ  (l relative to M): one ex2, no logf
-                        agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e) < l[r] * ethr;
-                    } else {
-                        bound[r] = (float)cols * fa90::ex2_ftz((tm[sub][r] - m[r]) * sl2e);
-                        agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
-                    }
+                    agree[r] = rule_agrees<MODE>(tm[sub][r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
                 }
-                // The vote is warpgroup-uniform; taking it from lane 0 lets ptxas see that, so the wgmma issued on
-                // paths that depend on it are not serialized (C7520 otherwise).
-                skip = __shfl_sync(0xffffffffu, (int)wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + half), 0) != 0;
+                skip = wg_skip(agree[0], agree[1], valid0, valid1, half);
                 if (keep != nullptr && tid == 0) keep[j * NSUB + sub] = skip ? 0u : 1u;
                 if (skip) {
                     if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }

@@ -73,6 +73,30 @@ __device__ __forceinline__ bool wg_all(bool pred, int id) {
     return r != 0;
 }
 
+// One row's vote to skip a tile whose row maximum is tm (MODE 1 blasst, 2 dynsparse, 3 recall bound=max), with the
+// row's state kept relative to its reference maximum m: l the kept mass, skipped the skipped mass's bound (recall),
+// mrun the largest kept score (blasst). thr is the policy's threshold as CudaAttention.modeAndThreshold passes it,
+// ethr = e^thr for dynsparse. bound (recall) returns the tile's mass bound cols · e^(tm − m), added to skipped on a skip.
+template <int MODE>
+__device__ __forceinline__ bool rule_agrees(float tm, float m, float l, float skipped, float mrun, int cols, float scale,
+                                            float sl2e, float thr, float ethr, float& bound) {
+    if constexpr (MODE == 1) {
+        return tm * scale - mrun * scale < thr;
+    } else if constexpr (MODE == 2) {
+        // tn − lse < λ  as  e^(tn − m) < l·e^λ  (l relative to m): one ex2, no logf
+        return l > 0.f && fa90::ex2_ftz((tm - m) * sl2e) < l * ethr;
+    } else {
+        bound = (float)cols * fa90::ex2_ftz((tm - m) * sl2e);
+        return l > 0.f && skipped + bound <= thr * l;
+    }
+}
+
+// The warpgroup's AND of the rows' votes, read back from lane 0: warpgroup-uniform, and ptxas sees that, so the wgmma
+// issued on paths that depend on it are not serialized (C7520 otherwise). Named barrier 1 + consumer.
+__device__ __forceinline__ bool wg_skip(bool agree0, bool agree1, bool valid0, bool valid1, int consumer) {
+    return __shfl_sync(0xffffffffu, (int)wg_all((agree0 || !valid0) && (agree1 || !valid1), 1 + consumer), 0) != 0;
+}
+
 // O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), issued into the caller's open wgmma group.
 template <int K0, int K1>
 __device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {

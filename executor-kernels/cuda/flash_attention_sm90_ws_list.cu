@@ -140,8 +140,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
     for (int i = 0; i < 64; i++) o[i] = 0.f;
     float s[32];
     uint32_t pa[4][4];
-    long long wg_skipped = 0, visited_cols = 0;
-    double wg_saved = 0;
+    long long wg_skipped = 0, wg_skipped_cols = 0, visited_cols = 0;
 
     int jt_next = nvis > 0 ? entry(0) : 0;
     fa90ws::bar_wait(fullQ(c), 0);
@@ -207,22 +206,13 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
                 float bound[2] = {0.f, 0.f};
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    if constexpr (MODE == 1) {
-                        agree[r] = tm[r] * scale - mrun[r] * scale < thr;
-                    } else if constexpr (MODE == 2) {
-                        agree[r] = l[r] > 0.f && fa90::ex2_ftz((tm[r] - m[r]) * sl2e) < l[r] * ethr;
-                    } else {
-                        bound[r] = (float)cols * fa90::ex2_ftz((tm[r] - m[r]) * sl2e);
-                        agree[r] = l[r] > 0.f && skipped[r] + bound[r] <= thr * l[r];
-                    }
+                    agree[r] = fa90ws::rule_agrees<MODE>(tm[r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
                 }
-                // Warpgroup-uniform; read from lane 0 so ptxas sees it as uniform (no serialized wgmma, C7520).
-                skip = __shfl_sync(0xffffffffu,
-                                   (int)fa90ws::wg_all((agree[0] || !valid0) && (agree[1] || !valid1), 1 + c), 0) != 0;
+                skip = fa90ws::wg_skip(agree[0], agree[1], valid0, valid1, c);
                 if (skip) {
                     if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
                     wg_skipped++;
-                    wg_saved += 2.0 * rows * cols * D;
+                    wg_skipped_cols += cols;
                 } else {
                     mrun[0] = fmaxf(mrun[0], tm[0]);
                     mrun[1] = fmaxf(mrun[1], tm[1]);
@@ -289,10 +279,11 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
     }
     if (tid == 0) {
-        wg_saved += 4.0 * rows * D * (double)(L - visited_cols);
+        // FLOPs saved: PV of the tiles skipped in the loop, QKᵀ and PV of the tiles off the list
+        const double saved = 2.0 * rows * D * (double)wg_skipped_cols + 4.0 * rows * D * (double)(L - visited_cols);
         atomicAdd(&p.stats[0], (unsigned long long)nk);
         atomicAdd(&p.stats[1], (unsigned long long)wg_skipped);
-        atomicAdd(&p.stats[2], (unsigned long long)wg_saved);
+        atomicAdd(&p.stats[2], (unsigned long long)saved);
         atomicAdd(&p.stats[3], (unsigned long long)(nk - nvis));
     }
 }

@@ -201,22 +201,20 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         }
         bool skip = false;
         if constexpr (RULE) {
-            {
-                bool agree[2];
-                float bound[2] = {0.f, 0.f};
-                #pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    agree[r] = fa90ws::rule_agrees<MODE>(tm[r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
-                }
-                skip = fa90ws::wg_skip(agree[0], agree[1], valid0, valid1, c);
-                if (skip) {
-                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
-                    wg_skipped++;
-                    wg_skipped_cols += cols;
-                } else {
-                    mrun[0] = fmaxf(mrun[0], tm[0]);
-                    mrun[1] = fmaxf(mrun[1], tm[1]);
-                }
+            bool agree[2];
+            float bound[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                agree[r] = fa90ws::rule_agrees<MODE>(tm[r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
+            }
+            skip = fa90ws::wg_skip(agree[0], agree[1], valid0, valid1, c);
+            if (skip) {
+                if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                wg_skipped++;
+                wg_skipped_cols += cols;
+            } else {
+                mrun[0] = fmaxf(mrun[0], tm[0]);
+                mrun[1] = fmaxf(mrun[1], tm[1]);
             }
         }
         if (keep != nullptr && tid == 0) keep[jt] = skip ? 0u : 1u;

@@ -1,5 +1,6 @@
 package io.sparserender.engine.sampler;
 
+import io.sparserender.engine.tensor.ElementChunks;
 import io.sparserender.engine.tensor.Tensor;
 import java.util.Arrays;
 
@@ -94,9 +95,11 @@ public final class FlowUniPcSampler {
         int i = stepIndex;
         double sigma = precision.round(sigmas[i]);
         double[] x0 = new double[sample.length];
-        for (int e = 0; e < x0.length; e++) {
-            x0[e] = sample[e] - sigma * flow[e];
-        }
+        ElementChunks.forEach(x0.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                x0[e] = sample[e] - sigma * flow[e];
+            }
+        });
         double[] x = sample;
         if (i > 0 && lastSample != null) {
             x = correct(x0, lastSample, sample, lastOrder);
@@ -124,9 +127,11 @@ public final class FlowUniPcSampler {
         }
         double[] next = step(toDoubles(flow.data()), toDoubles(sample.data()));
         float[] out = new float[next.length];
-        for (int e = 0; e < out.length; e++) {
-            out[e] = (float) next[e];
-        }
+        ElementChunks.forEach(out.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                out[e] = (float) next[e];
+            }
+        });
         return new Tensor(out, sample.shape());
     }
 
@@ -167,9 +172,11 @@ public final class FlowUniPcSampler {
         Coefficients c = coefficients(st.h, rks);
         double[] rhos = order == 1 ? new double[] {0.5} : solve(c.r, c.b);
         double[] dt = new double[current.length];
-        for (int e = 0; e < dt.length; e++) {
-            dt[e] = x0Now[e] - m0[e];
-        }
+        ElementChunks.forEach(dt.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                dt[e] = x0Now[e] - m0[e];
+            }
+        });
         return combine(previous, st, c, m0, Arrays.copyOf(rhos, rhos.length - 1), d1, dt, rhos[rhos.length - 1]);
     }
 
@@ -192,16 +199,18 @@ public final class FlowUniPcSampler {
         double a = r(st.alphaT * c.hPhi1);
         double bb = r(st.alphaT * c.bh);
         double[] out = new double[x.length];
-        for (int e = 0; e < out.length; e++) {
-            double res = 0;
-            for (int k = 0; k < rhos.length; k++) {
-                res += rhos[k] * d1[k][e];
+        ElementChunks.forEach(out.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                double res = 0;
+                for (int k = 0; k < rhos.length; k++) {
+                    res += rhos[k] * d1[k][e];
+                }
+                if (dt != null) {
+                    res += rhoT * dt[e];
+                }
+                out[e] = (st.ratio * x[e] - a * m0[e]) - bb * res;
             }
-            if (dt != null) {
-                res += rhoT * dt[e];
-            }
-            out[e] = (st.ratio * x[e] - a * m0[e]) - bb * res;
-        }
+        });
         return out;
     }
 
@@ -240,9 +249,11 @@ public final class FlowUniPcSampler {
 
     private static double[] difference(double[] mi, double[] m0, double rk) {
         double[] d = new double[m0.length];
-        for (int e = 0; e < d.length; e++) {
-            d[e] = (mi[e] - m0[e]) / rk;
-        }
+        ElementChunks.forEach(d.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                d[e] = (mi[e] - m0[e]) / rk;
+            }
+        });
         return d;
     }
 
@@ -310,9 +321,11 @@ public final class FlowUniPcSampler {
 
     private static double[] toDoubles(float[] f) {
         double[] d = new double[f.length];
-        for (int e = 0; e < d.length; e++) {
-            d[e] = f[e];
-        }
+        ElementChunks.forEach(d.length, (from, to) -> {
+            for (int e = from; e < to; e++) {
+                d[e] = f[e];
+            }
+        });
         return d;
     }
 

@@ -1,6 +1,7 @@
 package io.sparserender.engine.sampler;
 
 import io.sparserender.engine.ops.Ops;
+import io.sparserender.engine.tensor.ElementChunks;
 
 /** Classifier-free guidance: v = v_uncond + g·(v_cond − v_uncond), as Wan's pipelines combine the two passes. */
 public final class Guidance {
@@ -13,9 +14,11 @@ public final class Guidance {
                     + " elements, conditional " + cond.length);
         }
         float[] out = new float[cond.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = uncond[i] + scale * (cond[i] - uncond[i]);
-        }
+        ElementChunks.forEach(out.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                out[i] = uncond[i] + scale * (cond[i] - uncond[i]);
+            }
+        });
         return out;
     }
 

@@ -97,6 +97,44 @@ class FlowUniPcSamplerTest {
         }
     }
 
+    /**
+     * A latent as large as a real clip's runs its element loops in parallel chunks (ElementChunks): every step must give
+     * the same bits as the same sampler run on slices small enough to run sequentially (each element's arithmetic is
+     * independent of the others), including the slices that straddle chunk boundaries.
+     */
+    @Test
+    void largeLatentsStepTheSameBitsAsTheirSlices() {
+        int n = 3 * io.sparserender.engine.tensor.ElementChunks.PARALLEL_MIN + 777;
+        int slice = io.sparserender.engine.tensor.ElementChunks.PARALLEL_MIN / 2 - 3;
+        java.util.SplittableRandom r = new java.util.SplittableRandom(7);
+        double[] x = new double[n];
+        for (int e = 0; e < n; e++) {
+            x[e] = r.nextGaussian();
+        }
+        SigmaSchedule s = SigmaSchedule.wanOfficial(5, 5.0);
+        FlowUniPcSampler whole = new FlowUniPcSampler(s);
+        int parts = (n + slice - 1) / slice;
+        FlowUniPcSampler[] sliced = new FlowUniPcSampler[parts];
+        double[][] xs = new double[parts][];
+        for (int p = 0; p < parts; p++) {
+            sliced[p] = new FlowUniPcSampler(s);
+            xs[p] = Arrays.copyOfRange(x, p * slice, Math.min(n, (p + 1) * slice));
+        }
+        for (int step = 0; step < 5; step++) {
+            double[] v = new double[n];
+            for (int e = 0; e < n; e++) {
+                v[e] = r.nextGaussian();
+            }
+            x = whole.step(v, x);
+            for (int p = 0; p < parts; p++) {
+                xs[p] = sliced[p].step(Arrays.copyOfRange(v, p * slice, Math.min(n, (p + 1) * slice)), xs[p]);
+                double[] want = xs[p];
+                double[] got = Arrays.copyOfRange(x, p * slice, Math.min(n, (p + 1) * slice));
+                assertThat(got).as("step %d, slice %d", step, p).containsExactly(want);
+            }
+        }
+    }
+
     @Test
     void rejectsMismatchedSizes() {
         FlowUniPcSampler sampler = new FlowUniPcSampler(SigmaSchedule.wanOfficial(2, 5.0));

@@ -208,11 +208,6 @@ public final class CudaAttention {
         return family;
     }
 
-    /** The kernel family that runs this policy here: on compute 9.0 the listed policies always run wg1's listed kernels. */
-    public AttentionKernel kernelFor(AttentionPolicy policy) {
-        return kernelFor(policy, 128);
-    }
-
     /**
      * The kernel family that runs this policy at this head dim: on compute 9.0 the listed policies run ws's listed
      * kernels where {@link #wsListed} says so, else wg1's listed kernels.

@@ -174,14 +174,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         if (!qk) break;
 
         const int kb0 = j * BN;
-        if (kb0 + BN > L) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                int c = kb0 + g * 8 + 2 * t4;
-                if (c >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
-                if (c + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
-            }
-        }
+        mask_past_end<16>(s, kb0, L, t4);
         // Row maxima: per tile (the rules need them) and over the block. Every exp of the block is taken against
         // the block's new maximum M = max(m, all tiles' maxima), so P needs no rescale when a later tile moves the
         // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
@@ -310,20 +303,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     }
 
     if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
-    const long long row_stride = (long long)H * D;
-    float* out = p.out + ((long long)b * L * H + h) * D;
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        if (!(r == 0 ? valid0 : valid1)) continue;
-        int row = r0 + (r == 0 ? lr0 : lr1);
-        float inv = 1.f / l[r];
-        float* dst = out + (long long)row * row_stride;
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
-        }
-        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
-    }
+    store_rows(o, l, m, p, b, h, r0 + lr0, r0 + lr1, valid0, valid1, t4);
     if (MODE == 0 && keep != nullptr) {
         for (int jt = tid; jt < nk; jt += 128) keep[jt] = 1u;
     }

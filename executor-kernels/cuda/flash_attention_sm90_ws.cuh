@@ -97,6 +97,39 @@ __device__ __forceinline__ bool wg_skip(bool agree0, bool agree1, bool valid0, b
     return __shfl_sync(0xffffffffu, (int)wg_all((agree0 || !valid0) && (agree1 || !valid1), 1 + consumer), 0) != 0;
 }
 
+// Scores of keys ≥ L set to −∞ in a fragment of G 8-column groups whose first column is key c0 (t4: lane % 4).
+template <int G>
+__device__ __forceinline__ void mask_past_end(float* s, int c0, int L, int t4) {
+    if (c0 + G * 8 <= L) return;
+    #pragma unroll
+    for (int g = 0; g < G; g++) {
+        const int col = c0 + g * 8 + 2 * t4;
+        if (col >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
+        if (col + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
+    }
+}
+
+// A consumer's two rows per thread of O / l into out [B, L, H, D] (row r0 + lr of head h), and their log-sum-exp
+// m·scale + ln l into p.lse [B·H, L] when asked; rows past L (valid false) are not written.
+__device__ __forceinline__ void store_rows(const float* o, const float* l, const float* m, const fa90::Fa90Params& p, int b,
+                                           int h, int row0, int row1, bool valid0, bool valid1, int t4) {
+    const int L = p.seq_len, H = p.heads;
+    const long long row_stride = (long long)H * D;
+    float* out = p.out + ((long long)b * L * H + h) * D;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        const int row = r == 0 ? row0 : row1;
+        const float inv = 1.f / l[r];
+        float* dst = out + (long long)row * row_stride;
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+        }
+        if (p.lse != nullptr && t4 == 0) p.lse[((long long)b * H + h) * L + row] = m[r] * p.scale + logf(l[r]);
+    }
+}
+
 // O += P·Vᵀ over k-steps [K0, K1) of the block (16 keys each), issued into the caller's open wgmma group.
 template <int K0, int K1>
 __device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t vbuf) {

@@ -173,14 +173,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         const int jt = jt_next, kb0 = jt * BC, cols = min(BC, L - kb0);
         if (e + 1 < nvis) jt_next = entry(e + 1);   // the next entry's load runs under this tile's softmax
         visited_cols += cols;
-        if (kb0 + BC > L) {
-            #pragma unroll
-            for (int g = 0; g < 8; g++) {
-                const int col = kb0 + g * 8 + 2 * t4;
-                if (col >= L) { s[g * 4 + 0] = -INFINITY; s[g * 4 + 2] = -INFINITY; }
-                if (col + 1 >= L) { s[g * 4 + 1] = -INFINITY; s[g * 4 + 3] = -INFINITY; }
-            }
-        }
+        fa90ws::mask_past_end<8>(s, kb0, L, t4);
         float tm[2] = {-INFINITY, -INFINITY};
         #pragma unroll
         for (int g = 0; g < 8; g++) {
@@ -262,20 +255,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         }
     }
 
-    const long long row_stride = (long long)H * D;
-    float* out = p.out + ((long long)b * L * H + h) * D;
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        if (!(r == 0 ? valid0 : valid1)) continue;
-        const int row = r0 + (r == 0 ? lr0 : lr1);
-        const float inv = 1.f / l[r];
-        float* dst = out + (long long)row * row_stride;
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
-        }
-        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = m[r] * scale + logf(l[r]);
-    }
+    fa90ws::store_rows(o, l, m, p, b, h, r0 + lr0, r0 + lr1, valid0, valid1, t4);
     if (tid == 0) {
         // FLOPs saved: PV of the tiles skipped in the loop, QKᵀ and PV of the tiles off the list
         const double saved = 2.0 * rows * D * (double)wg_skipped_cols + 4.0 * rows * D * (double)(L - visited_cols);

@@ -132,10 +132,23 @@ public final class DitBenchmark {
                         timer.milliseconds(OpTimer.Kind.ATTENTION), timer.milliseconds(OpTimer.Kind.OTHER), launches,
                         probe.meanSparsity(), peakBefore, moved, sortedEnqueue[sortedEnqueue.length / 2]);
                 out.println(r.json());
+                out.println(byLaunchJson(policy, timer));
                 results.add(r);
             }
             return results;
         });
+    }
+
+    /** The split run's device time per kernel (or GEMM shape), the longest first: where "other" goes. */
+    public static String byLaunchJson(String policy, OpTimer timer) {
+        StringBuilder b = new StringBuilder("{\"policy\":\"").append(policy).append("\",\"split_by_launch\":[");
+        String sep = "";
+        for (OpTimer.Launches l : timer.byLaunch()) {
+            b.append(sep).append(String.format(Locale.ROOT, "{\"what\":\"%s\",\"kind\":\"%s\",\"calls\":%d,\"ms\":%.2f}",
+                    l.what(), l.kind().name().toLowerCase(Locale.ROOT), l.calls(), l.milliseconds()));
+            sep = ",";
+        }
+        return b.append("]}").toString();
     }
 
     /** As a loaded checkpoint would give it ({@link CudaOps#parameter}): vectors with their bf16 bias copy. */

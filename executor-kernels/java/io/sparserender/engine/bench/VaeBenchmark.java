@@ -3,6 +3,7 @@ package io.sparserender.engine.bench;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.model.wan.WanPreset;
 import io.sparserender.engine.sampler.NoiseGenerator;
 import io.sparserender.engine.tensor.DType;
@@ -61,6 +62,22 @@ public final class VaeBenchmark {
                         (ops.memoryPeak() - start) / (double) (1L << 30), written, Files.size(mp4));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            }
+            // the decode alone, every launch bracketed by events: where its device time goes (no encoder)
+            OpTimer timer = new OpTimer();
+            CudaOps timedOps = new CudaOps(device, timer);
+            try (var region = timedOps.region()) {
+                WanVaeDecoder<DeviceBuffer> timedVae = WanVaeDecoder.load(timedOps, folder);
+                DeviceBuffer z = timedOps.fromHost(NoiseGenerator.normal(seed, latentShape));
+                long t1 = System.nanoTime();
+                timedVae.decode(z, chunk -> {
+                    timedOps.toHost(chunk);
+                    timedOps.release(chunk);
+                });
+                double seconds = (System.nanoTime() - t1) * 1e-9;
+                out.printf(Locale.ROOT, "{\"vae_decode_only_timed_s\":%.2f,\"split_ms\":{\"gemm\":%.1f,\"other\":%.1f}}%n", seconds,
+                        timer.milliseconds(OpTimer.Kind.GEMM), timer.milliseconds(OpTimer.Kind.OTHER));
+                out.println(DitBenchmark.byLaunchJson("vae", timer));
             }
             return null;
         });

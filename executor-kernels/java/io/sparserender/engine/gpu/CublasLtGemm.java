@@ -68,6 +68,8 @@ public final class CublasLtGemm implements Gemm {
         long pbias = bias == null ? 0L : bias.address();
         int epi = epilogue == null ? 0 : epilogue.cublasLt;
         boolean bf16 = c.dtype() == DType.BF16;
+        device.noteLaunch("cublasLt " + mnk[0] + "x" + mnk[1] + "x" + mnk[2] + (epilogue == null ? "" : " " + epilogue)
+                + (bf16 ? " bf16" : " f32"));
         return device.call(() -> {
             int[] stage = {0};
             int s = CublasLtShim.nativeMatmul(handle, pa, pb, pc, mnk[0], mnk[1], mnk[2], bf16, alpha, epi, pbias, ws,

@@ -100,6 +100,8 @@ public final class CudaDevice implements AutoCloseable {
     private OwnGemm ownGemmMmaSync;
     private Optional<CublasLtGemm> cublasLt = Optional.empty();
     private String cublasLtProblem = "";
+    /** What the last launch on this device ran (a kernel's name, or a GEMM's shape): read by {@link OpTimer}. */
+    private String lastLaunch = "";
     private Gemm gemm;
     private boolean closed;
 
@@ -271,6 +273,7 @@ public final class CudaDevice implements AutoCloseable {
 
     /** Launches a kernel on the compute stream (1-D grid and block). */
     public void launch(String kernel, int grid, int block, int sharedBytes, KernelArgs args) {
+        lastLaunch = kernel;
         run(() -> {
             CudaCheck.check(cuLaunchKernel(kernels.function(kernel), grid, 1, 1, block, 1, 1, sharedBytes, stream,
                     args.pointer(), null), "cuLaunchKernel", "kernel " + kernel + " (grid " + grid + ", block " + block + ")");
@@ -361,6 +364,18 @@ public final class CudaDevice implements AutoCloseable {
     /** The bf16 copies of bias vectors for the GEMM's bias epilogue (made by {@link CudaOps#prepareBias}). */
     public EpilogueBiases epilogueBiases() {
         return epilogueBiases;
+    }
+
+    /** Records what a launch that does not go through {@link #launch} ran (a library GEMM), for {@link OpTimer}. */
+    void noteLaunch(String what) {
+        lastLaunch = what;
+    }
+
+    /** What the last launch ran, cleared by the read. */
+    String takeLastLaunch() {
+        String s = lastLaunch;
+        lastLaunch = "";
+        return s;
     }
 
     /** Why cuBLASLt is not used, when it is not. */

@@ -330,7 +330,8 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(shift).ptr(scale).ptr(null).ptr(null)
                 .i64((long) s[0] * s[1]).i64(s[1]).i64(ms[1]).i32(s[2]).f32(eps)
                 .i32(1).i32(bf16(x)).i32(bf16(shift));
-        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid((long) s[0] * s[1]), BLOCK, 0,
+        String vec = Vec4Kernels.adaLayerNorm(s[2], BLOCK, o, x, shift, scale);
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec != null ? vec : "tensor_ada_layer_norm", rowGrid((long) s[0] * s[1]), BLOCK, 0,
                 new KernelArgs().struct(p)));
         return o;
     }
@@ -347,7 +348,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(null).ptr(null).ptr(f32(gamma)).ptr(f32(beta))
                 .i64(rows).i64(Math.max(1, rows)).i64(1).i32(cols).f32(eps)
                 .i32(1).i32(bf16(x)).i32(0);
-        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_ada_layer_norm", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
+        String vec = Vec4Kernels.adaLayerNorm(cols, BLOCK, o, x, f32(gamma), f32(beta));
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec != null ? vec : "tensor_ada_layer_norm", rowGrid(rows), BLOCK, 0,
+                new KernelArgs().struct(p)));
         return o;
     }
 
@@ -385,7 +388,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         long rows = (long) s[0] * s[1];
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(f32(gamma)).ptr(cos).ptr(sin)
                 .i64(rows).i64(s[1]).i32(s[2]).i32(d / 2).f32(eps).i32(1).i32(bf16(x));
-        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_rms_norm_rope", rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
+        String vec = Vec4Kernels.rmsNormRope(s[2], d, BLOCK, o, x, f32(gamma), cos, sin);
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec != null ? vec : "tensor_rms_norm_rope", rowGrid(rows), BLOCK, 0,
+                new KernelArgs().struct(p)));
         return o.view(0, s[0], s[1], heads, d);
     }
 
@@ -759,7 +764,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     private void unaryInto(DeviceBuffer o, DeviceBuffer x, int op, float mul, float add) {
         long n = x.numel();
         KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).i64(n).i32(op).i32(bf16(o)).i32(bf16(x)).f32(mul).f32(add);
-        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_unary", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+        boolean vec = Vec4Kernels.unary(o, x);
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec ? Vec4Kernels.UNARY : "tensor_unary", grid(vec ? n / 4 : n), BLOCK, 0,
+                new KernelArgs().struct(p)));
     }
 
     /** out = (a ? a : 0) + s·b·(c ? c : 1), broadcast; float32 when any operand is. */
@@ -799,7 +806,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         putShape(p, l.shape());
         p.i32(rank).i32(bf16(o)).i32(a == null ? 0 : bf16(a)).i32(bf16(b)).i32(c == null ? 0 : bf16(c)).f32(s);
         long n = o.numel();
-        timed(kind, () -> device.launch("tensor_broadcast_axpy", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+        boolean vec = Vec4Kernels.axpy(l, o, a, b, c);
+        timed(kind, () -> device.launch(vec ? Vec4Kernels.AXPY : "tensor_broadcast_axpy", grid(vec ? n / 4 : n), BLOCK, 0,
+                new KernelArgs().struct(p)));
     }
 
     /** dst[dstOffset + Σ i·dstStride] = src[srcOffset + Σ i·srcStride] over {@code shape}, converting dtypes. */
@@ -819,7 +828,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         putStrides(p, l.strides().get(1));
         putShape(p, l.shape());
         p.i32(rank).i32(bf16(dst)).i32(bf16(src));
-        timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_strided_copy", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+        boolean vec = Vec4Kernels.copy(l, dst, dstOffset, src, srcOffset);
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec ? Vec4Kernels.COPY : "tensor_strided_copy", grid(vec ? n / 4 : n), BLOCK, 0,
+                new KernelArgs().struct(p)));
     }
 
     private static void putStrides(KernelArgs.Struct p, long[] strides) {

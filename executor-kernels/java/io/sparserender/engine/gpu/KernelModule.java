@@ -52,7 +52,7 @@ final class KernelModule {
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
-            Stream.of(CudaVaeKernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST)
+            Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST)
                     .flatMap(List::stream)).toList();
 
     private final CUmodule module;

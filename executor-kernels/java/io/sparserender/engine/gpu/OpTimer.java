@@ -1,6 +1,10 @@
 package io.sparserender.engine.gpu;
 
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -22,6 +26,7 @@ public class OpTimer {
 
     private final Map<Kind, Double> ms = new EnumMap<>(Kind.class);
     private final Map<Kind, Long> calls = new EnumMap<>(Kind.class);
+    private final Map<String, Launches> byLaunch = new HashMap<>();
     private CudaEvent start;
     private CudaEvent end;
 
@@ -34,8 +39,53 @@ public class OpTimer {
         start.record();
         launch.run();
         end.record();
-        ms.merge(kind, (double) end.elapsedMsSince(start), Double::sum);
+        double t = end.elapsedMsSince(start);
+        ms.merge(kind, t, Double::sum);
         calls.merge(kind, 1L, Long::sum);
+        String what = device.takeLastLaunch();
+        byLaunch.computeIfAbsent(what.isEmpty() ? kind.name().toLowerCase(java.util.Locale.ROOT) : what,
+                k -> new Launches(k, kind)).add(t);
+    }
+
+    /** The device time of every kind of launch seen (a kernel's name, or a library GEMM with its shape), the longest first. */
+    public List<Launches> byLaunch() {
+        List<Launches> l = new ArrayList<>(byLaunch.values());
+        l.sort(Comparator.comparingDouble(Launches::milliseconds).reversed());
+        return l;
+    }
+
+    /** The launches of one kernel (or one GEMM shape): how many and their summed device time. */
+    public static final class Launches {
+        private final String what;
+        private final Kind kind;
+        private long calls;
+        private double ms;
+
+        Launches(String what, Kind kind) {
+            this.what = what;
+            this.kind = kind;
+        }
+
+        void add(double t) {
+            calls++;
+            ms += t;
+        }
+
+        public String what() {
+            return what;
+        }
+
+        public Kind kind() {
+            return kind;
+        }
+
+        public long calls() {
+            return calls;
+        }
+
+        public double milliseconds() {
+            return ms;
+        }
     }
 
     public double milliseconds(Kind kind) {
@@ -49,5 +99,6 @@ public class OpTimer {
     public void reset() {
         ms.clear();
         calls.clear();
+        byLaunch.clear();
     }
 }

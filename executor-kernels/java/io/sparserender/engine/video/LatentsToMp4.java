@@ -11,7 +11,8 @@ import java.util.function.Consumer;
 
 /**
  * The last step of a clip: de-normalise the sampler's latents, decode them chunk by chunk and encode each chunk's
- * frames as soon as it is ready, so neither the decoder nor the writer holds more than one chunk of frames.
+ * frames on another thread while the next chunk decodes, so the host holds at most two chunks of frames and the
+ * device does not wait for the encoder.
  */
 public final class LatentsToMp4 {
     private LatentsToMp4() {}
@@ -39,28 +40,110 @@ public final class LatentsToMp4 {
         int width = s[3] * cfg.spatialFactor();
         int height = s[2] * cfg.spatialFactor();
         T z = WanVaeLatents.denormalize(ops, latents, cfg);
-        try (Mp4Writer w = Mp4Writer.open(target, width, height, Mp4Settings.forVideo(width, height, fps))) {
+        try (Mp4Writer w = Mp4Writer.open(target, width, height, Mp4Settings.forVideo(width, height, fps));
+             OverlappedEncoder encoder = new OverlappedEncoder(w, target, frames, width, height)) {
             try {
-                byte[] rgb = new byte[width * height * 3];
                 decoder.decode(z, chunk -> {
                     Tensor host = ops.toHost(chunk);
                     ops.release(chunk);
-                    if (frames == null) {
-                        w.write(host);
-                        return;
-                    }
-                    for (int t = 0; t < host.dim(1); t++) {
-                        FrameConversion.toRgb24(host, t, rgb);
-                        w.writeRgb24(rgb);
-                        frames.accept(rgb);
-                    }
+                    encoder.submit(host); // encoded while the device decodes the next chunk
                 });
+                encoder.finish();
             } catch (RuntimeException e) {
+                encoder.cancel();
                 w.abort();
                 throw e;
             }
             ops.release(z);
             return w.framesWritten();
+        }
+    }
+
+    /**
+     * Encodes decoded chunks on a thread of its own, one chunk at a time in order, so the device decodes chunk i + 1
+     * while chunk i is converted and encoded: at most two chunks of frames are on the host (the one encoding and the
+     * one just copied down). An encoder failure is rethrown by the next {@link #submit} or by {@link #finish}.
+     */
+    private static final class OverlappedEncoder implements AutoCloseable {
+        private final Mp4Writer writer;
+        private final Path target;
+        private final Consumer<byte[]> frames;
+        private final byte[] rgb;
+        private final java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "mp4-encoder");
+            t.setDaemon(true);
+            return t;
+        });
+        private java.util.concurrent.Future<?> pending;
+
+        OverlappedEncoder(Mp4Writer writer, Path target, Consumer<byte[]> frames, int width, int height) {
+            this.writer = writer;
+            this.target = target;
+            this.frames = frames;
+            this.rgb = frames == null ? null : new byte[width * height * 3];
+        }
+
+        void submit(Tensor chunk) {
+            awaitPending();
+            pending = thread.submit(() -> encode(chunk));
+        }
+
+        private void encode(Tensor chunk) {
+            if (frames == null) {
+                writer.write(chunk);
+                return;
+            }
+            for (int t = 0; t < chunk.dim(1); t++) {
+                FrameConversion.toRgb24(chunk, t, rgb);
+                writer.writeRgb24(rgb);
+                frames.accept(rgb);
+            }
+        }
+
+        /** Waits for every submitted chunk to be encoded. */
+        void finish() {
+            awaitPending();
+        }
+
+        /** Stops after the chunk being encoded, if any (the file is aborted by the caller). */
+        void cancel() {
+            if (pending != null) {
+                pending.cancel(false);
+                try {
+                    pending.get();
+                } catch (Exception ignored) {
+                    // the decode's own failure is the one reported
+                }
+                pending = null;
+            }
+        }
+
+        private void awaitPending() {
+            if (pending == null) {
+                return;
+            }
+            try {
+                pending.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VideoException("Interrupted while encoding " + target, e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (cause instanceof Error err) {
+                    throw err;
+                }
+                throw new VideoException("Cannot encode " + target + ": " + cause, cause);
+            } finally {
+                pending = null;
+            }
+        }
+
+        @Override
+        public void close() {
+            thread.shutdownNow();
         }
     }
 }

@@ -72,6 +72,28 @@ class CudaOpsGpuTest {
                 () -> g.permute(g.fromHost(p), 0, 7, 1, 4, 2, 5, 3, 6));
     }
 
+    /**
+     * Copies that take the four-elements-at-a-time kernel (innermost runs a multiple of 4, aligned offsets) beside
+     * ones that cannot (an odd slice start, a permute that moves the innermost dimension), in float32 and bf16.
+     */
+    @Test
+    void vectorisedCopiesMoveEveryElement() {
+        SplittableRandom r = random("cuda ops vectorised copies");
+        CudaOps g = cudaOps();
+        Tensor prev = rand(r, -5, 5, 6, 2, 4, 12);
+        Tensor x = rand(r, -5, 5, 6, 3, 4, 12);
+        exact("concat over time (the VAE's cache)", CPU.concat(1, List.of(prev, x)), () -> g.concat(1, List.of(g.fromHost(prev), g.fromHost(x))));
+        exact("slice of the last frames", CPU.slice(x, 1, 1, 3), () -> g.slice(g.fromHost(x), 1, 1, 3));
+        exact("slice inner, aligned start", CPU.slice(x, 3, 4, 12), () -> g.slice(g.fromHost(x), 3, 4, 12));
+        exact("slice inner, odd start", CPU.slice(x, 3, 3, 11), () -> g.slice(g.fromHost(x), 3, 3, 11));
+        exact("permute keeping the inner dimension", CPU.permute(x, 1, 0, 2, 3), () -> g.permute(g.fromHost(x), 1, 0, 2, 3));
+        exact("permute moving it", CPU.permute(x, 0, 1, 3, 2), () -> g.permute(g.fromHost(x), 0, 1, 3, 2));
+        Tensor xb = bf16(x);
+        exact("bf16 round trip", xb, () -> g.convert(g.convert(g.fromHost(xb), DType.BF16), DType.F32));
+        exact("bf16 concat", CPU.concat(1, List.of(bf16(prev), xb)),
+                () -> g.convert(g.concat(1, List.of(g.convert(g.fromHost(bf16(prev)), DType.BF16), g.convert(g.fromHost(xb), DType.BF16))), DType.F32));
+    }
+
     @ParameterizedTest(name = "{0} op {1}")
     @CsvSource({
         "'2,7,13', '2,7,13'",
@@ -80,6 +102,11 @@ class CudaOpsGpuTest {
         "'5,1', '3,1,6'",
         "'1', '4,3'",
         "'1000003', '1000003'",
+        // four elements at a time (tensor_ops_vec.cu): the gate [B, 1, C], rows, a column broadcast, a long run
+        "'2,7,12', '2,1,12'",
+        "'3,8', '8'",
+        "'6,4', '6,1'",
+        "'1000004', '1000004'",
     })
     void broadcastArithmeticIsExactInFloat32(String as, String bs) {
         SplittableRandom r = random("cuda ops broadcast " + as + " " + bs);
@@ -98,13 +125,15 @@ class CudaOpsGpuTest {
         }
     }
 
-    @Test
-    void activationsAndNormsMatchAtFloat32Tolerance() {
-        SplittableRandom r = random("cuda ops norms");
+    /** Width 301: the scalar kernels; 304 (element count a multiple of 4): the vectorised elementwise ones. */
+    @ParameterizedTest(name = "width {0}")
+    @CsvSource({"301", "304"})
+    void activationsAndNormsMatchAtFloat32Tolerance(int width) {
+        SplittableRandom r = random("cuda ops norms " + width);
         CudaOps g = cudaOps();
-        Tensor x = rand(r, -6, 6, 3, 17, 301);
-        Tensor gamma = rand(r, 0.5, 1.5, 301);
-        Tensor beta = rand(r, -1, 1, 301);
+        Tensor x = rand(r, -6, 6, 3, 17, width);
+        Tensor gamma = rand(r, 0.5, 1.5, width);
+        Tensor beta = rand(r, -1, 1, width);
         check("silu", CPU.silu(x), () -> g.silu(g.fromHost(x)), 1e-6, 1e-5);
         check("gelu", CPU.geluTanh(x), () -> g.geluTanh(g.fromHost(x)), 1e-6, 1e-5);
         check("clamp", CPU.clamp(x, -1, 1), () -> g.clamp(g.fromHost(x), -1, 1), 0, 0);
@@ -114,14 +143,19 @@ class CudaOpsGpuTest {
         check("softmax", CPU.softmax(x), () -> g.softmax(g.fromHost(x)), 1e-7, 1e-4);
     }
 
-    @ParameterizedTest(name = "modulation rows {0}")
-    @CsvSource({"1", "37"})
-    void fusedAdaLayerNormAndRopeMatchTheComposition(int modRows) {
-        SplittableRandom r = random("cuda ops adaLN/rope " + modRows);
+    /**
+     * Widths: 301 (the scalar kernel), 256 (vectorised, one group per thread), 3072 (the 5B DiT's, three) and 5120
+     * (A14B's: six groups per thread, the last only partly filled).
+     */
+    @ParameterizedTest(name = "modulation rows {0}, width {1}")
+    @CsvSource({"1, 256", "37, 256", "1, 301", "37, 301", "1, 3072", "5, 5120"})
+    void fusedAdaLayerNormAndRopeMatchTheComposition(int modRows, int width) {
+        SplittableRandom r = random("cuda ops adaLN/rope " + modRows + " " + width);
         CudaOps g = cudaOps();
-        Tensor x = rand(r, -3, 3, 2, 37, 256);
-        Tensor shift = rand(r, -1, 1, 2, modRows, 256);
-        Tensor scale = rand(r, -1, 1, 2, modRows, 256);
+        int rows = modRows == 1 ? 37 : modRows;
+        Tensor x = rand(r, -3, 3, 2, rows, width);
+        Tensor shift = rand(r, -1, 1, 2, modRows, width);
+        Tensor scale = rand(r, -1, 1, 2, modRows, width);
         Tensor expected = ((Ops<Tensor>) CPU).adaLayerNorm(x, shift, scale, 1e-6f);
         check("adaLayerNorm", expected, () -> g.adaLayerNorm(g.fromHost(x), g.fromHost(shift), g.fromHost(scale), 1e-6f), 1e-2, 8e-3);
 
@@ -140,13 +174,14 @@ class CudaOpsGpuTest {
      * none, as the DiT's blocks do), and a new tensor where it cannot be (bf16 stream with a float32 update,
      * a stream the update broadcasts over).
      */
-    @Test
-    void updateResidualWritesOverTheStreamWhereItCan() {
-        SplittableRandom r = random("cuda ops updateResidual");
+    @ParameterizedTest(name = "width {0}")
+    @CsvSource({"301", "3072"})
+    void updateResidualWritesOverTheStreamWhereItCan(int width) {
+        SplittableRandom r = random("cuda ops updateResidual " + width);
         CudaOps g = cudaOps();
-        Tensor x = rand(r, -4, 4, 2, 37, 301);
-        Tensor y = bf16(rand(r, -4, 4, 2, 37, 301));
-        Tensor gate = rand(r, -2, 2, 2, 1, 301);
+        Tensor x = rand(r, -4, 4, 2, 37, width);
+        Tensor y = bf16(rand(r, -4, 4, 2, 37, width));
+        Tensor gate = rand(r, -2, 2, 2, 1, width);
         check("updateResidual gated, in place", CPU.addGated(x, y, gate), () -> {
             DeviceBuffer stream = g.fromHost(x);
             DeviceBuffer out = g.updateResidual(stream, g.convert(g.fromHost(y), DType.BF16), g.fromHost(gate));
@@ -167,7 +202,7 @@ class CudaOpsGpuTest {
             assertThat(out.dtype()).isEqualTo(DType.F32);
             return out;
         }, 1e-6, 1e-6);
-        Tensor narrow = rand(r, -4, 4, 2, 1, 301);
+        Tensor narrow = rand(r, -4, 4, 2, 1, width);
         check("updateResidual, broadcast stream: a new tensor", CPU.add(narrow, y), () -> {
             DeviceBuffer stream = g.fromHost(narrow);
             DeviceBuffer out = g.updateResidual(stream, g.fromHost(y), null);
@@ -176,14 +211,18 @@ class CudaOpsGpuTest {
         }, 0, 0);
     }
 
-    /** The cross-attention's LayerNorm written in bf16 against the float32 LayerNorm, affine and bare, odd rows and width. */
-    @Test
-    void layerNormForProductMatchesLayerNormInBf16() {
-        SplittableRandom r = random("cuda ops layerNormForProduct");
+    /**
+     * The cross-attention's LayerNorm written in bf16 against the float32 LayerNorm, affine and bare, odd rows; width
+     * 301 (the scalar kernel) and 3072 (vectorised).
+     */
+    @ParameterizedTest(name = "width {0}")
+    @CsvSource({"301", "3072"})
+    void layerNormForProductMatchesLayerNormInBf16(int width) {
+        SplittableRandom r = random("cuda ops layerNormForProduct " + width);
         CudaOps g = cudaOps();
-        Tensor x = rand(r, -6, 6, 3, 37, 301);
-        Tensor gamma = rand(r, 0.5, 1.5, 301);
-        Tensor beta = rand(r, -1, 1, 301);
+        Tensor x = rand(r, -6, 6, 3, 37, width);
+        Tensor gamma = rand(r, 0.5, 1.5, width);
+        Tensor beta = rand(r, -1, 1, width);
         check("layerNormForProduct affine", CPU.layerNorm(x, gamma, beta, 1e-6f), () -> {
             DeviceBuffer out = g.layerNormForProduct(g.fromHost(x), g.parameter(gamma), g.parameter(beta), 1e-6f);
             assertThat(out.dtype()).isEqualTo(DType.BF16);
@@ -198,7 +237,7 @@ class CudaOpsGpuTest {
      * gives it the product), float32 input (a new bf16 tensor), no gamma, and head widths 64, 128 and 10.
      */
     @ParameterizedTest(name = "B={0} L={1} H={2} D={3}")
-    @CsvSource({"2, 37, 3, 64", "1, 37, 2, 128", "2, 5, 5, 10"})
+    @CsvSource({"2, 37, 3, 64", "1, 37, 2, 128", "2, 5, 5, 10", "2, 9, 24, 128", "1, 3, 40, 128", "1, 7, 3, 6"})
     void fusedRmsNormRopeMatchesTheComposition(int b, int l, int h, int d) {
         SplittableRandom r = random("cuda ops rmsNormRope " + b + "," + l + "," + h + "," + d);
         CudaOps g = cudaOps();

@@ -46,6 +46,33 @@ class LatentsToMp4Test {
         }
     }
 
+    /**
+     * Encoding runs on a thread of its own while the next chunk decodes: a failure there still reaches the caller,
+     * and the target file is never left behind half-written.
+     */
+    @Test
+    void aFailureWhileEncodingFailsTheWriteAndLeavesNoFile(@TempDir Path dir) {
+        CpuOps ops = new CpuOps();
+        WanVaeConfig cfg = WanVaeTiny.wan22(8, 5);
+        WanVaeTiny.write(dir.resolve("vae"), cfg, 5, DType.BF16);
+        WanVaeDecoder<Tensor> decoder = WanVaeDecoder.load(ops, dir.resolve("vae"));
+        Tensor latents = new Tensor(new float[8 * 3 * 2 * 4], 8, 3, 2, 4);
+        int[] seen = {0};
+        Path target = dir.resolve("clip.mp4");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> LatentsToMp4.write(ops, decoder, latents, target, 24, frame -> {
+            if (++seen[0] == 6) {
+                throw new IllegalStateException("disk full at frame 6");
+            }
+        })).isInstanceOf(IllegalStateException.class).hasMessage("disk full at frame 6");
+        assertThat(target).doesNotExist();
+        try (var left = java.nio.file.Files.list(dir)) {
+            assertThat(left.map(p -> p.getFileName().toString())).as("no temporary file left either").containsExactly("vae");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        assertThat(seen[0]).isEqualTo(6);
+    }
+
     private static double lumaError(Tensor video, int t, byte[] decoded) {
         byte[] want = new byte[decoded.length];
         FrameConversion.toRgb24(video, t, want);

@@ -294,6 +294,11 @@ final class BenchCommand implements Callable<Integer> {
         @Option(names = "--policy", defaultValue = "dense")
         String policy;
 
+        @Option(names = "--clips", defaultValue = "1", description = {"clips rendered one after another by the same renderer "
+                + "(seeds seed, seed + 1, ...): the first pays the one-time costs (pinned host memory for the parked text encoder, "
+                + "first use of each GEMM shape), the later ones are what a batch job's executor sees per clip"})
+        int clips;
+
         @Option(names = "--model-only", description = {"only write the random repo under --cache (no device needed) and print "
                 + "its folder, e.g. for `generate --model FOLDER` (bench/scale-gpus.sh)"})
         boolean modelOnly;
@@ -331,11 +336,14 @@ final class BenchCommand implements Callable<Integer> {
             } catch (IllegalArgumentException e) {
                 throw new UsageException("--policy " + policy + ": " + e.getMessage());
             }
+            if (clips < 1) {
+                throw new UsageException("--clips must be at least 1, got " + clips);
+            }
             int[] wh = size(clip.size);
             CudaDevice device = clip.openDevice();
             try {
                 io.sparserender.engine.bench.GenerateBenchmark.run(device, preset, clip.cache, clip.out, wh[0], wh[1], clip.frames, steps,
-                        policy, clip.seed, linkedExperts, System.out);
+                        policy, clip.seed, clips, linkedExperts, System.out);
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException(heapAdvice("Writing, loading or rendering the random " + preset.name() + " repo"), e);
             }

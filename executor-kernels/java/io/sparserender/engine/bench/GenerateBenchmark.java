@@ -30,7 +30,8 @@ public final class GenerateBenchmark {
     private GenerateBenchmark() {}
 
     public static RenderResult run(CudaDevice device, WanPreset preset, Path cache, Path outDir, int width, int height,
-                                   int frames, int steps, String policy, long seed, boolean linkedExperts, PrintStream out) {
+                                   int frames, int steps, String policy, long seed, int clips, boolean linkedExperts,
+                                   PrintStream out) {
         long t0 = System.nanoTime();
         ModelRepo repo = FullSizeRandomModel.resolve(preset, seed, cache, linkedExperts);
         long t1 = System.nanoTime();
@@ -42,29 +43,36 @@ public final class GenerateBenchmark {
             long t2 = System.nanoTime();
             long weights = device.arena().usedBytes();
             out.printf(Locale.ROOT, "{\"load_s\":%.1f,\"weights_gib\":%.2f}%n", (t2 - t1) * 1e-9, weights / (double) (1L << 30));
-            ClipSpec spec = new ClipSpec("a red fox running through fresh snow at dawn, cinematic", "blurry, low quality", seed,
-                    width, height, frames, steps, preset.defaults().guidance().get(0),
-                    preset.defaults().guidance().size() > 1 ? preset.defaults().guidance().get(1) : Double.NaN, preset.defaults().shift(), policy,
-                    preset.name(), repo.revision());
-            Files.createDirectories(outDir);
-            RenderResult res = r.render(spec, outDir, (id, stage, done, total) -> {
-                if (stage.equals("dit")) {
-                    long now = System.nanoTime();
-                    out.printf(Locale.ROOT, "{\"step\":%d,\"of\":%d,\"s\":%.2f}%n", done, total, (now - stepStart[0]) * 1e-9);
-                    stepStart[0] = now;
-                } else if (stage.equals("text") || stage.equals("vae")) {
-                    stepStart[0] = System.nanoTime();
-                }
-            });
-            String peaks = res.stagePeakBytes().entrySet().stream()
-                    .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue() / (double) (1L << 30)))
-                    .collect(Collectors.joining(","));
-            String stages = res.stageSeconds().entrySet().stream()
-                    .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue())).collect(Collectors.joining(","));
-            out.printf(Locale.ROOT, "{\"policy\":\"%s\",\"size\":\"%dx%d\",\"frames\":%d,\"steps\":%d,\"stages_s\":{%s},"
-                            + "\"peak_gib_by_stage\":{%s},\"clip_peak_gib\":%.2f,\"weights_gib\":%.2f,\"mean_tile_sparsity\":%.4f,\"mp4_bytes\":%d}%n",
-                    policy, width, height, frames, steps, stages, peaks, res.peakDeviceBytes() / (double) (1L << 30),
-                    weights / (double) (1L << 30), res.tileSparsity(), Files.size(res.video()));
+            RenderResult res = null;
+            for (int c = 0; c < clips; c++) {
+                ClipSpec spec = new ClipSpec("a red fox running through fresh snow at dawn, cinematic", "blurry, low quality", seed + c,
+                        width, height, frames, steps, preset.defaults().guidance().get(0),
+                        preset.defaults().guidance().size() > 1 ? preset.defaults().guidance().get(1) : Double.NaN, preset.defaults().shift(),
+                        policy, preset.name(), repo.revision());
+                Files.createDirectories(outDir);
+                long clipStart = System.nanoTime();
+                stepStart[0] = clipStart;
+                res = r.render(spec, outDir, (id, stage, done, total) -> {
+                    if (stage.equals("dit")) {
+                        long now = System.nanoTime();
+                        out.printf(Locale.ROOT, "{\"step\":%d,\"of\":%d,\"s\":%.2f}%n", done, total, (now - stepStart[0]) * 1e-9);
+                        stepStart[0] = now;
+                    } else if (stage.equals("vae")) {
+                        stepStart[0] = System.nanoTime();
+                    }
+                });
+                double wall = (System.nanoTime() - clipStart) * 1e-9;
+                String peaks = res.stagePeakBytes().entrySet().stream()
+                        .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue() / (double) (1L << 30)))
+                        .collect(Collectors.joining(","));
+                String stages = res.stageSeconds().entrySet().stream()
+                        .map(e -> String.format(Locale.ROOT, "\"%s\":%.2f", e.getKey(), e.getValue())).collect(Collectors.joining(","));
+                out.printf(Locale.ROOT, "{\"clip\":%d,\"of\":%d,\"policy\":\"%s\",\"size\":\"%dx%d\",\"frames\":%d,\"steps\":%d,\"wall_s\":%.2f,"
+                                + "\"stages_s\":{%s},\"peak_gib_by_stage\":{%s},\"clip_peak_gib\":%.2f,\"weights_gib\":%.2f,"
+                                + "\"mean_tile_sparsity\":%.4f,\"mp4_bytes\":%d}%n",
+                        c + 1, clips, policy, width, height, frames, steps, wall, stages, peaks,
+                        res.peakDeviceBytes() / (double) (1L << 30), weights / (double) (1L << 30), res.tileSparsity(), Files.size(res.video()));
+            }
             return res;
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);

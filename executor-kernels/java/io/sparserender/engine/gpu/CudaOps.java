@@ -276,17 +276,31 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     @Override
     public DeviceBuffer channelRmsNorm(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta) {
-        return vae.channelRmsNorm(x, f32(gamma), f32(beta));
+        DeviceBuffer[] out = new DeviceBuffer[1];
+        timed(OpTimer.Kind.OTHER, () -> out[0] = vae.channelRmsNorm(x, f32(gamma), f32(beta)));
+        return out[0];
+    }
+
+    /** One pass (vae_ops.cu's channel_rms_norm with SiLU) instead of the norm and a SiLU pass over its output. */
+    @Override
+    public DeviceBuffer channelRmsNormSilu(DeviceBuffer x, DeviceBuffer gamma, DeviceBuffer beta) {
+        DeviceBuffer[] out = new DeviceBuffer[1];
+        timed(OpTimer.Kind.OTHER, () -> out[0] = vae.channelRmsNormSilu(x, f32(gamma), f32(beta)));
+        return out[0];
     }
 
     @Override
     public DeviceBuffer upsampleNearest2x(DeviceBuffer x) {
-        return vae.upsampleNearest2x(x);
+        DeviceBuffer[] out = new DeviceBuffer[1];
+        timed(OpTimer.Kind.OTHER, () -> out[0] = vae.upsampleNearest2x(x));
+        return out[0];
     }
 
     @Override
     public DeviceBuffer repeatInterleave(DeviceBuffer x, int dim, int repeats) {
-        return vae.repeatInterleave(x, dim, repeats);
+        DeviceBuffer[] out = new DeviceBuffer[1];
+        timed(OpTimer.Kind.OTHER, () -> out[0] = vae.repeatInterleave(x, dim, repeats));
+        return out[0];
     }
 
     /** The same values in another dtype (a copy even when the dtype is the same). */

@@ -233,6 +233,14 @@ public interface Ops<T> {
         return fromHost(HostFallback.CPU.channelRmsNorm(toHost(x), toHost(gamma), beta == null ? null : toHost(beta)));
     }
 
+    /** SiLU of {@link #channelRmsNorm} (the VAE residual blocks' norm → activation); a backend may fuse the two passes. */
+    default T channelRmsNormSilu(T x, T gamma, T beta /* nullable */) {
+        T normed = channelRmsNorm(x, gamma, beta);
+        T y = silu(normed);
+        release(normed);
+        return y;
+    }
+
     /** Nearest-neighbour ×2 upsampling of the last two dimensions: [..., H, W] → [..., 2H, 2W]. */
     default T upsampleNearest2x(T x) {
         return fromHost(HostFallback.CPU.upsampleNearest2x(toHost(x)));

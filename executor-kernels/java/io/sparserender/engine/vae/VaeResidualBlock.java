@@ -20,10 +20,10 @@ final class VaeResidualBlock<T> {
 
     T forward(Ops<T> ops, T x, CausalConvCache<T> cache) {
         T h = shortcut != null ? shortcut.forward(ops, x, cache) : x;
-        T y = silu(ops, ops.channelRmsNorm(x, gamma1, null));
+        T y = ops.channelRmsNormSilu(x, gamma1, null);
         T y1 = conv1.forward(ops, y, cache);
         ops.release(y);
-        y = silu(ops, ops.channelRmsNorm(y1, gamma2, null));
+        y = ops.channelRmsNormSilu(y1, gamma2, null);
         ops.release(y1);
         T y2 = conv2.forward(ops, y, cache);
         ops.release(y);
@@ -33,11 +33,5 @@ final class VaeResidualBlock<T> {
             ops.release(h);
         }
         return out;
-    }
-
-    private static <T> T silu(Ops<T> ops, T normed) {
-        T s = ops.silu(normed);
-        ops.release(normed);
-        return s;
     }
 }

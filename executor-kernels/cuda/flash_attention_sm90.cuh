@@ -15,7 +15,7 @@ struct Fa90Params {
     const __nv_bfloat16* q;      // [B, L, H, D]
     const __nv_bfloat16* k;      // [B, L, H, D]
     const __nv_bfloat16* vt;     // [B, H, D, vt_stride]
-    float* out;                  // [B, L, H, D]
+    float* out;                  // [B, L, H, D]; bf16 in the ws kernels where out_bf16 is set
     float* lse;                  // [B, H, L] or null
     unsigned int* keep;          // [B, H, q-tiles, kv-tiles] or null
     unsigned long long* stats;   // 3 counters
@@ -26,6 +26,8 @@ struct Fa90Params {
     float scale;
     float threshold;
     int vt_stride;
+    int kv_len;                  // keys: rows of K and Vᵀ (= seq_len but in the ws dense kernel's cross-attention)
+    int out_bf16;                // out is bf16 [B, L, H, D] (ws kernels only), else float32
 };
 
 // The listed kernels' params (see flash_attention.cu's FaListParams): 4 stats counters, keep flag 2 =

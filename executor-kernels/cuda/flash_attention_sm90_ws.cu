@@ -9,7 +9,8 @@
 //     issue the two TMA boxes of K (and, on a second barrier pair, of Vᵀ); 128-byte swizzle, zeros outside.
 //   consumers (warpgroups 1, 2), per block j: wait for K_j (and Vᵀ_{j-1}); issue O += P_{j-1}·V_{j-1} and
 //     S = Q·K_jᵀ as one wgmma group (m64n128k16; Q, K, Vᵀ from shared memory, P from registers); release both;
-//     mask keys ≥ L; row maxima per policy tile and over the block; the policy's rule per tile in order
+//     mask keys ≥ Lk (kv_len: L, but in the DiT's cross-attention the prompt's length); row maxima per policy tile
+//     and over the block; the policy's rule per tile in order
 //     (sparse entry points; a WG-wide vote on a named barrier); exps of the kept tiles against the block maximum;
 //     O rescaled only by warps whose maxima moved; P to bf16 in registers, zero for skipped tiles; the next
 //     block's PV covers only the 64-key halves with a kept tile (none if the block has none).
@@ -61,9 +62,9 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
     auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
 
-    const int L = p.seq_len, H = p.heads;
-    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
-    const int nk = (L + BC - 1) / BC, nq64 = (L + 63) / 64;   // keep flags and counters per policy tile
+    const int L = p.seq_len, LK = p.kv_len, H = p.heads;   // query rows; keys (= L but in cross-attention)
+    const int nq = (L + 127) / 128, nb = (LK + BN - 1) / BN;
+    const int nk = (LK + BC - 1) / BC, nq64 = (L + 63) / 64;   // keep flags and counters per policy tile
     const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
     const int b = bh / H, h = bh % H;
     // The warpgroup index read from lane 0 (CUTLASS's canonical_warp_group_idx): ptxas then knows it is warp-uniform and
@@ -174,7 +175,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         if (!qk) break;
 
         const int kb0 = j * BN;
-        mask_past_end<16>(s, kb0, L, t4);
+        mask_past_end<16>(s, kb0, LK, t4);
         // Row maxima: per tile (the rules need them) and over the block. Every exp of the block is taken against
         // the block's new maximum M = max(m, all tiles' maxima), so P needs no rescale when a later tile moves the
         // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
@@ -216,7 +217,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             }
         }
         // Policy tiles of this block: all NSUB except in a last, partial block (uniform).
-        const int ntiles = kb0 + BN <= L ? NSUB : (L - kb0 + TK - 1) / TK;
+        const int ntiles = kb0 + BN <= LK ? NSUB : (LK - kb0 + TK - 1) / TK;
         unsigned kept = 0;   // bit sub: tile sub kept (warpgroup-uniform)
         float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
         #pragma unroll
@@ -230,7 +231,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
             }
             bool skip = false;
             if constexpr (MODE != 0) {
-                const int c0 = kb0 + sub * BC, cols = min(BC, L - c0);
+                const int c0 = kb0 + sub * BC, cols = min(BC, LK - c0);
                 bool agree[2];
                 float bound[2] = {0.f, 0.f};
                 #pragma unroll

@@ -109,22 +109,31 @@ __device__ __forceinline__ void mask_past_end(float* s, int c0, int L, int t4) {
     }
 }
 
-// A consumer's two rows per thread of O / l into out [B, L, H, D] (row r0 + lr of head h), and their log-sum-exp
+// A consumer's two rows per thread of O / l into out [B, L, H, D] (row r0 + lr of head h; bf16 where p.out_bf16), and their log-sum-exp
 // m·scale + ln l into p.lse [B·H, L] when asked; rows past L (valid false) are not written.
 __device__ __forceinline__ void store_rows(const float* o, const float* l, const float* m, const fa90::Fa90Params& p, int b,
                                            int h, int row0, int row1, bool valid0, bool valid1, int t4) {
     const int L = p.seq_len, H = p.heads;
     const long long row_stride = (long long)H * D;
-    float* out = p.out + ((long long)b * L * H + h) * D;
+    const long long base = ((long long)b * L * H + h) * D;
     #pragma unroll
     for (int r = 0; r < 2; r++) {
         if (!(r == 0 ? valid0 : valid1)) continue;
         const int row = r == 0 ? row0 : row1;
         const float inv = 1.f / l[r];
-        float* dst = out + (long long)row * row_stride;
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            *reinterpret_cast<float2*>(dst + g * 8 + 2 * t4) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+        const long long at = base + (long long)row * row_stride + 2 * t4;
+        if (p.out_bf16) {
+            __nv_bfloat16* dst = reinterpret_cast<__nv_bfloat16*>(p.out) + at;
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                *reinterpret_cast<uint32_t*>(dst + g * 8) = fa90::pack2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+            }
+        } else {
+            float* dst = p.out + at;
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                *reinterpret_cast<float2*>(dst + g * 8) = make_float2(o[g * 4 + 2 * r] * inv, o[g * 4 + 2 * r + 1] * inv);
+            }
         }
         if (p.lse != nullptr && t4 == 0) p.lse[((long long)b * H + h) * L + row] = m[r] * p.scale + logf(l[r]);
     }

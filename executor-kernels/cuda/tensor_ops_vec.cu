@@ -154,7 +154,8 @@ __device__ void ada_layer_norm_vec4(const AdaLnParams& p) {
 }
 
 // rms_norm_rope with the row in registers: a 4-element group is two rotary pairs of one head (D % 4 == 0),
-// whose cos and sin are two adjacent table entries. out may be x (every load precedes the first barrier).
+// whose cos and sin are two adjacent table entries; without tables (cos null) the RMSNorm alone, in x's dtype
+// (rms_norm.cu's, vectorised). out may be x (every load precedes the first barrier).
 template <int VPT>
 __device__ void rms_norm_rope_vec4(const RmsNormRopeParams& p) {
     __shared__ float scratch[32];
@@ -172,8 +173,8 @@ __device__ void rms_norm_rope_vec4(const RmsNormRopeParams& p) {
             }
         }
         const float r = rsqrtf(sr::block_sum(q, scratch) / p.cols + p.eps);
-        const float* cs = p.cos + (row % p.seq_len) * p.half;
-        const float* sn = p.sin + (row % p.seq_len) * p.half;
+        const float* cs = p.cos == nullptr ? nullptr : p.cos + (row % p.seq_len) * p.half;
+        const float* sn = p.sin == nullptr ? nullptr : p.sin + (row % p.seq_len) * p.half;
 #pragma unroll
         for (int k = 0; k < VPT; k++) {
             int g = threadIdx.x + k * blockDim.x;
@@ -182,6 +183,10 @@ __device__ void rms_norm_rope_vec4(const RmsNormRopeParams& p) {
             if (p.gamma != nullptr) {
                 float4 w = load4(p.gamma, 0, 4 * g);
                 a0 *= w.x; b0 *= w.y; a1 *= w.z; b1 *= w.w;
+            }
+            if (p.cos == nullptr) {   // RMSNorm alone (Ops.rmsNorm: the cross-attention's q, the prompt's k)
+                store4(p.out, p.out_bf16, base + 4 * g, make_float4(a0, b0, a1, b1));
+                continue;
             }
             int j = (2 * g) % p.half;  // the first pair's index in its head (even)
             float2 co = *reinterpret_cast<const float2*>(cs + j), si = *reinterpret_cast<const float2*>(sn + j);

@@ -138,12 +138,22 @@ public final class CudaAttention {
         }
     }
 
-    /** The params struct of flash_attention_sm90.cu (fa90::Fa90Params), field for field. */
+    /**
+     * The params struct of flash_attention_sm90.cu (fa90::Fa90Params), field for field: kvLen keys (seqLen but in
+     * {@link #denseCross}), out in bf16 where it is a BF16 buffer (the ws kernels only).
+     */
     record Params90(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep,
-                    DeviceBuffer stats, int batch, int seqLen, int heads, int mode, float scale, float threshold, int vtStride) {
+                    DeviceBuffer stats, int batch, int seqLen, int heads, int mode, float scale, float threshold, int vtStride,
+                    int kvLen) {
+        Params90(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep,
+                 DeviceBuffer stats, int batch, int seqLen, int heads, int mode, float scale, float threshold, int vtStride) {
+            this(q, k, vt, out, lse, keep, stats, batch, seqLen, heads, mode, scale, threshold, vtStride, seqLen);
+        }
+
         KernelArgs.Struct struct() {
             return new KernelArgs.Struct().ptr(q).ptr(k).ptr(vt).ptr(out).ptr(lse).ptr(keep).ptr(stats)
-                    .i32(batch).i32(seqLen).i32(heads).i32(mode).f32(scale).f32(threshold).i32(vtStride);
+                    .i32(batch).i32(seqLen).i32(heads).i32(mode).f32(scale).f32(threshold).i32(vtStride).i32(kvLen)
+                    .i32(out.dtype() == DType.BF16 ? 1 : 0);
         }
     }
 
@@ -408,7 +418,7 @@ public final class CudaAttention {
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold, vtStride);
             if (wsListed(policy, headDim)) {
                 // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
-                TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 64);
+                TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, seqLen, heads, headDim, vtStride, 64);
                 long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
                 device.launch(KERNELS_SM90WS_LIST.get(mode[0]), (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
                         new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
@@ -536,10 +546,39 @@ public final class CudaAttention {
         }
     }
 
+    /**
+     * Dense attention of q [B, Lq, H, 128] over k and v [B, Lk, H, 128], any Lq and Lk (the DiT's cross-attention: the
+     * video's queries, the prompt's keys), on the ws dense kernel, into {@code out} [B, Lq, H, 128], F32 or BF16. Returns
+     * false with nothing launched where that kernel does not run here (not the ws family on compute 9.0, or D ≠ 128):
+     * the caller runs its own kernel then.
+     */
+    public boolean denseCross(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, float scale) {
+        int[] qs = q.shape();
+        if (family != AttentionKernel.WS || qs.length != 4 || qs[3] != 128) {
+            return false;
+        }
+        int bsz = qs[0], lq = qs[1], heads = qs[2], lk = k.dim(1);
+        if (!Arrays.equals(out.shape(), qs) || (out.dtype() != DType.F32 && out.dtype() != DType.BF16)
+                || !Arrays.equals(k.shape(), new int[] {bsz, lk, heads, 128}) || !Arrays.equals(v.shape(), k.shape())) {
+            throw new IllegalArgumentException("Cannot attend: q " + q + ", k " + k + ", v " + v + ", out " + out
+                    + " (expected [B, Lq, H, 128], k and v [B, Lk, H, 128], out like q in F32 or BF16)");
+        }
+        if (lq == 0 || lk == 0) {
+            return false;
+        }
+        int vtStride = (lk + 7) / 8 * 8;
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer vt = transposeV(v, bsz, lk, heads, 128, vtStride);
+            Params90 p = new Params90(q, k, vt, out, null, null, newStatsBuffer(), bsz, lq, heads, MODE_DENSE, scale, 0f, vtStride, lk);
+            launchWarpSpecialised(KERNEL_SM90WS_DENSE_D128_BC64, q, k, vt, p, bsz, lq, heads, 128, vtStride);
+        }
+        return true;
+    }
+
     /** An unlisted policy at D = 128 on the warp-specialised kernel: one CTA per 128 q rows, Q/K/Vᵀ loaded by TMA. */
     private void launchWarpSpecialised(String entry, DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, Params90 p, int bsz, int seqLen,
                                        int heads, int headDim, int vtStride) {
-        TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, heads, headDim, vtStride, 128);
+        TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, p.kvLen(), heads, headDim, vtStride, 128);
         long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
         device.launch(entry, (int) ctas, THREADS_WS, SM90WS_SMEM_BYTES,
                 new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(p.struct()));
@@ -552,12 +591,14 @@ public final class CudaAttention {
      * Q and K as [D, H, L, B] (boxes of 64 columns × 64 rows, K's × {@code keyRows}), Vᵀ as [Lp, D, B·H] (boxes of
      * 64 keys × 128 d).
      */
-    private static TensorMapSet tensorMaps(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, int bsz, int seqLen, int heads,
+    private static TensorMapSet tensorMaps(DeviceBuffer q, DeviceBuffer k, DeviceBuffer vt, int bsz, int seqLen, int kvLen, int heads,
                                            int headDim, int vtStride, int keyRows) {
-        long[] qkDims = {headDim, heads, seqLen, bsz};
-        long[] qkStrides = {(long) headDim * 2, (long) heads * headDim * 2, (long) seqLen * heads * headDim * 2};
-        byte[] mq = TensorMaps.bf16(q, qkDims, qkStrides, new int[] {64, 1, 64, 1});
-        byte[] mk = TensorMaps.bf16(k, qkDims, qkStrides, new int[] {64, 1, keyRows, 1});
+        long[] qDims = {headDim, heads, seqLen, bsz};
+        long[] qStrides = {(long) headDim * 2, (long) heads * headDim * 2, (long) seqLen * heads * headDim * 2};
+        long[] kDims = {headDim, heads, kvLen, bsz};
+        long[] kStrides = {(long) headDim * 2, (long) heads * headDim * 2, (long) kvLen * heads * headDim * 2};
+        byte[] mq = TensorMaps.bf16(q, qDims, qStrides, new int[] {64, 1, 64, 1});
+        byte[] mk = TensorMaps.bf16(k, kDims, kStrides, new int[] {64, 1, keyRows, 1});
         byte[] mv = TensorMaps.bf16(vt, new long[] {vtStride, headDim, (long) bsz * heads},
                 new long[] {(long) vtStride * 2, (long) headDim * vtStride * 2}, new int[] {64, 128, 1});
         return new TensorMapSet(mq, mk, mv);

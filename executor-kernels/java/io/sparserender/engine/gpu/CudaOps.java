@@ -38,6 +38,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     private final CpuOps host = new CpuOps();
     private final OpTimer timer;
     private final CudaVaeKernels vae;
+    private CudaAttention crossAttention;
     /** Conv kernels packed for the implicit GEMM once, at upload (outside every memory region). */
     private final java.util.Map<DeviceBuffer, CudaVaeKernels.PackedConvWeight> packed =
             java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
@@ -320,7 +321,17 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     @Override
     public DeviceBuffer rmsNorm(DeviceBuffer x, DeviceBuffer gamma, float eps) {
         DeviceBuffer o = allocate(x.dtype(), x.shape());
-        timed(OpTimer.Kind.OTHER, () -> kernels.rmsNorm(x, f32(gamma), eps, o));
+        int cols = x.rank() == 0 ? 1 : x.dim(-1);
+        long rows = x.numel() / Math.max(1, cols);
+        String vec = gamma != null && gamma.numel() != cols ? null : Vec4Kernels.rmsNormRope(cols, 4, BLOCK, o, x, f32(gamma));
+        if (vec == null) {
+            timed(OpTimer.Kind.OTHER, () -> kernels.rmsNorm(x, f32(gamma), eps, o));
+            return o;
+        }
+        // tensor_rms_norm_rope without tables: the norm alone, four elements at a time, in x's dtype
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(o).ptr(x).ptr(f32(gamma)).ptr(null).ptr(null)
+                .i64(rows).i64(1).i32(cols).i32(2).f32(eps).i32(bf16(o)).i32(bf16(x));
+        timed(OpTimer.Kind.OTHER, () -> device.launch(vec, rowGrid(rows), BLOCK, 0, new KernelArgs().struct(p)));
         return o;
     }
 
@@ -541,6 +552,9 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer biasF = f32(bias);
         DeviceBuffer maskF = f32(keyMask);
         DeviceBuffer o = allocate(DType.BF16, qs);
+        if (bias == null && keyMask == null && crossAttention().denseCross(qb, kb, vb, o, scale)) {
+            return o; // the ws kernel (compute 9.0, D = 128): the DiT's cross-attention
+        }
         int nq = (lq + 63) / 64;
         long grid = (long) b * h * nq;
         if (grid > Integer.MAX_VALUE) {
@@ -551,6 +565,14 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         timed(OpTimer.Kind.ATTENTION, () -> device.launch(d == 64 ? "dense_attention_d64" : "dense_attention_d128", (int) grid,
                 128, denseAttentionSmem(d), new KernelArgs().struct(p)));
         return o;
+    }
+
+    /** The attention kernels for {@link #attention} without bias or mask, made on first use. */
+    private CudaAttention crossAttention() {
+        if (crossAttention == null) {
+            crossAttention = new CudaAttention(device);
+        }
+        return crossAttention;
     }
 
     /**

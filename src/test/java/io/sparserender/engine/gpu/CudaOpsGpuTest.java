@@ -140,6 +140,13 @@ class CudaOpsGpuTest {
         check("layerNorm", CPU.layerNorm(x, gamma, beta, 1e-6f), () -> g.layerNorm(g.fromHost(x), g.fromHost(gamma), g.fromHost(beta), 1e-6f), 1e-5, 1e-4);
         check("layerNorm bare", CPU.layerNorm(x, null, null, 1e-6f), () -> g.layerNorm(g.fromHost(x), null, null, 1e-6f), 1e-5, 1e-4);
         check("rmsNorm", CPU.rmsNorm(x, gamma, 1e-6f), () -> g.rmsNorm(g.fromHost(x), g.fromHost(gamma), 1e-6f), 1e-5, 1e-4);
+        check("rmsNorm no gamma", CPU.rmsNorm(x, null, 1e-6f), () -> g.rmsNorm(g.fromHost(x), null, 1e-6f), 1e-5, 1e-4);
+        Tensor xb = bf16(x);
+        check("rmsNorm bf16", CPU.rmsNorm(xb, gamma, 1e-6f), () -> {
+            DeviceBuffer out = g.rmsNorm(g.convert(g.fromHost(xb), DType.BF16), g.fromHost(gamma), 1e-6f);
+            assertThat(out.dtype()).isEqualTo(DType.BF16);
+            return out;
+        }, 1e-2, 8e-3);
         check("softmax", CPU.softmax(x), () -> g.softmax(g.fromHost(x)), 1e-7, 1e-4);
     }
 
@@ -313,11 +320,18 @@ class CudaOpsGpuTest {
                 .isLessThan(1e-2);
     }
 
-    /** D 64 and 128 run dense_attention.cu; other widths (the VAE's 1024, tiny models) run per-head GEMMs. */
+    /**
+     * D 64 and 128 with a bias or mask run dense_attention.cu; D 128 without either the ws kernel on compute 9.0 (the
+     * DiT's cross-attention; partial key blocks, one key, a key length of 7) and dense_attention.cu elsewhere; other
+     * widths (the VAE's 1024, tiny models) per-head GEMMs.
+     */
     @ParameterizedTest(name = "B={0} Lq={1} Lk={2} H={3} D={4} bias={5} mask={6}")
     @CsvSource({
         "2, 77, 130, 3, 128, false, false",
         "1, 200, 512, 2, 128, false, false",
+        "2, 300, 7, 2, 128, false, false",
+        "1, 129, 1, 3, 128, false, false",
+        "2, 50, 90, 2, 128, false, true",
         "2, 33, 33, 4, 64, true, true",
         "1, 129, 64, 2, 64, true, false",
         "2, 5, 300, 1, 64, false, true",

@@ -175,12 +175,16 @@ public final class WanClipRenderer<T> implements ClipRenderer {
                 models.set(e, new WanTransformer<>(ops, weights, attention));
                 prompts.set(e, models.get(e).encodePrompt(context));
             }
-            Tensor host;
+            Tensor cond;
+            Tensor uncond;
             try (MemoryRegion<T> stepMemory = ops.region()) {
                 T latent = ops.fromHost(x.reshape(prepend(1, latentShape)));
                 T batch = ops.concat(0, List.of(latent, latent));
-                host = ops.toHost(models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]));
-                if (!allFinite(host.data())) {
+                T flows = models.get(e).forward(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
+                // each batch row straight into an array of its own (a slice of the leading dimension is a view)
+                cond = ops.toHost(ops.slice(flows, 0, 0, 1)).reshape(latentShape);
+                uncond = ops.toHost(ops.slice(flows, 0, 1, 2)).reshape(latentShape);
+                if (!allFinite(cond.data()) || !allFinite(uncond.data())) {
                     var site = models.get(e).locateNonFinite(batch, Timesteps.uniform(2, t), prompts.get(e), step[0]);
                     throw new ClipFailedException("Cannot render clip " + id + ": NaN/Inf in latents at step " + step[0]
                             + " of " + spec.steps() + " (0-based, timestep " + t + "), first in "
@@ -188,10 +192,7 @@ public final class WanClipRenderer<T> implements ClipRenderer {
                             + (models.size() > 1 ? " of expert " + expertDirs.get(e).name() : ""));
                 }
             }
-            int n = x.numel();
-            float[] cond = java.util.Arrays.copyOfRange(host.data(), 0, n);
-            float[] uncond = java.util.Arrays.copyOfRange(host.data(), n, 2 * n);
-            return new SamplingLoop.Flows(new Tensor(cond, latentShape), new Tensor(uncond, latentShape));
+            return new SamplingLoop.Flows(cond, uncond);
         };
         Tensor latents = SamplingLoop.run(noise, schedule, expertSchedule, flow, (i, t, expert, g) -> {
             step[0] = i + 1;
@@ -237,12 +238,16 @@ public final class WanClipRenderer<T> implements ClipRenderer {
     }
 
     private static boolean allFinite(float[] v) {
-        for (float f : v) {
-            if (!Float.isFinite(f)) {
-                return false;
+        java.util.concurrent.atomic.AtomicBoolean bad = new java.util.concurrent.atomic.AtomicBoolean();
+        io.sparserender.engine.tensor.ElementChunks.forEach(v.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                if (!Float.isFinite(v[i])) {
+                    bad.set(true);
+                    return;
+                }
             }
-        }
-        return true;
+        });
+        return !bad.get();
     }
 
     private static int[] prepend(int d, int[] shape) {

@@ -86,20 +86,34 @@ public final class FlowUniPcSampler {
      * {@code sample}; returns the sample at the next noise level. Neither argument is modified.
      */
     public double[] step(double[] flow, double[] sample) {
-        checkNotDone();
-        if (flow.length != sample.length || lastSample != null && sample.length != lastSample.length) {
-            throw new IllegalArgumentException("Cannot take UniPC step " + stepIndex + ": model output has "
-                    + flow.length + " elements, sample " + sample.length
-                    + (lastSample != null ? ", previous sample " + lastSample.length : ""));
-        }
-        int i = stepIndex;
-        double sigma = precision.round(sigmas[i]);
+        checkSizes(flow.length, sample.length);
+        double sigma = precision.round(sigmas[stepIndex]);
         double[] x0 = new double[sample.length];
         ElementChunks.forEach(x0.length, (from, to) -> {
             for (int e = from; e < to; e++) {
                 x0[e] = sample[e] - sigma * flow[e];
             }
         });
+        double[] next = new double[sample.length];
+        advance(x0, sample, next, null);
+        return next;
+    }
+
+    private void checkSizes(int flow, int sample) {
+        checkNotDone();
+        if (flow != sample || lastSample != null && sample != lastSample.length) {
+            throw new IllegalArgumentException("Cannot take UniPC step " + stepIndex + ": model output has "
+                    + flow + " elements, sample " + sample
+                    + (lastSample != null ? ", previous sample " + lastSample.length : ""));
+        }
+    }
+
+    /**
+     * The step after x0 = sample − σ·flow: the corrector (from the second step), then the predictor into
+     * {@code nextD} or, rounded to float32, {@code nextF} (one of them null).
+     */
+    private void advance(double[] x0, double[] sample, double[] nextD, float[] nextF) {
+        int i = stepIndex;
         double[] x = sample;
         if (i > 0 && lastSample != null) {
             x = correct(x0, lastSample, sample, lastOrder);
@@ -111,12 +125,11 @@ public final class FlowUniPcSampler {
         order = Math.min(order, lowerOrderSteps + 1); // warm-up
         lastOrder = order;
         lastSample = x;
-        double[] next = predict(x, order);
+        predict(x, order, nextD, nextF);
         if (lowerOrderSteps < solverOrder) {
             lowerOrderSteps++;
         }
         stepIndex++;
-        return next;
     }
 
     /** {@link #step(double[], double[])} for float32 tensors (the pipeline's latents); state stays float64. */
@@ -125,18 +138,23 @@ public final class FlowUniPcSampler {
             throw new IllegalArgumentException("Cannot take UniPC step " + stepIndex + ": model output " + flow
                     + " and sample " + sample + " differ in shape");
         }
-        double[] next = step(toDoubles(flow.data()), toDoubles(sample.data()));
-        float[] out = new float[next.length];
-        ElementChunks.forEach(out.length, (from, to) -> {
+        float[] f = flow.data();
+        checkSizes(f.length, sample.numel());
+        double[] x = toDoubles(sample.data());
+        double sigma = precision.round(sigmas[stepIndex]);
+        double[] x0 = new double[x.length];
+        ElementChunks.forEach(x0.length, (from, to) -> {
             for (int e = from; e < to; e++) {
-                out[e] = (float) next[e];
+                x0[e] = x[e] - sigma * f[e]; // as step(double[], double[]) on the widened flow: the same bits
             }
         });
+        float[] out = new float[x.length];
+        advance(x0, x, null, out);
         return new Tensor(out, sample.shape());
     }
 
     /** UniP: from σ_i (this step) to σ_{i+1}; x0History's last entry is x0_i. */
-    private double[] predict(double[] x, int order) {
+    private void predict(double[] x, int order, double[] nextD, float[] nextF) {
         int i = stepIndex;
         double[] m0 = x0History[solverOrder - 1];
         Step st = step(sigmas[i + 1], sigmas[i]);
@@ -145,7 +163,7 @@ public final class FlowUniPcSampler {
         for (int k = 1; k < order; k++) {
             double rk = r(r(lambda(sigmas[i - k]) - st.lambdaS) / st.h);
             rks[k - 1] = rk;
-            d1[k - 1] = difference(x0History[solverOrder - 1 - k], m0, rk);
+            d1[k - 1] = x0History[solverOrder - 1 - k]; // D1 = (that − m0) / rk, formed in combine
         }
         rks[order - 1] = 1.0;
         Coefficients c = coefficients(st.h, rks);
@@ -153,7 +171,7 @@ public final class FlowUniPcSampler {
         double[] rhos = order == 1 ? new double[0]
                 : order == 2 ? new double[] {0.5}
                 : solve(topLeft(c.r, order - 1), java.util.Arrays.copyOf(c.b, order - 1));
-        return combine(x, st, c, m0, rhos, d1, null, 0);
+        combine(x, st, c, m0, rhos, d1, rks, null, 0, nextD, nextF);
     }
 
     /** UniC: corrects the sample at σ_i using the model output at σ_i; the history still ends at x0_{i−1}. */
@@ -166,18 +184,14 @@ public final class FlowUniPcSampler {
         for (int k = 1; k < order; k++) {
             double rk = r(r(lambda(sigmas[i - 1 - k]) - st.lambdaS) / st.h);
             rks[k - 1] = rk;
-            d1[k - 1] = difference(x0History[solverOrder - 1 - k], m0, rk);
+            d1[k - 1] = x0History[solverOrder - 1 - k]; // D1 = (that − m0) / rk, formed in combine
         }
         rks[order - 1] = 1.0;
         Coefficients c = coefficients(st.h, rks);
         double[] rhos = order == 1 ? new double[] {0.5} : solve(c.r, c.b);
-        double[] dt = new double[current.length];
-        ElementChunks.forEach(dt.length, (from, to) -> {
-            for (int e = from; e < to; e++) {
-                dt[e] = x0Now[e] - m0[e];
-            }
-        });
-        return combine(previous, st, c, m0, Arrays.copyOf(rhos, rhos.length - 1), d1, dt, rhos[rhos.length - 1]);
+        double[] corrected = new double[current.length];
+        combine(previous, st, c, m0, Arrays.copyOf(rhos, rhos.length - 1), d1, rks, x0Now, rhos[rhos.length - 1], corrected, null);
+        return corrected;
     }
 
     /** The scalars of one step from σ_s to σ_t: α_t, σ_t/σ_s, λ_s and h = λ_t − λ_s. */
@@ -191,27 +205,32 @@ public final class FlowUniPcSampler {
     }
 
     /**
-     * ratio·x − (α_t·φ1)·m0 − (α_t·B(h))·(Σ_k ρ_k·D_k + ρ_t·D_t): the data-prediction update shared by UniP
-     * (no D_t) and UniC; the bracketed scalar products are formed first, as in the reference.
+     * out = (ratio·x − a·m0) − bb·(Σ_k rhos[k]·D1_k + rhoT·(x0Now − m0)) elementwise, D1_k = (history_k − m0) / rks[k],
+     * the x0Now term only in the corrector (x0Now not null); into {@code outD}, or {@code outF} rounded to float32.
+     * The differences are formed inside this one pass with the same operations as arrays of their own would be: the
+     * same bits, without three more passes over the latent.
      */
-    private double[] combine(double[] x, Step st, Coefficients c, double[] m0, double[] rhos, double[][] d1,
-            double[] dt, double rhoT) {
+    private void combine(double[] x, Step st, Coefficients c, double[] m0, double[] rhos, double[][] history, double[] rks,
+                         double[] x0Now, double rhoT, double[] outD, float[] outF) {
         double a = r(st.alphaT * c.hPhi1);
         double bb = r(st.alphaT * c.bh);
-        double[] out = new double[x.length];
-        ElementChunks.forEach(out.length, (from, to) -> {
+        ElementChunks.forEach(x.length, (from, to) -> {
             for (int e = from; e < to; e++) {
                 double res = 0;
                 for (int k = 0; k < rhos.length; k++) {
-                    res += rhos[k] * d1[k][e];
+                    res += rhos[k] * ((history[k][e] - m0[e]) / rks[k]);
                 }
-                if (dt != null) {
-                    res += rhoT * dt[e];
+                if (x0Now != null) {
+                    res += rhoT * (x0Now[e] - m0[e]);
                 }
-                out[e] = (st.ratio * x[e] - a * m0[e]) - bb * res;
+                double v = (st.ratio * x[e] - a * m0[e]) - bb * res;
+                if (outF != null) {
+                    outF[e] = (float) v;
+                } else {
+                    outD[e] = v;
+                }
             }
         });
-        return out;
     }
 
     /** The UniPC moment system for hh = −h: R[k][j] = rks[j]^k, b[k] = φ_{k+2}(hh)·(k+1)!/B(h). */
@@ -245,16 +264,6 @@ public final class FlowUniPcSampler {
 
     private double r(double v) {
         return precision.round(v);
-    }
-
-    private static double[] difference(double[] mi, double[] m0, double rk) {
-        double[] d = new double[m0.length];
-        ElementChunks.forEach(d.length, (from, to) -> {
-            for (int e = from; e < to; e++) {
-                d[e] = (mi[e] - m0[e]) / rk;
-            }
-        });
-        return d;
     }
 
     private static double[][] topLeft(double[][] a, int n) {

@@ -98,6 +98,42 @@ class FlowUniPcSamplerTest {
     }
 
     /**
+     * The float32 path (the pipeline's, which forms x0 from the float flow and rounds the update as it writes it) is
+     * the float64 step on the widened inputs, rounded: bit for bit, at every step, on a latent large enough to run in
+     * parallel chunks.
+     */
+    @Test
+    void floatTensorStepIsTheDoubleStepRounded() {
+        int n = 2 * io.sparserender.engine.tensor.ElementChunks.PARALLEL_MIN + 5;
+        java.util.SplittableRandom r = new java.util.SplittableRandom(11);
+        SigmaSchedule s = SigmaSchedule.wanOfficial(6, 5.0);
+        FlowUniPcSampler a = new FlowUniPcSampler(s);
+        FlowUniPcSampler b = new FlowUniPcSampler(s);
+        float[] x = new float[n];
+        for (int e = 0; e < n; e++) {
+            x[e] = (float) r.nextGaussian();
+        }
+        for (int step = 0; step < 6; step++) {
+            float[] v = new float[n];
+            double[] vd = new double[n];
+            double[] xd = new double[n];
+            for (int e = 0; e < n; e++) {
+                v[e] = (float) r.nextGaussian();
+                vd[e] = v[e];
+                xd[e] = x[e];
+            }
+            float[] got = a.step(new Tensor(v, n), new Tensor(x, n)).data();
+            double[] want = b.step(vd, xd);
+            for (int e = 0; e < n; e++) {
+                if (got[e] != (float) want[e]) {
+                    throw new AssertionError("step " + step + ", element " + e + ": " + got[e] + " != " + (float) want[e]);
+                }
+            }
+            x = got;
+        }
+    }
+
+    /**
      * A latent as large as a real clip's runs its element loops in parallel chunks (ElementChunks): every step must give
      * the same bits as the same sampler run on slices small enough to run sequentially (each element's arithmetic is
      * independent of the others), including the slices that straddle chunk boundaries.

@@ -230,6 +230,15 @@ public final class CudaAttention {
     }
 
     /**
+     * Whether this policy's kernel here can write its output in bf16 (the ws kernels, D = 128): the caller may then
+     * pass a BF16 {@code out}, the next product's operand, instead of float32 and a conversion pass. The other
+     * kernels write float32 only.
+     */
+    public boolean writesBf16(AttentionPolicy policy, int headDim) {
+        return hopper && headDim == 128 && kernelFor(policy, headDim) == AttentionKernel.WS;
+    }
+
+    /**
      * Whether a listed policy runs on {@code flash_attention_sm90_ws_list.cu}: the ws family, D = 128, bc = 64, and
      * no in-loop decision or one of blasst, dynsparse, recall bound=max (hybrid with bound=max included); recall
      * bounds exact and binned and bc = 32 run wg1's listed kernels.
@@ -389,6 +398,7 @@ public final class CudaAttention {
      */
     public void launchPlanned(AttentionPolicy policy, AttentionPlanner.DevicePlan plan, DeviceBuffer q, DeviceBuffer k,
                               DeviceBuffer v, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
+        checkOut(policy, out, q.shape());
         check(policy, q, k, v, out, lse, keep, stats);
         int[] shape = q.shape();
         int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
@@ -468,6 +478,15 @@ public final class CudaAttention {
         return vt;
     }
 
+    /** out is F32 of q's shape, or BF16 where the policy's kernel here writes bf16. */
+    private void checkOut(AttentionPolicy policy, DeviceBuffer out, int[] shape) {
+        boolean bf16 = shape.length == 4 && writesBf16(policy, shape[3]);
+        if (out.dtype() != DType.F32 && !(bf16 && out.dtype() == DType.BF16) || !Arrays.equals(out.shape(), shape)) {
+            throw new IllegalArgumentException("Cannot run attention: out " + out + " must be F32" + (bf16 ? " or BF16" : "")
+                    + " of shape " + Arrays.toString(shape));
+        }
+    }
+
     private void check(AttentionPolicy policy, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out,
                        DeviceBuffer lse, DeviceBuffer keep, DeviceBuffer stats) {
         int[] shape = q.shape();
@@ -479,10 +498,8 @@ public final class CudaAttention {
                 throw new IllegalArgumentException("Cannot run attention: " + b + " must be BF16 of shape " + Arrays.toString(shape));
             }
         }
-        if (out.dtype() != DType.F32 || !Arrays.equals(out.shape(), shape)) {
-            throw new IllegalArgumentException("Cannot run attention: out " + out + " must be F32 of shape " + Arrays.toString(shape));
-        }
         int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
+        checkOut(policy, out, shape);
         String why = refusal(policy, headDim);
         if (why != null) {
             throw new IllegalArgumentException("Cannot run policy '" + policy.spec() + "' on the GPU: " + why);

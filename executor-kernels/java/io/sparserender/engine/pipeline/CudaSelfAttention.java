@@ -70,7 +70,8 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer qb = q.dtype() == DType.BF16 ? q : cuda.convert(q, DType.BF16);
         DeviceBuffer kb = k.dtype() == DType.BF16 ? k : cuda.convert(k, DType.BF16);
         DeviceBuffer vb = v.dtype() == DType.BF16 ? v : cuda.convert(v, DType.BF16);
-        DeviceBuffer out = cuda.device().arena().allocate(DType.F32, q.shape());
+        // bf16 where the kernel writes it (the ws kernels): the o-projection's operand, no conversion pass after
+        DeviceBuffer out = cuda.device().arena().allocate(kernel.writesBf16(policy, headDim) ? DType.BF16 : DType.F32, q.shape());
         boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense)
                 && PolicySelfAttention.sampledStep(site.step(), PolicySelfAttention.DEFAULT_EXACT_EVERY);
         int bc = policy.tiling().bc();

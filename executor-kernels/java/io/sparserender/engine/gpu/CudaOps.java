@@ -552,8 +552,12 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer biasF = f32(bias);
         DeviceBuffer maskF = f32(keyMask);
         DeviceBuffer o = allocate(DType.BF16, qs);
-        if (bias == null && keyMask == null && crossAttention().denseCross(qb, kb, vb, o, scale)) {
-            return o; // the ws kernel (compute 9.0, D = 128): the DiT's cross-attention
+        if (bias == null && keyMask == null) {
+            boolean[] ran = {false};
+            timed(OpTimer.Kind.ATTENTION, () -> ran[0] = crossAttention().denseCross(qb, kb, vb, o, scale));
+            if (ran[0]) {
+                return o; // the ws kernel (compute 9.0, D = 128): the DiT's cross-attention
+            }
         }
         int nq = (lq + 63) / 64;
         long grid = (long) b * h * nq;

@@ -19,8 +19,7 @@ class LatentsToMp4Test {
     void tinyWan22LatentsBecomeAnMp4WithOnePlusFourTimesTMinusOneFrames(@TempDir Path dir) {
         CpuOps ops = new CpuOps();
         WanVaeConfig cfg = WanVaeTiny.wan22(8, 5);
-        WanVaeTiny.write(dir.resolve("vae"), cfg, 5, DType.BF16);
-        WanVaeDecoder<Tensor> decoder = WanVaeDecoder.load(ops, dir.resolve("vae"));
+        WanVaeDecoder<Tensor> decoder = tinyDecoder(ops, cfg, dir);
         SplittableRandom r = new SplittableRandom(2);
         float[] z = new float[8 * 3 * 2 * 4];
         for (int i = 0; i < z.length; i++) {
@@ -53,9 +52,7 @@ class LatentsToMp4Test {
     @Test
     void aFailureWhileEncodingFailsTheWriteAndLeavesNoFile(@TempDir Path dir) {
         CpuOps ops = new CpuOps();
-        WanVaeConfig cfg = WanVaeTiny.wan22(8, 5);
-        WanVaeTiny.write(dir.resolve("vae"), cfg, 5, DType.BF16);
-        WanVaeDecoder<Tensor> decoder = WanVaeDecoder.load(ops, dir.resolve("vae"));
+        WanVaeDecoder<Tensor> decoder = tinyDecoder(ops, WanVaeTiny.wan22(8, 5), dir);
         Tensor latents = new Tensor(new float[8 * 3 * 2 * 4], 8, 3, 2, 4);
         int[] seen = {0};
         Path target = dir.resolve("clip.mp4");
@@ -71,6 +68,12 @@ class LatentsToMp4Test {
             throw new java.io.UncheckedIOException(e);
         }
         assertThat(seen[0]).isEqualTo(6);
+    }
+
+    /** A tiny Wan 2.2 decoder written under {@code dir}/vae and loaded on {@code ops}. */
+    private static WanVaeDecoder<Tensor> tinyDecoder(CpuOps ops, WanVaeConfig cfg, Path dir) {
+        WanVaeTiny.write(dir.resolve("vae"), cfg, 5, DType.BF16);
+        return WanVaeDecoder.load(ops, dir.resolve("vae"));
     }
 
     private static double lumaError(Tensor video, int t, byte[] decoded) {

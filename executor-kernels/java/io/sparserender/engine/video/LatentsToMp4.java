@@ -49,7 +49,7 @@ public final class LatentsToMp4 {
                     encoder.submit(host); // encoded while the device decodes the next chunk
                 });
                 encoder.finish();
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | Error e) { // an Error too (out of memory): closing the writer would publish the file
                 encoder.cancel();
                 w.abort();
                 throw e;

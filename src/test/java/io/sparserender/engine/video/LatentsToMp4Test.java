@@ -46,11 +46,12 @@ class LatentsToMp4Test {
     }
 
     /**
-     * Encoding runs on a thread of its own while the next chunk decodes: a failure there still reaches the caller,
-     * and the target file is never left behind half-written.
+     * Encoding runs on a thread of its own while the next chunk decodes: a failure there, an exception or an error,
+     * still reaches the caller, and the target file is never left behind half-written.
      */
-    @Test
-    void aFailureWhileEncodingFailsTheWriteAndLeavesNoFile(@TempDir Path dir) {
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"exception", "error"})
+    void aFailureWhileEncodingFailsTheWriteAndLeavesNoFile(String kind, @TempDir Path dir) {
         CpuOps ops = new CpuOps();
         WanVaeDecoder<Tensor> decoder = tinyDecoder(ops, WanVaeTiny.wan22(8, 5), dir);
         Tensor latents = new Tensor(new float[8 * 3 * 2 * 4], 8, 3, 2, 4);
@@ -58,9 +59,12 @@ class LatentsToMp4Test {
         Path target = dir.resolve("clip.mp4");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> LatentsToMp4.write(ops, decoder, latents, target, 24, frame -> {
             if (++seen[0] == 6) {
+                if (kind.equals("error")) {
+                    throw new OutOfMemoryError("no heap at frame 6");
+                }
                 throw new IllegalStateException("disk full at frame 6");
             }
-        })).isInstanceOf(IllegalStateException.class).hasMessage("disk full at frame 6");
+        })).isInstanceOf(kind.equals("error") ? OutOfMemoryError.class : IllegalStateException.class).hasMessageContaining("at frame 6");
         assertThat(target).doesNotExist();
         try (var left = java.nio.file.Files.list(dir)) {
             assertThat(left.map(p -> p.getFileName().toString())).as("no temporary file left either").containsExactly("vae");

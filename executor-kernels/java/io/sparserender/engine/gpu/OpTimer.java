@@ -47,7 +47,10 @@ public class OpTimer {
                 k -> new Launches(k, kind)).add(t);
     }
 
-    /** The device time of every kind of launch seen (a kernel's name, or a library GEMM with its shape), the longest first. */
+    /**
+     * The device time of every kind of launch seen, the longest first: an operation is named by the last launch it
+     * made (a kernel's name, or a library GEMM with its shape), so one made of several kernels counts under its last.
+     */
     public List<Launches> byLaunch() {
         List<Launches> l = new ArrayList<>(byLaunch.values());
         l.sort(Comparator.comparingDouble(Launches::milliseconds).reversed());

@@ -52,4 +52,44 @@ public final class Oracle {
         }
         return (double) skipped / ((long) ref.batch() * ref.heads() * nq * nk);
     }
+
+    /**
+     * The most tiles a selector that knew the exact masses could skip while the mean row recall, over every row of
+     * every head and batch row, stays ≥ r (the benchmark's "measured recall" is that mean): each tile costs the sum of
+     * its rows' mass fractions, the budget is (1 − r) per row, and skipping the cheapest tiles first is optimal for a
+     * count under one sum (ties do not change the count).
+     */
+    public static double tileSparsityAtMeanRecall(DenseReference ref, int br, double r) {
+        int seqLen = ref.seqLen();
+        int nq = (seqLen + br - 1) / br;
+        int nk = ref.kvTiles();
+        int groups = ref.batch() * ref.heads();
+        double[] cost = new double[groups * nq * nk];
+        int t = 0;
+        for (int b = 0; b < ref.batch(); b++) {
+            for (int h = 0; h < ref.heads(); h++) {
+                for (int qt = 0; qt < nq; qt++) {
+                    for (int kt = 0; kt < nk; kt++) {
+                        double c = 0;
+                        for (int i = qt * br; i < Math.min(seqLen, (qt + 1) * br); i++) {
+                            c += ref.rowTileMass(b, h, i, kt);
+                        }
+                        cost[t++] = c;
+                    }
+                }
+            }
+        }
+        java.util.Arrays.sort(cost);
+        double budget = (1 - r) * groups * (double) seqLen;
+        double used = 0;
+        long skipped = 0;
+        for (double c : cost) {
+            if (used + c > budget) {
+                break;
+            }
+            used += c;
+            skipped++;
+        }
+        return (double) skipped / cost.length;
+    }
 }

@@ -32,10 +32,7 @@ public final class HybridFloorStudy {
     private HybridFloorStudy() {}
 
     public static void main(String[] args) {
-        Map<String, String> opt = new LinkedHashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            opt.put(args[i], args[i + 1]);
-        }
+        Map<String, String> opt = StudyOptions.parse(args);
         int heads = Integer.parseInt(opt.getOrDefault("--heads", "2"));
         int dim = Integer.parseInt(opt.getOrDefault("--dim", "128"));
         double r = Double.parseDouble(opt.getOrDefault("--r", "0.95"));

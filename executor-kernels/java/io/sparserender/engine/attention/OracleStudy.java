@@ -1,6 +1,5 @@
 package io.sparserender.engine.attention;
 
-import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
@@ -23,10 +22,7 @@ public final class OracleStudy {
     private OracleStudy() {}
 
     public static void main(String[] args) {
-        Map<String, String> opt = new LinkedHashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            opt.put(args[i], args[i + 1]);
-        }
+        Map<String, String> opt = StudyOptions.parse(args);
         VideoGrid grid = VideoGrid.parse(opt.getOrDefault("--grid", "31,22,40"));
         int heads = Integer.parseInt(opt.getOrDefault("--heads", "4"));
         int tile = Integer.parseInt(opt.getOrDefault("--tile", "64"));

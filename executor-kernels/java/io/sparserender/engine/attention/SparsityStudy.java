@@ -28,10 +28,7 @@ public final class SparsityStudy {
     record Family(String label, List<String> specs, boolean withPrior) {}
 
     public static void main(String[] args) {
-        Map<String, String> opt = new LinkedHashMap<>();
-        for (int i = 0; i + 1 < args.length; i += 2) {
-            opt.put(args[i], args[i + 1]);
-        }
+        Map<String, String> opt = StudyOptions.parse(args);
         VideoGrid grid = VideoGrid.parse(opt.getOrDefault("--grid", "4,24,24"));
         int heads = Integer.parseInt(opt.getOrDefault("--heads", "2"));
         int dim = Integer.parseInt(opt.getOrDefault("--dim", "128"));

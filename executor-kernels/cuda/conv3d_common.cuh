@@ -99,11 +99,22 @@ struct ConvGather {
             const int c0 = ld_cb * 32 + (q + 2 * g) * 8;
             const int left = c - c0;  // channels of this chunk that exist
             const Raw* src = x + (long long)c0 * x_chan + off;
-            #pragma unroll
-            for (int j = 0; j < 8; j++) {
-                Raw v = Raw(0);
-                if (ok && j < left) v = __ldg(src + j * x_chan);  // read-only path, cached in L1
-                raw[g * 8 + j] = v;
+            if (ok && left >= 8) {
+                // The common case: all eight channels exist and the tap is inside the input. Unconditional loads,
+                // the address advanced by one add per channel (the guarded loop below costs a 64-bit multiply-add,
+                // a predicate and a branch per value: Nsight Compute found the kernel issue-bound on them).
+                #pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    raw[g * 8 + j] = __ldg(src);  // read-only path, cached in L1
+                    src += x_chan;
+                }
+            } else {
+                #pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    Raw v = Raw(0);
+                    if (ok && j < left) v = __ldg(src + j * x_chan);
+                    raw[g * 8 + j] = v;
+                }
             }
         }
         if (++ld_dw == kw) {

@@ -61,8 +61,11 @@ public final class CudaAttention {
     static final List<String> KERNELS_SM90WS_LIST = List.of("flash_attn_sm90ws_list_dense_d128_bc64",
             "flash_attn_sm90ws_list_blasst_d128_bc64", "flash_attn_sm90ws_list_dynsparse_d128_bc64",
             "flash_attn_sm90ws_list_recall_d128_bc64");
-    /** flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two stages of K and Vᵀ (64 keys), bf16, D = 128, + 1024. */
-    static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 2 * 2 * 64) * 128 * 2 + 1024;
+    /**
+     * flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two K stages and one Vᵀ stage of a pair of 64-key
+     * tiles (128 keys), bf16, D = 128, + 1024 to align: 225 KiB.
+     */
+    static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 3 * 128) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
     static final int SM90WS_SMEM_BYTES = (128 + 4 * 128) * 128 * 2 + 1024;
     static final int THREADS_WS = 384;

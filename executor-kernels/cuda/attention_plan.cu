@@ -144,6 +144,25 @@ __device__ void bitonic_sort(unsigned long long* key, uint32_t* idx, int n) {
     }
 }
 
+// Ascending bitonic sort of n (a power of two) 64-bit words. attn_plan packs (key << 32 | index) into one word, so a
+// compare-exchange is two 8-byte loads, one 64-bit compare and at most two 8-byte stores (measured: the (key, index)
+// pairs in two arrays made the sort a third of attn_plan's time). Every thread calls; ends with a barrier.
+__device__ void bitonic_sort_packed(unsigned long long* w, int n) {
+    for (int k = 2; k <= n; k <<= 1) {
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int q = threadIdx.x; q < n / 2; q += blockDim.x) {
+                const int i = ((q & ~(j - 1)) << 1) | (q & (j - 1)), ixj = i + j;
+                const unsigned long long a = w[i], b = w[ixj];
+                if ((a > b) == ((i & k) == 0)) {
+                    w[i] = b;
+                    w[ixj] = a;
+                }
+            }
+            __syncthreads();
+        }
+    }
+}
+
 // Appends, in position order, every base[i] (i < n) whose flag is set to out; returns how many.
 // base(i) and flag(j) are callables; every thread calls; ends with a barrier. scratch: 32 ints.
 template <typename Base, typename Flag>
@@ -298,14 +317,18 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_global_top(a
 extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::PlanParams p) {
     extern __shared__ __align__(16) unsigned char smem_plan[];
     const int nk = p.nk, n2 = p.npow2;
+    // Sorted words: (~orderable(est) << 32) | index, so ascending = est descending, then index ascending; after the
+    // sort, bit 63 marks hybrid's global tiles (the key's top bit is 0 for est ≥ 0) and bit 31 the skipped positions.
     unsigned long long* key = reinterpret_cast<unsigned long long*>(smem_plan);
-    uint32_t* idx = reinterpret_cast<uint32_t*>(key + n2);
-    int* scratch = reinterpret_cast<int*>(idx + n2);          // 32 ints
+    uint32_t* flag = reinterpret_cast<uint32_t*>(key + n2);   // kept flags by tile (orders natural and local)
+    int* scratch = reinterpret_cast<int*>(flag + n2);         // 32 ints
     float* fscratch = reinterpret_cast<float*>(scratch + 32); // 1 float
     const int row = blockIdx.x;                               // bh * nq + qt
     const int qt = row % p.nq;
     const float* w = p.w + (long long)row * nk;
     float* est = reinterpret_cast<float*>(key);               // est[j] lives in key[j]'s low word until the sort
+    auto idx_of = [&](int i) { return (uint32_t)key[i]; };                      // index (and SKIP) of position i
+    auto est_of = [&](unsigned long long kw) { return ap::from_orderable(~(uint32_t)(kw >> 32)); };
 
     // est = softmax over kv-tiles of w (TileEstimates.softmaxInPlace), or the prior's masses as they are.
     if (p.is_prior) {
@@ -322,8 +345,18 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
         for (int j = threadIdx.x; j < nk; j += blockDim.x) est[2 * j] = (float)exp((double)__fsub_rn(w[j], mx));
         __syncthreads();
         if (threadIdx.x == 0) {
+            // The reference's sum in index order, one thread; loads batched eight at a time so only the adds are
+            // serial (one load and add per step left the CTA's other warps waiting at the barrier below).
             float sum = 0.f;
-            for (int j = 0; j < nk; j++) sum = __fadd_rn(sum, est[2 * j]);
+            int j = 0;
+            for (; j + 8 <= nk; j += 8) {
+                float v[8];
+                #pragma unroll
+                for (int u = 0; u < 8; u++) v[u] = est[2 * (j + u)];
+                #pragma unroll
+                for (int u = 0; u < 8; u++) sum = __fadd_rn(sum, v[u]);
+            }
+            for (; j < nk; j++) sum = __fadd_rn(sum, est[2 * j]);
             fscratch[0] = sum;
         }
         __syncthreads();
@@ -334,14 +367,12 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
     if (p.est_out != nullptr) {
         for (int j = threadIdx.x; j < nk; j += blockDim.x) p.est_out[(long long)row * nk + j] = est[2 * j];
     }
-    // Keys: est descending (then index ascending) = ascending (~orderable(est), index).
+    // Keys: est descending (then index ascending) = ascending (~orderable(est), index); padding last.
     for (int j = threadIdx.x; j < n2; j += blockDim.x) {
-        unsigned long long kj = j < nk ? (unsigned long long)(~ap::orderable(est[2 * j])) : ~0ull;
-        key[j] = kj;
-        idx[j] = (uint32_t)j;
+        key[j] = j < nk ? ((unsigned long long)(~ap::orderable(est[2 * j])) << 32) | (uint32_t)j : ~0ull;
     }
     __syncthreads();
-    ap::bitonic_sort(key, idx, n2);
+    ap::bitonic_sort_packed(key, n2);
 
     // Hybrid's global tiles: marked in bit 63 of their sorted key (the sort is done; the est is the low word).
     const bool hybrid = p.kind == ap::HYBRID && p.budget > 0.f;
@@ -349,49 +380,75 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
         const int* g = p.global + (long long)(row / p.nq) * p.n_global;
         for (int i = threadIdx.x; i < nk; i += blockDim.x) {
             for (int a = 0; a < p.n_global; a++) {
-                if (g[a] == (int)idx[i]) { key[i] |= 1ull << 63; break; }
+                if (g[a] == (int)idx_of(i)) { key[i] |= 1ull << 63; break; }
             }
         }
         __syncthreads();
     }
-    // Which sorted positions are skipped (TilePlanner.topK / topP / hybrid): bit 31 of idx (nk ≤ 8192).
+    // Which sorted positions are skipped (TilePlanner.topK / topP / hybrid): bit 31 of the word (the index's top bit;
+    // nk ≤ 8192). The cuts sum in the reference's order in one thread, loads batched eight at a time (see the
+    // softmax sum); the hybrid cut only finds where the budget runs out, the marking is done by every thread.
     constexpr uint32_t SKIP = 0x80000000u;
     if (threadIdx.x == 0) {
-        int keep = nk;
+        int keep = nk, stop = 0;   // topk/topp: positions ≥ keep skipped; hybrid: non-global positions > stop
         if (p.kind == ap::TOPK) {
             keep = min(p.topk, nk);
         } else if (p.kind == ap::TOPP) {
             float sum = 0.f;
-            for (int i = 0; i < nk; i++) {
-                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
-                if (sum >= p.topp) { keep = i + 1; break; }
+            for (int i0 = 0; i0 < nk && keep == nk; i0 += 8) {
+                unsigned long long v[8];
+                #pragma unroll
+                for (int u = 0; u < 8; u++) v[u] = i0 + u < nk ? key[i0 + u] : 0ull;
+                #pragma unroll
+                for (int u = 0; u < 8; u++) {
+                    if (keep == nk && i0 + u < nk) {
+                        sum = __fadd_rn(sum, est_of(v[u]));
+                        if (sum >= p.topp) keep = i0 + u + 1;
+                    }
+                }
             }
         } else if (hybrid) {
+            // ascending from the lightest; position 0 (the heaviest) is always kept; a global tile is kept and spends
+            // no budget
             float sum = 0.f;
-            for (int i = nk - 1; i >= 1; i--) {   // ascending; position 0 (the heaviest) is always kept
-                if (key[i] >> 63) continue;       // a global tile: kept, spends no budget
-                sum = __fadd_rn(sum, ap::from_orderable(~(uint32_t)key[i]));
-                if (sum > p.budget) break;
-                idx[i] |= SKIP;
+            stop = 0;
+            bool over = false;
+            for (int i0 = nk - 1; i0 >= 1 && !over; i0 -= 8) {
+                unsigned long long v[8];
+                #pragma unroll
+                for (int u = 0; u < 8; u++) v[u] = i0 - u >= 1 ? key[i0 - u] : 0ull;
+                #pragma unroll
+                for (int u = 0; u < 8; u++) {
+                    if (!over && i0 - u >= 1 && (v[u] >> 63) == 0ull) {
+                        sum = __fadd_rn(sum, est_of(v[u]));
+                        if (sum > p.budget) { over = true; stop = i0 - u; }
+                    }
+                }
             }
+            keep = nk;
         }
         scratch[0] = keep;
+        scratch[1] = stop;
     }
     __syncthreads();
-    const int keep = scratch[0];
-    for (int i = keep + threadIdx.x; i < nk; i += blockDim.x) idx[i] |= SKIP;
+    const int keep = scratch[0], stop = scratch[1];
+    for (int i = keep + threadIdx.x; i < nk; i += blockDim.x) key[i] |= SKIP;
+    if (hybrid) {
+        for (int i = stop + 1 + threadIdx.x; i < nk; i += blockDim.x) {
+            if ((key[i] >> 63) == 0ull) key[i] |= SKIP;
+        }
+    }
     __syncthreads();
     int* list = p.list + (long long)row * nk;
     int n;
     if (p.order == ap::ESTIMATE) {
-        n = ap::compact([&](int i) { return (int)idx[i]; }, [](int j) { return ((uint32_t)j & SKIP) == 0u; }, nk, list, scratch);
+        n = ap::compact([&](int i) { return (int)idx_of(i); }, [](int j) { return ((uint32_t)j & SKIP) == 0u; }, nk, list, scratch);
     } else {
-        // Kept flags by tile (in key's space, no longer needed), then the base order filtered.
-        uint32_t* flag = reinterpret_cast<uint32_t*>(key);
+        // Kept flags by tile, then the base order filtered.
         for (int j = threadIdx.x; j < nk; j += blockDim.x) flag[j] = 0u;
         __syncthreads();
         for (int i = threadIdx.x; i < nk; i += blockDim.x) {
-            if ((idx[i] & SKIP) == 0u) flag[idx[i]] = 1u;
+            if ((idx_of(i) & SKIP) == 0u) flag[idx_of(i)] = 1u;
         }
         __syncthreads();
         const int* local = p.local == nullptr ? nullptr : p.local + (long long)qt * nk;

@@ -2,7 +2,7 @@
 // recall on request through a second dense pass"). For query row i of head h:
 //   recall_i = Σ_{j in kept kv-tiles of i's q-tile} exp(s_ij − m_i) / Σ_{j < L} exp(s_ij − m_i),
 //   s_ij = scale · q_i · k_j over bf16 q, k [B, L, H, D], m_i the running row max,
-// keep = the call's flags [B, H, ceil(L/64), ceil(L/bc)] (1 = kept; 0 skipped in the loop, 2 before QKᵀ).
+// keep = the call's flags [B, H, ceil(L/br), ceil(L/bc)] (1 = kept; 0 skipped in the loop, 2 before QKᵀ), br 64 or 128.
 // Java twin: io.sparserender.engine.attention.ExactRecall.rowRecalls over DenseReference (float64).
 // Test: AttentionRecallGpuTest. A measurement path, not the hot one: fp32 dot products on the CUDA cores
 // (at L = 27,280, 4 heads, D = 128: 0.76 TFLOP ≈ 40–60 ms; it runs once per policy, outside the timing).
@@ -27,6 +27,7 @@ struct RecallParams {
     int bc;
     int nh;
     float scale;
+    int br;                      // the keep flags' q-tile height (64 or 128: a multiple of ROWS)
 };
 
 constexpr int ROWS = 64, CHUNK = 32, THREADS = 256;
@@ -45,7 +46,8 @@ extern "C" __global__ void __launch_bounds__(arc::THREADS) attention_recall(arc:
     const long long row_stride = (long long)H * D;
     const __nv_bfloat16* q = p.q + ((long long)b * L * H + h) * D;
     const __nv_bfloat16* k = p.k + ((long long)b * L * H + h) * D;
-    const unsigned int* keep = p.keep + (((long long)b * H + h) * nq + qt) * nk;
+    const int nqk = (L + p.br - 1) / p.br;                                // q-tiles of the keep flags
+    const unsigned int* keep = p.keep + (((long long)b * H + h) * nqk + r0 / p.br) * nk;
 
     for (int idx = threadIdx.x; idx < arc::ROWS * D; idx += arc::THREADS) {
         int r = idx / D, d = idx % D;

@@ -92,7 +92,7 @@ final class BenchCommand implements Callable<Integer> {
     @Command(name = "attention", mixinStandardHelpOptions = true,
             description = {"Time the CUDA attention kernels on the GPU: bf16 q, k, v [B, L, H, D], fp32 out,",
                 "on video-like inputs; one JSON line per shape, kernel and policy, median of --iters after --warmups (CUDA events).",
-                "Every policy spec (br=64, bc 32 or 64, D 64 or 128); a pre-pass (topk, topp, hybrid, orders local/estimate)",
+                "Every policy spec (br=64, bc 32 or 64, D 64 or 128; br=128 for listed policies at bc 64, D 128 on ws); a pre-pass (topk, topp, hybrid, orders local/estimate)",
                 "is timed with the call and alone (plan_ms); order=local uses the shape's grid.",
                 "TFLOP/s is dense-equivalent (4·B·H·L²·D / t); real_tflop subtracts the FLOPs of skipped tiles."})
     static final class Attention implements Callable<Integer> {
@@ -100,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
                 description = "B:FRAMESxROWSxCOLS:H:D, repeatable (default: the Wan shapes 1:31x22x40:24:128 (L 27,280) and 1:21x45x80:40:128 (L 75,600))")
         List<String> shapes = List.of("1:31x22x40:24:128", "1:21x45x80:40:128");
 
-        @Option(names = "--policy", split = ";", description = "policy specs (any policy and order; br=64, bc 32 or 64), repeatable")
+        @Option(names = "--policy", split = ";", description = "policy specs (any policy and order; br=64, bc 32 or 64; br=128 for listed policies on ws), repeatable")
         List<String> policies = List.of("dense:br=64,bc=64", "dense:br=64,bc=32", "dynsparse:lambda=-9,br=64,bc=32",
                 "dynsparse:lambda=-9,br=64,bc=64", "blasst:scale=1,br=64,bc=64", "recall:r=0.95,br=64,bc=64",
                 "hybrid:r=0.95,br=64,bc=64");

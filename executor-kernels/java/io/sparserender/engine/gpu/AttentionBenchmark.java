@@ -156,14 +156,14 @@ public final class AttentionBenchmark {
                                              int seqLen, int heads, int gh) {
         int bc = p.tiling().bc();
         try (DeviceArena.Scope scope = device.arena().scope()) {
-            DeviceBuffer keep = ops.allocate(DType.I32, batch, heads, (seqLen + 63) / 64, (seqLen + bc - 1) / bc);
+            DeviceBuffer keep = ops.allocate(DType.I32, batch, heads, p.tiling().qTiles(seqLen), (seqLen + bc - 1) / bc);
             ops.fill(stats, 0);
             attention.forward(p, options, q, k, v, o, null, keep, stats);
             int[] sampled = new int[gh];
             for (int h = 0; h < gh; h++) {
                 sampled[h] = h;
             }
-            return CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, bc, sampled));
+            return CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, p.tiling(), sampled));
         }
     }
 

@@ -15,8 +15,9 @@ import java.util.List;
  * k, v {@code [B, L, H, D]}, fp32 output of the same shape, optional per-row LSE {@code [B, H, L]} and
  * per-tile keep flags {@code [B, H, q-tiles, kv-tiles]} (1 kept, 0 skipped in the loop, 2 skipped before
  * QKᵀ), plus tile statistics. Runs every policy of {@link io.sparserender.engine.attention.TiledAttention}
- * decision for decision at br = 64, bc = 32 or 64, D = 64 or 128, any L; other tilings and head dims are
- * refused with an {@link IllegalArgumentException}.
+ * decision for decision at br = 64, bc = 32 or 64, D = 64 or 128, any L, and the listed policies (below) also at
+ * br = 128, bc = 64, D = 128 on the ws family; other tilings and head dims are refused with an
+ * {@link IllegalArgumentException}.
  *
  * <p>Two paths. dense, blasst, dynsparse and recall bound=max in natural order run the unlisted kernels
  * (the dense fast path). Everything else, i.e. topk, topp, hybrid, recall bound=exact|binned and orders
@@ -30,7 +31,8 @@ import java.util.List;
  * {@code flash_attention_sm90_2wg.cu} (wg2: a CTA of two warpgroups, 128 q rows, sharing each K and V block;
  * measured slower) or wg1-pv (wg1 with the PV product of a block issued beside the next block's QKᵀ, so both run
  * under that block's softmax, as FlashAttention-3's intra-warpgroup overlap); the listed
- * policies on {@code flash_attention_sm90_ws_list.cu} under ws at D = 128, bc = 64 ({@link #wsListed}), else on
+ * policies on {@code flash_attention_sm90_ws_list.cu} under ws at D = 128, bc = 64 ({@link #wsListed}; at br = 128
+ * {@code flash_attention_sm90_ws_list128.cu}, whose two consumers share the q-tile's list and K/V blocks), else on
  * {@code flash_attention_sm90.cu}'s listed kernels; mma-sync and other cards run
  * {@code flash_attention.cu}. Decisions, keep flags and statistics are the same for all of them.
  */
@@ -61,11 +63,19 @@ public final class CudaAttention {
     static final List<String> KERNELS_SM90WS_LIST = List.of("flash_attn_sm90ws_list_dense_d128_bc64",
             "flash_attn_sm90ws_list_blasst_d128_bc64", "flash_attn_sm90ws_list_dynsparse_d128_bc64",
             "flash_attn_sm90ws_list_recall_d128_bc64");
+    /** flash_attention_sm90_ws_list128.cu: the listed policies at br = 128, by mode (dense, blasst, dynsparse, recall bound=max). */
+    static final List<String> KERNELS_SM90WS_LIST128 = List.of("flash_attn_sm90ws_list128_dense_d128_bc64",
+            "flash_attn_sm90ws_list128_blasst_d128_bc64", "flash_attn_sm90ws_list128_dynsparse_d128_bc64",
+            "flash_attn_sm90ws_list128_recall_d128_bc64");
+    /** The q-tile height of flash_attention_sm90_ws_list128.cu, the only kernel that runs br = 128. */
+    public static final int BR_WS_LIST128 = 128;
     /**
      * flash_attention_sm90_ws_list.cu: Q (128 rows) + per consumer two K stages and one Vᵀ stage of a pair of 64-key
      * tiles (128 keys), bf16, D = 128, + 1024 to align: 225 KiB.
      */
     static final int SM90WS_LIST_SMEM_BYTES = (128 + 2 * 3 * 128) * 128 * 2 + 1024;
+    /** flash_attention_sm90_ws_list128.cu: Q (128 rows) + two stages of K and of Vᵀ blocks (128 keys), bf16, D = 128, + 1024. */
+    static final int SM90WS_LIST128_SMEM_BYTES = (128 + 4 * 128) * 128 * 2 + 1024;
     /** flash_attention_sm90_ws.cu: Q (128 rows) + two stages of K and of Vᵀ (128 keys), bf16, D = 128, + 1024 alignment. */
     static final int SM90WS_SMEM_BYTES = (128 + 4 * 128) * 128 * 2 + 1024;
     static final int THREADS_WS = 384;
@@ -209,8 +219,8 @@ public final class CudaAttention {
             case WG1_LEAN -> "flash_attention_sm90.cu, lean (wgmma, 64-row q-tiles, 64-key blocks; S overwritten by its first "
                     + "k-step, O rescaled only by warps whose max moved; listed policies on the wg1 listed kernels)";
             case WS -> "flash_attention_sm90_ws.cu (TMA producer warpgroup, two consumer warpgroups of 64 q rows, 128-key "
-                    + "blocks; D = 128; D = 64 on wg1-lean; listed policies at D = 128, bc = 64 on flash_attention_sm90_ws_list.cu, "
-                    + "the others on the wg1 listed kernels)";
+                    + "blocks; D = 128; D = 64 on wg1-lean; listed policies at D = 128, bc = 64 on flash_attention_sm90_ws_list.cu "
+                    + "(br = 64) and flash_attention_sm90_ws_list128.cu (br = 128), the others on the wg1 listed kernels)";
             case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
             case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
         };
@@ -269,8 +279,10 @@ public final class CudaAttention {
 
     /**
      * Whether the kernels run this policy at this head dim (else {@link #forward} refuses it). Every policy,
-     * bound and order is run at br = 64, bc = 32 or 64, D = 64 or 128; order=local also needs the grid and
-     * the planner's orders at most {@link AttentionPlanner#MAX_SORTED_TILES} kv-tiles, checked at launch.
+     * bound and order is run at br = 64, bc = 32 or 64, D = 64 or 128; the listed policies with no in-loop rule or
+     * blasst, dynsparse, recall bound=max also at br = 128, bc = 64, D = 128 (ws's listed kernel on compute 9.0 only,
+     * checked at launch); order=local also needs the grid and the planner's orders at most
+     * {@link AttentionPlanner#MAX_SORTED_TILES} kv-tiles, checked at launch.
      */
     public static boolean supports(AttentionPolicy policy, int headDim) {
         return refusal(policy, headDim) == null;
@@ -282,8 +294,15 @@ public final class CudaAttention {
         if (headDim != 64 && headDim != 128) {
             return "head dim " + headDim + " (the kernels have 64 and 128)";
         }
+        if (t.br() == BR_WS_LIST128) {
+            if (t.bc() != 64 || headDim != 128 || !AttentionPlanner.needsPlan(policy) || modeAndThreshold(policy, 1)[0] > MODE_RECALL_MAX) {
+                return "tiling br=" + t.br() + ", bc=" + t.bc() + " at head dim " + headDim + " (br=128 runs only listed policies at bc=64, "
+                        + "D = 128 with no in-loop rule or blasst, dynsparse, recall bound=max, on the ws kernels)";
+            }
+            return null;
+        }
         if (t.br() != BR || (t.bc() != 32 && t.bc() != 64)) {
-            return "tiling br=" + t.br() + ", bc=" + t.bc() + " (the kernels have br=64, bc=32 or 64)";
+            return "tiling br=" + t.br() + ", bc=" + t.bc() + " (the kernels have br=64, bc=32 or 64; br=128 for listed policies on ws)";
         }
         return null;
     }
@@ -406,7 +425,7 @@ public final class CudaAttention {
         int[] shape = q.shape();
         int bsz = shape[0], seqLen = shape[1], heads = shape[2], headDim = shape[3];
         int bc = policy.tiling().bc();
-        int nq = (seqLen + BR - 1) / BR;
+        int nq = policy.tiling().qTiles(seqLen);
         int nk = (seqLen + bc - 1) / bc;
         if (plan.list() != null && plan.list().numel() < (plan.listBhStride() == 0 ? 1L : (long) bsz * heads) * nq * nk) {
             throw new IllegalArgumentException("Cannot run attention: plan list " + plan.list() + " is smaller than its "
@@ -430,10 +449,13 @@ public final class CudaAttention {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold, vtStride);
             if (wsListed(policy, headDim)) {
-                // One CTA per 128 q rows: each consumer warpgroup walks its own 64-row q-tile's list.
+                // One CTA per 128 q rows: at br = 64 each consumer warpgroup walks its own 64-row q-tile's list, at
+                // br = 128 both walk the q-tile's list and share its K/V blocks.
+                boolean br128 = policy.tiling().br() == BR_WS_LIST128;
                 TensorMapSet maps = tensorMaps(q, k, vt, bsz, seqLen, seqLen, heads, headDim, vtStride, 64);
                 long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-                device.launch(KERNELS_SM90WS_LIST.get(mode[0]), (int) ctas, THREADS_WS, SM90WS_LIST_SMEM_BYTES,
+                device.launch((br128 ? KERNELS_SM90WS_LIST128 : KERNELS_SM90WS_LIST).get(mode[0]), (int) ctas, THREADS_WS,
+                        br128 ? SM90WS_LIST128_SMEM_BYTES : SM90WS_LIST_SMEM_BYTES,
                         new KernelArgs().bytes(maps.q()).bytes(maps.k()).bytes(maps.vt()).struct(listStruct(p.struct(), plan)));
                 return;
             }
@@ -507,8 +529,12 @@ public final class CudaAttention {
         if (why != null) {
             throw new IllegalArgumentException("Cannot run policy '" + policy.spec() + "' on the GPU: " + why);
         }
+        if (policy.tiling().br() != BR && !(hopper && wsListed(policy, headDim))) {
+            throw new IllegalArgumentException("Cannot run policy '" + policy.spec() + "' on " + name() + ": tiling br="
+                    + policy.tiling().br() + " runs only on the ws listed kernel (compute 9.0 with TMA, D = 128, bc = 64)");
+        }
         int bc = policy.tiling().bc();
-        int nq = (seqLen + BR - 1) / BR;
+        int nq = policy.tiling().qTiles(seqLen);
         int nk = (seqLen + bc - 1) / bc;
         if (lse != null && (lse.dtype() != DType.F32 || lse.numel() != (long) bsz * heads * seqLen)) {
             throw new IllegalArgumentException("Cannot run attention: lse " + lse + " must be F32 with B*H*L elements");

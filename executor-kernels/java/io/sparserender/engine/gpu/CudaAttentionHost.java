@@ -59,7 +59,7 @@ public final class CudaAttentionHost {
         int[] shape = in.q().shape();
         int batch = shape[0];
         int heads = shape[2];
-        int nq = (shape[1] + CudaAttention.BR - 1) / CudaAttention.BR;
+        int nq = policy.tiling().qTiles(shape[1]);
         int nk = policy.tiling().kvTiles(shape[1]);
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer q = ops.uploadBf16(in.q().data(), shape);

@@ -1,5 +1,7 @@
 package io.sparserender.engine.gpu;
 
+import io.sparserender.engine.attention.Tiling;
+import io.sparserender.engine.attention.VisitOrder;
 import io.sparserender.engine.tensor.DType;
 import java.util.Arrays;
 
@@ -42,11 +44,16 @@ public final class CudaRecall {
 
     /** Row recalls [B, sampled heads, L] as floats (a fresh buffer, NaN until written). */
     public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, int... sampledHeads) {
+        return rowRecalls(q, k, keep, new Tiling(ROWS, bc, VisitOrder.NATURAL), sampledHeads);
+    }
+
+    /** Row recalls for keep flags of the call's tiling (q-tiles of br = 64 or 128 rows, kv-tiles of bc = 32 or 64 keys). */
+    public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, int... sampledHeads) {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             int[] shape = q.shape();
             DeviceBuffer recall = ops.allocate(DType.F32, shape[0], sampledHeads.length, shape[1]);
             ops.fill(recall, Float.floatToRawIntBits(Float.NaN));
-            rowRecalls(q, k, keep, bc, recall, sampledHeads);
+            rowRecalls(q, k, keep, tiling, recall, sampledHeads);
             return recall.toFloatArray();
         }
     }
@@ -60,6 +67,15 @@ public final class CudaRecall {
      * @param sampledHeads head indices, each in [0, H)
      */
     public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, DeviceBuffer recall, int... sampledHeads) {
+        rowRecalls(q, k, keep, new Tiling(ROWS, bc, VisitOrder.NATURAL), recall, sampledHeads);
+    }
+
+    /**
+     * As {@link #rowRecalls(DeviceBuffer, DeviceBuffer, DeviceBuffer, int, DeviceBuffer, int...)} for keep flags
+     * [B, H, ceil(L/br), ceil(L/bc)] of the call's tiling (br 64 or 128; the order is not read).
+     */
+    public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, DeviceBuffer recall, int... sampledHeads) {
+        int br = tiling.br(), bc = tiling.bc();
         int[] shape = q.shape();
         if (shape.length != 4 || !Arrays.equals(shape, k.shape()) || q.dtype() != DType.BF16 || k.dtype() != DType.BF16) {
             throw new IllegalArgumentException("Recall needs bf16 q and k of one shape [B, L, H, D], got q " + q + ", k " + k);
@@ -68,11 +84,14 @@ public final class CudaRecall {
         if (bc != 32 && bc != 64) {
             throw new IllegalArgumentException("Recall: bc must be 32 or 64, got " + bc);
         }
+        if (br != ROWS && br != 2 * ROWS) {
+            throw new IllegalArgumentException("Recall: br must be 64 or 128, got " + br);
+        }
         int nq = (seqLen + ROWS - 1) / ROWS;
         int nk = (seqLen + bc - 1) / bc;
-        int[] want = {bsz, heads, nq, nk};
+        int[] want = {bsz, heads, (seqLen + br - 1) / br, nk};
         if (!Arrays.equals(keep.shape(), want)) {
-            throw new IllegalArgumentException("Recall: keep flags must be " + Arrays.toString(want) + " for bc=" + bc
+            throw new IllegalArgumentException("Recall: keep flags must be " + Arrays.toString(want) + " for br=" + br + ", bc=" + bc
                     + ", got " + Arrays.toString(keep.shape()));
         }
         if (sampledHeads.length == 0) {
@@ -92,7 +111,7 @@ public final class CudaRecall {
             DeviceBuffer sampled = ops.allocate(DType.I32, nh);
             sampled.copyFrom(sampledHeads);
             KernelArgs.Struct p = new KernelArgs.Struct().ptr(q).ptr(k).ptr(keep).ptr(sampled).ptr(recall)
-                    .i32(bsz).i32(seqLen).i32(heads).i32(headDim).i32(bc).i32(nh).f32((float) (1 / Math.sqrt(headDim)));
+                    .i32(bsz).i32(seqLen).i32(heads).i32(headDim).i32(bc).i32(nh).f32((float) (1 / Math.sqrt(headDim))).i32(br);
             device.launch(KERNEL, Math.multiplyExact(nq, bsz * nh), THREADS, (ROWS + 32) * headDim * 2, new KernelArgs().struct(p));
             device.synchronize(); // the sampled-head list is freed when this scope closes
         }

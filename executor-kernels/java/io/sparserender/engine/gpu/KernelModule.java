@@ -52,7 +52,8 @@ final class KernelModule {
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
-            Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST)
+            Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,
+                    CudaAttention.KERNELS_SM90WS_LIST128)
                     .flatMap(List::stream)).toList();
 
     private final CUmodule module;
@@ -125,6 +126,11 @@ final class KernelModule {
             for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),
+                        "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
+            }
+            for (String name : CudaAttention.KERNELS_SM90WS_LIST128) {
+                CudaCheck.check(cuFuncSetAttribute(functions.get(name),
+                        CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST128_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
             for (String name : List.of(CudaAttention.KERNEL_SM90PV_D64_BC64, CudaAttention.KERNEL_SM90PV_D128_BC64,

@@ -2,6 +2,7 @@ package io.sparserender.engine.pipeline;
 
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
+import io.sparserender.engine.attention.Tiling;
 import io.sparserender.engine.gpu.CudaAttention;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaEvent;
@@ -76,12 +77,12 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
                 && PolicySelfAttention.sampledStep(site.step(), PolicySelfAttention.DEFAULT_EXACT_EVERY);
         int bc = policy.tiling().bc();
         DeviceBuffer keep = sampled ? cuda.device().arena().allocate(DType.I32, q.dim(0), q.dim(2),
-                (q.dim(1) + CudaAttention.BR - 1) / CudaAttention.BR, (q.dim(1) + bc - 1) / bc) : null;
+                policy.tiling().qTiles(q.dim(1)), (q.dim(1) + bc - 1) / bc) : null;
         if (sink == null) { // used on its own: read back after each call
             DeviceBuffer stats = kernel.newStatsBuffer();
             cuda.kernels().fill(stats, 0);
             timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
-            double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, bc) : new double[] {Double.NaN, Double.NaN};
+            double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, policy.tiling()) : new double[] {Double.NaN, Double.NaN};
             last = statistics(kernel.readStats(stats), denseFlops(q), r[0], r[1]);
             return out;
         }
@@ -98,19 +99,19 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         events.get(2 * slot).record();
         timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
         events.get(2 * slot + 1).record();
-        double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, bc) : new double[] {Double.NaN, Double.NaN};
+        double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, policy.tiling()) : new double[] {Double.NaN, Double.NaN};
         pending.add(new Pending(site, slot, denseFlops(q), r[0], r[1]));
         return out;
     }
 
     /** Mean and 5th percentile of the exact recall of heads 0 and H/2, every batch row (waits for the device). */
-    private double[] sampledRecall(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc) {
+    private double[] sampledRecall(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling) {
         if (recall == null) {
             recall = new CudaRecall(cuda.kernels());
         }
         int heads = q.dim(2);
         int[] sampledHeads = heads > 1 ? new int[] {0, heads / 2} : new int[] {0};
-        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, bc, sampledHeads));
+        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, tiling, sampledHeads));
         return new double[] {s.mean(), s.p05()};
     }
 

@@ -151,7 +151,7 @@ class AttentionCommandTest {
         QkvInput d64 = VideoLikeInputs.random(1, 100, 1, 64, 1.0, 3);
         Path in = write("d64.safetensors", DType.F32, d64.q(), d64.k(), d64.v());
         expectFailure(Main.EXIT_USAGE, "Invalid policy 'topk:k=2,br=64,bc=16,order=natural' for --backend cuda: tiling br=64, bc=16 "
-                + "(the kernels have br=64, bc=32 or 64)", "--qkv", in.toString(), "--backend", "cuda", "--policy", "topk:k=2,bc=16");
+                + "(the kernels have br=64, bc=32 or 64; br=128 for listed policies on ws)", "--qkv", in.toString(), "--backend", "cuda", "--policy", "topk:k=2,bc=16");
         assumeFalse(GpuEnvironment.probe().driverAvailable() && !GpuEnvironment.probe().devices().isEmpty(),
                 "a GPU is present: the call would run (AttentionCliGpuTest covers it)");
         expectFailure(Main.EXIT_FAILURE, "No CUDA device", "--qkv", in.toString(), "--backend", "cuda", "--policy",

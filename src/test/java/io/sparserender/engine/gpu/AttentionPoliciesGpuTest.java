@@ -5,6 +5,7 @@ import static io.sparserender.testing.GpuTestDevice.ops;
 import static io.sparserender.testing.GpuTestDevice.poisoned;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sparserender.engine.attention.AttentionOptions;
@@ -70,6 +71,20 @@ class AttentionPoliciesGpuTest {
         "random | 2 | 3x7x13  | 2 | 128 | topp:p=0.9,br=64,bc=64,order=estimate",
         "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=64,order=estimate",
         "video  | 1 | 8x16x16 | 2 | 128 | recall:r=0.95,bound=max,br=64,bc=64,order=local",
+        // ws's br = 128 listed kernel (one list per 128-row q-tile, both consumers sharing it): L = 1; L = 63 (the
+        // CTA's second half absent); L = 129 (a last tile of one key, a last q-tile of one row); L = 200 (the second
+        // half partial); odd lists; every in-loop rule with its vote over both consumers
+        "random | 1 | 1x1x1   | 1 | 128 | topk:k=1,br=128,bc=64",
+        "random | 1 | 1x7x9   | 2 | 128 | topk:k=1,br=128,bc=64",
+        "video  | 1 | 1x3x43  | 2 | 128 | hybrid:r=0.95,br=128,bc=64",
+        "video  | 2 | 5x10x20 | 3 | 128 | hybrid:r=0.95,br=128,bc=64",
+        "video  | 1 | 8x16x16 | 2 | 128 | hybrid:r=0.9,pre=0.5,br=128,bc=64",
+        "random | 2 | 3x7x13  | 2 | 128 | topp:p=0.9,br=128,bc=64,order=estimate",
+        "video  | 1 | 2x10x10 | 2 | 128 | topp:p=0.5,br=128,bc=64",
+        "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=128,bc=64,order=estimate",
+        "video  | 2 | 1x11x47 | 2 | 128 | blasst:scale=1,br=128,bc=64,order=estimate",
+        "video  | 1 | 8x16x16 | 2 | 128 | recall:r=0.95,bound=max,br=128,bc=64,order=local",
+        "video  | 1 | 3x7x13  | 1 | 128 | dense:br=128,bc=64,order=estimate",
     })
     void matchesTheReference(String kind, int batch, String grid, int heads, int headDim, String spec) {
         VideoGrid g = VideoGrid.parse(grid);
@@ -98,9 +113,21 @@ class AttentionPoliciesGpuTest {
         AttentionResult ref = TiledAttention.run(in, policy, options);
         TilePlans.Plan twin = TilePlans.of(in, policy, options);
         CudaKernels ops = ops();
-        // mma.sync; wg1's listed kernels; ws's where they run the policy (else wg1's again)
+        // mma.sync; wg1's listed kernels; ws's where they run the policy (else wg1's again). br = 128 runs on ws's
+        // listed kernel only: the others must refuse it and name the tiling.
         for (AttentionKernel family : new AttentionKernel[] {AttentionKernel.MMA_SYNC, AttentionKernel.WG1, AttentionKernel.WS}) {
-            check(ops, new CudaAttention(ops.device(), family), in, policy, options, ref, twin);
+            CudaAttention attention = new CudaAttention(ops.device(), family);
+            if (policy.tiling().br() != CudaAttention.BR && attention.kernelFor(policy, in.headDim()) != AttentionKernel.WS) {
+                try (DeviceArena.Scope scope = ops.device().arena().scope()) {
+                    int[] shape = in.q().shape();
+                    DeviceBuffer dq = ops.uploadBf16(in.q().data(), shape);
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> attention.forward(policy, options,
+                            dq, dq, dq, ops.allocate(DType.F32, shape), null, null, attention.newStatsBuffer()));
+                    assertTrue(e.getMessage().contains("br=" + policy.tiling().br()), e.getMessage());
+                }
+                continue;
+            }
+            check(ops, attention, in, policy, options, ref, twin);
         }
     }
 
@@ -112,6 +139,7 @@ class AttentionPoliciesGpuTest {
         int seqLen = shape[1];
         int heads = shape[2];
         int headDim = shape[3];
+        int br = policy.tiling().br();
         int bc = policy.tiling().bc();
         int nq = twin.qTiles();
         int nk = twin.kvTiles();
@@ -154,7 +182,7 @@ class AttentionPoliciesGpuTest {
                 for (int h = 0; h < heads; h++) {
                     for (int qt = 0; qt < nq; qt++) {
                         int row = (b * heads + h) * nq + qt;
-                        int rows = Math.min(64, seqLen - qt * 64);
+                        int rows = Math.min(br, seqLen - qt * br);
                         int[] visit = twin.visit(b, h, qt);
                         assertArrayEquals(visit, lists[row], name + ": device visit list of (b=" + b + ", h=" + h + ", qt=" + qt
                                 + ") vs the reference's");
@@ -181,7 +209,7 @@ class AttentionPoliciesGpuTest {
                             boolean gpuKept = flags[row * nk + visit[pos]] == 1;
                             boolean refKept = ref.mask().kept(b, h, qt, visit[pos]);
                             if (gpuKept != refKept) {
-                                double d = margins.distance(policy, b, h, qt, 64, bc, visit, keptBefore, pos, !refKept);
+                                double d = margins.distance(policy, b, h, qt, br, bc, visit, keptBefore, pos, !refKept);
                                 assertTrue(d <= EPS, name + ": tile (" + b + "," + h + "," + qt + "," + visit[pos] + "), visited "
                                         + pos + "th, " + (refKept ? "kept" : "skipped") + " by the reference, " + (gpuKept ? "kept" : "skipped")
                                         + " by the kernel, " + d + " nats from the threshold (allowed " + EPS + ")");
@@ -213,7 +241,7 @@ class AttentionPoliciesGpuTest {
             if (flippedQTiles == 0) {
                 assertEquals(ref.stats().tilesSkippedInLoop(), st.tilesSkippedInLoop(), name + ": skipped in the loop vs the reference");
             }
-            checkOutput(name, out.toFloatArray(), ref.o().data(), in.v().data(), qtileFlipped, seqLen, heads, headDim, nq);
+            checkOutput(name, out.toFloatArray(), ref.o().data(), in.v().data(), qtileFlipped, seqLen, heads, headDim, nq, br);
             float[] ls = lse.toFloatArray();
             for (int i = 0; i < ls.length; i++) {
                 assertTrue(Float.floatToRawIntBits(ls[i]) != POISON32, name + ": lse element " + i + " never written");
@@ -250,7 +278,7 @@ class AttentionPoliciesGpuTest {
     }
 
     static void checkOutput(String name, float[] o, float[] expected, float[] v, boolean[] qtileFlipped, int seqLen, int heads,
-                            int headDim, int nq) {
+                            int headDim, int nq, int br) {
         double vmax = 0;
         for (float x : v) {
             vmax = Math.max(vmax, Math.abs(x));
@@ -267,7 +295,7 @@ class AttentionPoliciesGpuTest {
             int row = i / (heads * headDim) % seqLen;
             int h = i / headDim % heads;
             int b = i / (seqLen * heads * headDim);
-            if (qtileFlipped[(b * heads + h) * nq + row / 64]) {
+            if (qtileFlipped[(b * heads + h) * nq + row / br]) {
                 continue;
             }
             double err = Math.abs((double) o[i] - expected[i]);

@@ -41,7 +41,17 @@ class CudaAttentionSupportTest {
         assertThat(supports("dense:br=128,bc=64", 128)).isFalse();
         assertThat(supports("topk:k=4,br=64,bc=16", 128)).isFalse();
         assertThat(CudaAttention.refusal(PolicySpec.parse("hybrid:r=0.9,bc=128"), 128))
-                .isEqualTo("tiling br=64, bc=128 (the kernels have br=64, bc=32 or 64)");
+                .isEqualTo("tiling br=64, bc=128 (the kernels have br=64, bc=32 or 64; br=128 for listed policies on ws)");
+        // br = 128: listed policies with no in-loop rule or a rule the ws listed kernels take, at bc = 64 and D = 128
+        for (String spec : new String[] {"topk:k=4,br=128", "topp:p=0.9,br=128,order=estimate", "hybrid:r=0.95,br=128",
+            "dense:br=128,order=estimate", "blasst:scale=1,br=128,order=local", "recall:r=0.95,bound=max,br=128,order=estimate"}) {
+            assertThat(supports(spec, 128)).as(spec).isTrue();
+        }
+        for (String spec : new String[] {"dense:br=128", "recall:r=0.95,br=128", "hybrid:r=0.95,bound=exact,br=128",
+            "topk:k=4,br=128,bc=32"}) {
+            assertThat(CudaAttention.refusal(PolicySpec.parse(spec), 128)).as(spec).startsWith("tiling br=128").contains("listed policies");
+        }
+        assertThat(CudaAttention.refusal(PolicySpec.parse("topk:k=4,br=128"), 64)).contains("head dim 64");
         assertThat(CudaAttention.refusal(PolicySpec.parse("dense"), 80)).isEqualTo("head dim 80 (the kernels have 64 and 128)");
     }
 

@@ -1,0 +1,341 @@
+// flash_attention_sm90_ws_list128.cu: the listed policies at q-tiles of 128 rows (br = 128, bc = 64, D = 128) on the
+// warp-specialised Hopper structure. With br = 128 the plan gives one list per 128-row q-tile, so both consumer
+// warpgroups of a CTA (rows 0-63 and 64-127 of the q-tile) walk the same list and share every K/Vᵀ block, as the
+// unlisted kernel's consumers do (flash_attention_sm90_ws.cu); at br = 64 (flash_attention_sm90_ws_list.cu) each
+// consumer has its own list and loads its own blocks, twice the K/V traffic per visited tile, which measured as the
+// listed kernel's gap to dense (docs/BENCHMARKS.md, session 8).
+//
+//   producer (one thread): Q once (four 64 × 64 boxes); then per pair e of list entries: wait until stage e % 2 is
+//     free (both consumers released pair e − 2), load the pair's two 64-key tiles side by side into one 128-key
+//     block of K and of Vᵀ (tile 2e at keys 0-63, tile 2e + 1 at 64-127; an odd list's last block has only the
+//     first), zeros outside the tensor.
+//   consumers, per pair e: O += P_{e−1}·V_{e−1} and S = Q·K_eᵀ as one wgmma group (m64n128k16), one wait; keys ≥ L
+//     and an absent second tile masked; row maxima per tile and over the block; for the rule entry points the
+//     policy's decision per tile in list order on a vote of all 128 rows of the tile, both consumers (named barrier
+//     1, 256 threads: a tile is 128 rows); exps of the kept tiles against the block maximum; P to bf16; the next PV
+//     covers only the 64-key halves with a kept tile.
+// Keep flags [B·H, ceil(L/128), nk]: 2 for every kv-tile first (not on the list), then 1/0 per visited tile, written by
+// the first consumer. Counters as the other listed kernels (tiles, skipped in the loop, FLOPs saved, tiles off the list).
+// Shared memory: Q 32 KiB + two stages of K and Vᵀ blocks (4 × 32 KiB) = 160 KiB + 1 KiB alignment.
+// Java launcher: CudaAttention.launchPlanned (Q and K maps with boxes {64, 1, 64, 1}, Vᵀ {64, 128, 1}).
+#include <stdint.h>
+#include <cuda_bf16.h>
+#include "flash_attention_sm90.cuh"
+#include "flash_attention_sm90_ws.cuh"
+
+namespace fa90wsl128 {
+
+using fa90ws::D;
+using fa90ws::TensorMap;
+constexpr int BC = 64;                           // keys per listed tile
+constexpr int TILE_BYTES = BC * D * 2;           // 16 KiB: one tile's K (two 64 × 64 panels) or Vᵀ (128 d-rows × 64 keys)
+constexpr int BLOCK_BYTES = 2 * TILE_BYTES;      // 32 KiB: a pair's K or Vᵀ
+constexpr int Q_BYTES = 128 * D * 2;             // 32 KiB: the q-tile's 128 rows
+constexpr int SMEM_BYTES = Q_BYTES + 4 * BLOCK_BYTES + 1024;
+static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// All 256 threads of both consumer warpgroups agree on pred (named barrier 1), read back from lane 0 so ptxas sees a
+// warp-uniform value (C7520 otherwise).
+__device__ __forceinline__ bool tile_skip(bool agree0, bool agree1, bool valid0, bool valid1) {
+    const bool pred = (agree0 || !valid0) && (agree1 || !valid1);
+    uint32_t r;
+    asm volatile("{\n.reg .pred p, q;\nsetp.ne.u32 p, %1, 0;\nbarrier.cta.red.and.pred q, 1, 256, p;\nselp.u32 %0, 1, 0, q;\n}\n"
+                 : "=r"(r)
+                 : "r"((uint32_t)pred)
+                 : "memory");
+    return __shfl_sync(0xffffffffu, (int)r, 0) != 0;
+}
+
+template <int MODE>
+__device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
+    static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
+    constexpr bool RULE = MODE != 0;
+    const fa90::Fa90Params& p = lp.base;
+    extern __shared__ char smem_wsl128[];
+    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_wsl128) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * BLOCK_BYTES;
+    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
+    auto fullQ = [&]() { return b0; };
+    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
+    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
+    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
+    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+
+    const int L = p.seq_len, H = p.heads;
+    const int nq = (L + 127) / 128, nk = (L + BC - 1) / BC;
+    const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    const int b = bh / H, h = bh % H;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
+
+    if (threadIdx.x == 0) {
+        fa90ws::bar_init(fullQ(), 1);
+        for (int s = 0; s < 2; s++) {
+            fa90ws::bar_init(fullK(s), 1);
+            fa90ws::bar_init(fullV(s), 1);
+            fa90ws::bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
+            fa90ws::bar_init(emptyV(s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    // The q-tile's list (shared by the whole CTA) and its length.
+    int nvis = nk;
+    const int* lst = nullptr;
+    if (lp.count != nullptr) nvis = lp.count[(long long)bh * nq + qt];
+    if (lp.list != nullptr) lst = lp.list + (long long)bh * lp.list_bh_stride + (long long)qt * nk;
+    auto entry = [&](int e) { return lst != nullptr ? __ldg(lst + e) : e; };   // kv-tile index of list entry e
+    const int npairs = (nvis + 1) / 2;
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 0) {
+            fa90ws::bar_expect(fullQ(), Q_BYTES);
+            for (int half = 0; half < 2; half++) {
+                for (int panel = 0; panel < 2; panel++) {
+                    fa90ws::tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, fullQ());
+                }
+            }
+            for (int e = 0; e < npairs; e++) {
+                const int s = e & 1, n = min(2, nvis - 2 * e);
+                if (e >= 2) fa90ws::bar_wait(emptyK(s), ((e >> 1) + 1) & 1);
+                fa90ws::bar_expect(fullK(s), n * TILE_BYTES);
+                for (int t = 0; t < n; t++) {
+                    const int key0 = entry(2 * e + t) * BC;
+                    for (int panel = 0; panel < 2; panel++) {
+                        fa90ws::tma_4d(sK + s * BLOCK_BYTES + panel * TILE_BYTES + t * 8192, mk, panel * 64, h, key0, b, fullK(s));
+                    }
+                }
+                if (e >= 2) fa90ws::bar_wait(emptyV(s), ((e >> 1) + 1) & 1);
+                fa90ws::bar_expect(fullV(s), n * TILE_BYTES);
+                for (int t = 0; t < n; t++) {
+                    fa90ws::tma_3d(sV + s * BLOCK_BYTES + t * TILE_BYTES, mv, entry(2 * e + t) * BC, 0, bh, fullV(s));
+                }
+            }
+            // Tail: stay until the consumers have released the last blocks, so no load is in flight at exit.
+            for (int e = npairs > 2 ? npairs - 2 : 0; e < npairs; e++) {
+                fa90ws::bar_wait(emptyK(e & 1), (e >> 1) & 1);
+                fa90ws::bar_wait(emptyV(e & 1), (e >> 1) & 1);
+            }
+        }
+        return;
+    }
+    const int np = __shfl_sync(0xffffffffu, npairs, 0);
+    nvis = __shfl_sync(0xffffffffu, nvis, 0);
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int half = wg - 1;
+    const int r0 = qt * 128 + half * 64, rows = max(0, min(64, L - r0));
+    const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
+    const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const float scale = p.scale, sl2e = scale * 1.4426950408889634f, thr = p.threshold;
+    const float ethr = MODE == 2 ? expf(thr) : 0.f;   // dynsparse: e^λ
+    const uint32_t myQ = sQ + half * 2 * 8192;
+    // The first consumer owns the q-tile's keep flags and its tile counters (every decision is the whole CTA's).
+    unsigned int* keep = p.keep == nullptr || half != 0 ? nullptr : p.keep + ((long long)bh * nq + qt) * nk;
+    if (keep != nullptr) {
+        for (int j = tid; j < nk; j += 128) keep[j] = 2u;
+        asm volatile("bar.sync 2, 128;\n" ::: "memory");   // before thread 0 marks the visited tiles
+    }
+
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f}, mrun[2] = {-INFINITY, -INFINITY};
+    float o[64];
+    #pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    float s[64];
+    uint32_t pa[8][4];
+    int wg_skipped = 0, wg_skipped_cols = 0, visited_cols = 0;   // at most nk tiles, L columns
+
+    fa90ws::bar_wait(fullQ(), 0);
+    int pv_prev = 0;   // PV owed for pair e − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
+    for (int e = 0; e <= np; e++) {
+        const bool qk = e < np;
+        const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
+        const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
+        if (qk) fa90ws::bar_wait(fullK(st), par);
+        if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        if (pv_prev == 3) {
+            fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
+        } else if (pv_prev == 1) {
+            fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
+        } else if (pv_prev == 2) {
+            fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
+        }
+        if (qk) {
+            #pragma unroll
+            for (int kk = 0; kk < D / 16; kk++) {
+                // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+                const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
+                fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        fa90::fence_regs<64>(s);
+        if (qk) fa90ws::bar_arrive(emptyK(st));
+        if (e > 0) fa90ws::bar_arrive(emptyV(pst));
+        pv_prev = 0;
+        if (!qk) break;
+
+        // The pair's tiles: ntiles (1 or 2, CTA-uniform), the first key of each (an absent second tile masked whole).
+        const int ntiles = min(2, nvis - 2 * e);
+        int jt[2], kb[2];
+        jt[0] = entry(2 * e);
+        jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
+        kb[0] = jt[0] * BC;
+        kb[1] = ntiles == 2 ? jt[1] * BC : L;
+        fa90ws::mask_past_end<8>(s, kb[0], L, t4);
+        fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
+        float tm[2][2];
+        float bm[2] = {m[0], m[1]};
+        #pragma unroll
+        for (int sub = 0; sub < 2; sub++) {
+            tm[sub][0] = -INFINITY;
+            tm[sub][1] = -INFINITY;
+            #pragma unroll
+            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+            }
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                bm[r] = fmaxf(bm[r], tm[sub][r]);
+            }
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+            m[r] = bm[r];
+            msc[r] = bm[r] * sl2e;
+            l[r] *= alpha[r];
+            if (MODE == 3) skipped[r] *= alpha[r];
+        }
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+            }
+        }
+        unsigned kept = 0;   // bit sub: tile sub kept (CTA-uniform)
+        float rs[2] = {0.f, 0.f};
+        #pragma unroll
+        for (int sub = 0; sub < 2; sub++) {
+            if (sub >= ntiles) {   // no second tile (uniform): P = 0, and the PV below leaves this half out
+                #pragma unroll
+                for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                    pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+                }
+                continue;
+            }
+            const int cols = min(BC, L - kb[sub]);
+            visited_cols += cols;
+            bool skip = false;
+            if constexpr (RULE) {
+                bool agree[2];
+                float bound[2] = {0.f, 0.f};
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    agree[r] = fa90ws::rule_agrees<MODE>(tm[sub][r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
+                }
+                skip = tile_skip(agree[0], agree[1], valid0, valid1);
+                if (skip) {
+                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
+                    wg_skipped++;
+                    wg_skipped_cols += cols;
+                    #pragma unroll
+                    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+                    }
+                } else if constexpr (MODE == 1) {
+                    mrun[0] = fmaxf(mrun[0], tm[sub][0]);
+                    mrun[1] = fmaxf(mrun[1], tm[sub][1]);
+                }
+            }
+            if (keep != nullptr && tid == 0) keep[jt[sub]] = skip ? 0u : 1u;
+            if (skip) continue;
+            kept |= 1u << sub;
+            float ps[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+            }
+            if (MODE >= 2 && sub == 0) {
+                // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+                    ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+                    l[r] += ps[r];
+                }
+            } else {
+                rs[0] += ps[0];
+                rs[1] += ps[1];
+            }
+            #pragma unroll
+            for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+                pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+                pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+                pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+            }
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+            l[r] += rs[r];
+        }
+        pv_prev = (kept & 1u ? 1 : 0) | (kept & 2u ? 2 : 0);
+    }
+
+    if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing
+    fa90ws::store_rows(o, l, m, p, b, h, r0 + lr0, r0 + lr1, valid0, valid1, t4);
+    if (tid == 0) {
+        // FLOPs saved, this consumer's rows: PV of the tiles skipped in the loop, QKᵀ and PV of the tiles off the list
+        const double saved = 2.0 * rows * D * (double)wg_skipped_cols + 4.0 * rows * D * (double)(L - visited_cols);
+        atomicAdd(&p.stats[2], (unsigned long long)saved);
+        if (half == 0) {
+            atomicAdd(&p.stats[0], (unsigned long long)nk);
+            atomicAdd(&p.stats[1], (unsigned long long)wg_skipped);
+            atomicAdd(&p.stats[3], (unsigned long long)(nk - nvis));
+        }
+    }
+}
+
+#endif
+
+}  // namespace fa90wsl128
+
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90wsl128::SMEM_BYTES of dynamic shared memory; D = 128, br = 128, bc = 64.
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define FA90WSL128_BODY(MODE) fa90wsl128::attention_ws_list128<MODE>(mq, mk, mv, p);
+#else
+#define FA90WSL128_BODY(MODE) __trap();
+#endif
+#define FA90WSL128_ENTRY(NAME, MODE)                                                                                   \
+    extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_list128_##NAME##_d128_bc64(                 \
+            const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,               \
+            const __grid_constant__ fa90ws::TensorMap mv, fa90::Fa90ListParams p) {                                   \
+        FA90WSL128_BODY(MODE)                                                                                         \
+    }
+FA90WSL128_ENTRY(dense, 0)
+FA90WSL128_ENTRY(blasst, 1)
+FA90WSL128_ENTRY(dynsparse, 2)
+FA90WSL128_ENTRY(recall, 3)
+#undef FA90WSL128_ENTRY
+#undef FA90WSL128_BODY

@@ -181,7 +181,6 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                         wg_skipped++;
                         wg_skipped_cols += pend_cols[t];
                     } else {
-        // No rule in the loop (dense, topk, topp and the orders): every listed tile is kept.
                         l[0] += pend_ps[t][0];
                         l[1] += pend_ps[t][1];
                         if constexpr (MODE == 1) {
@@ -252,6 +251,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                 m[r] = bm[r];
                 msc[r] = bm[r] * sl2e;
                 l[r] *= alpha[r];
+                if (MODE == 3) skipped[r] *= alpha[r];
             }
             if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
                 #pragma unroll
@@ -330,6 +330,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
             pend_jt[1] = jt[1];
         }
     } else {
+        // No rule in the loop (dense, topk, topp and the orders): every listed tile is kept.
         for (int e = 0; e <= np; e++) {
             const bool qk = e < np;
             const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
@@ -395,7 +396,6 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                 m[r] = bm[r];
                 msc[r] = bm[r] * sl2e;
                 l[r] *= alpha[r];
-                if (MODE == 3) skipped[r] *= alpha[r];
             }
             if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
                 #pragma unroll

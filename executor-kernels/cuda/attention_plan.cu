@@ -411,7 +411,6 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
             // ascending from the lightest; position 0 (the heaviest) is always kept; a global tile is kept and spends
             // no budget
             float sum = 0.f;
-            stop = 0;
             bool over = false;
             for (int i0 = nk - 1; i0 >= 1 && !over; i0 -= 8) {
                 unsigned long long v[8];
@@ -425,7 +424,6 @@ extern "C" __global__ void __launch_bounds__(ap::PLAN_THREADS) attn_plan(ap::Pla
                     }
                 }
             }
-            keep = nk;
         }
         scratch[0] = keep;
         scratch[1] = stop;

@@ -1,7 +1,6 @@
 package io.sparserender.engine.gpu;
 
 import io.sparserender.engine.attention.Tiling;
-import io.sparserender.engine.attention.VisitOrder;
 import io.sparserender.engine.tensor.DType;
 import java.util.Arrays;
 
@@ -42,12 +41,10 @@ public final class CudaRecall {
         this.device = ops.device();
     }
 
-    /** Row recalls [B, sampled heads, L] as floats (a fresh buffer, NaN until written). */
-    public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, int... sampledHeads) {
-        return rowRecalls(q, k, keep, new Tiling(ROWS, bc, VisitOrder.NATURAL), sampledHeads);
-    }
-
-    /** Row recalls for keep flags of the call's tiling (q-tiles of br = 64 or 128 rows, kv-tiles of bc = 32 or 64 keys). */
+    /**
+     * Row recalls [B, sampled heads, L] as floats (a fresh buffer, NaN until written) for keep flags of the call's
+     * tiling (q-tiles of br = 64 or 128 rows, kv-tiles of bc = 32 or 64 keys).
+     */
     public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, int... sampledHeads) {
         try (DeviceArena.Scope scope = device.arena().scope()) {
             int[] shape = q.shape();
@@ -62,17 +59,9 @@ public final class CudaRecall {
      * Writes the row recalls into {@code recall}, F32 [B, sampled heads, L].
      *
      * @param q, k bf16 [B, L, H, D]
-     * @param keep I32 keep flags [B, H, ceil(L/64), ceil(L/bc)] of the call (1 = kept)
-     * @param bc the call's kv-tile width
+     * @param keep I32 keep flags [B, H, ceil(L/br), ceil(L/bc)] of the call (1 = kept)
+     * @param tiling the call's q-tile height br (64 or 128) and kv-tile width bc (32 or 64); the order is not read
      * @param sampledHeads head indices, each in [0, H)
-     */
-    public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, int bc, DeviceBuffer recall, int... sampledHeads) {
-        rowRecalls(q, k, keep, new Tiling(ROWS, bc, VisitOrder.NATURAL), recall, sampledHeads);
-    }
-
-    /**
-     * As {@link #rowRecalls(DeviceBuffer, DeviceBuffer, DeviceBuffer, int, DeviceBuffer, int...)} for keep flags
-     * [B, H, ceil(L/br), ceil(L/bc)] of the call's tiling (br 64 or 128; the order is not read).
      */
     public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, DeviceBuffer recall, int... sampledHeads) {
         int br = tiling.br(), bc = tiling.bc();

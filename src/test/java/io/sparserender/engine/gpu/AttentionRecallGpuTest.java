@@ -11,8 +11,10 @@ import io.sparserender.engine.attention.DenseReference;
 import io.sparserender.engine.attention.ExactRecall;
 import io.sparserender.engine.attention.QkvInput;
 import io.sparserender.engine.attention.TileMask;
+import io.sparserender.engine.attention.Tiling;
 import io.sparserender.engine.attention.VideoGrid;
 import io.sparserender.engine.attention.VideoLikeInputs;
+import io.sparserender.engine.attention.VisitOrder;
 import io.sparserender.engine.tensor.DType;
 import io.sparserender.engine.tensor.Tensor;
 import io.sparserender.testing.RequiresGpu;
@@ -28,16 +30,19 @@ import org.junit.jupiter.params.provider.CsvSource;
 @RequiresGpu
 @SuppressWarnings("try") // arena scopes are opened for their close()
 class AttentionRecallGpuTest {
-    @ParameterizedTest(name = "{0} B={1} L={2} H={3} D={4} bc={5} heads={6}")
+    @ParameterizedTest(name = "{0} B={1} L={2} H={3} D={4} br={5} bc={6} heads={7}")
     @CsvSource(delimiter = '|', value = {
-        "random | 1 | 1    | 1 | 64  | 64 | 0",
-        "random | 2 | 100  | 3 | 128 | 32 | 2;0",
-        "random | 1 | 130  | 2 | 64  | 64 | 1",
-        "video  | 2 | 1000 | 3 | 128 | 32 | 0;1;2",
-        "video  | 1 | 1000 | 2 | 128 | 64 | 1;0",
+        "random | 1 | 1    | 1 | 64  | 64  | 64 | 0",
+        "random | 2 | 100  | 3 | 128 | 64  | 32 | 2;0",
+        "random | 1 | 130  | 2 | 64  | 64  | 64 | 1",
+        "video  | 2 | 1000 | 3 | 128 | 64  | 32 | 0;1;2",
+        "video  | 1 | 1000 | 2 | 128 | 64  | 64 | 1;0",
+        // keep flags of 128-row q-tiles (the br = 128 listed kernel's): a last q-tile of 2 rows, one of 104
+        "random | 1 | 130  | 2 | 128 | 128 | 64 | 1",
+        "video  | 2 | 1000 | 3 | 128 | 128 | 64 | 2;0",
     })
-    void matchesTheReference(String kind, int batch, int seqLen, int heads, int headDim, int bc, String sampledList) {
-        SplittableRandom r = random("recall " + kind + " " + batch + " " + seqLen + " " + heads + " " + headDim + " " + bc);
+    void matchesTheReference(String kind, int batch, int seqLen, int heads, int headDim, int br, int bc, String sampledList) {
+        SplittableRandom r = random("recall " + kind + " " + batch + " " + seqLen + " " + heads + " " + headDim + " " + br + " " + bc);
         QkvInput raw = kind.equals("video")
                 ? VideoLikeInputs.videoLike(batch, VideoGrid.parse("1x20x50"), heads, headDim, VideoLikeInputs.Knobs.defaults(), r.nextLong())
                 : VideoLikeInputs.random(batch, seqLen, heads, headDim, 1.0, r.nextLong());
@@ -46,7 +51,7 @@ class AttentionRecallGpuTest {
         float[] q = roundBf16(raw.q().data());
         float[] k = roundBf16(raw.k().data());
         QkvInput in = new QkvInput(new Tensor(q, shape), new Tensor(k, shape), new Tensor(roundBf16(raw.v().data()), shape));
-        int nq = (seqLen + 63) / 64;
+        int nq = (seqLen + br - 1) / br;
         int nk = (seqLen + bc - 1) / bc;
         int[] flags = new int[batch * heads * nq * nk];
         for (int i = 0; i < flags.length; i++) {
@@ -58,7 +63,7 @@ class AttentionRecallGpuTest {
             sampled[i] = Integer.parseInt(parts[i].trim());
         }
         double[] expected = ExactRecall.rowRecalls(DenseReference.compute(in, bc),
-                TileMask.fromKeepFlags(batch, heads, nq, nk, flags), 64);
+                TileMask.fromKeepFlags(batch, heads, nq, nk, flags), br);
 
         CudaKernels ops = ops();
         float[] got;
@@ -68,7 +73,7 @@ class AttentionRecallGpuTest {
             DeviceBuffer keep = ops.allocate(DType.I32, batch, heads, nq, nk);
             keep.copyFrom(flags);
             DeviceBuffer out = poisoned(DType.F32, batch, sampled.length, seqLen);
-            new CudaRecall(ops).rowRecalls(dq, dk, keep, bc, out, sampled);
+            new CudaRecall(ops).rowRecalls(dq, dk, keep, new Tiling(br, bc, VisitOrder.NATURAL), out, sampled);
             got = out.toFloatArray();
         }
         for (int b = 0; b < batch; b++) {

@@ -11,9 +11,10 @@
 //     first), zeros outside the tensor.
 //   consumers, per pair e: O += P_{e−1}·V_{e−1} and S = Q·K_eᵀ as one wgmma group (m64n128k16), one wait; keys ≥ L
 //     and an absent second tile masked; row maxima per tile and over the block; for the rule entry points the
-//     policy's decision per tile in list order on a vote of all 128 rows of the tile, both consumers (named barrier
-//     1, 256 threads: a tile is 128 rows); exps of the kept tiles against the block maximum; P to bf16; the next PV
-//     covers only the 64-key halves with a kept tile.
+//     policy's decision per tile in list order on a vote of all 128 rows of the tile, i.e. of both consumers: each
+//     votes over its own rows, posts the votes to the other through a shared-memory ring, takes the exps as if the
+//     tiles were kept and applies the decisions one pair later, before that pair's PV (see the rule loop below); P to
+//     bf16; the PV covers only the 64-key halves with a kept tile.
 // Keep flags [B·H, ceil(L/128), nk]: 2 for every kv-tile first (not on the list), then 1/0 per visited tile, written by
 // the first consumer. Counters as the other listed kernels (tiles, skipped in the loop, FLOPs saved, tiles off the list).
 // Shared memory: Q 32 KiB + two stages of K and Vᵀ blocks (4 × 32 KiB) = 160 KiB + 1 KiB alignment.
@@ -36,18 +37,6 @@ static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// All 256 threads of both consumer warpgroups agree on pred (named barrier 1), read back from lane 0 so ptxas sees a
-// warp-uniform value (C7520 otherwise).
-__device__ __forceinline__ bool tile_skip(bool agree0, bool agree1, bool valid0, bool valid1) {
-    const bool pred = (agree0 || !valid0) && (agree1 || !valid1);
-    uint32_t r;
-    asm volatile("{\n.reg .pred p, q;\nsetp.ne.u32 p, %1, 0;\nbarrier.cta.red.and.pred q, 1, 256, p;\nselp.u32 %0, 1, 0, q;\n}\n"
-                 : "=r"(r)
-                 : "r"((uint32_t)pred)
-                 : "memory");
-    return __shfl_sync(0xffffffffu, (int)r, 0) != 0;
-}
-
 template <int MODE>
 __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
     static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
@@ -55,6 +44,8 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     const fa90::Fa90Params& p = lp.base;
     extern __shared__ char smem_wsl128[];
     __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    __shared__ uint64_t vote_bars[2 * 4];     // the rules' vote ring: per consumer, four slots, one arrival each
+    __shared__ uint32_t vote_words[2 * 4];    // bit 0 tile 0 skipped, bit 1 tile 1 if 0 kept, bit 2 tile 1 if 0 skipped
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_wsl128) + 1023u) & ~1023u;
     const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * BLOCK_BYTES;
     const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
@@ -63,6 +54,8 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
     auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
     auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+    const uint32_t vb0 = (uint32_t)__cvta_generic_to_shared(&vote_bars[0]);
+    auto vbar = [&](int c, int slot) { return vb0 + 8 * (c * 4 + slot); };
 
     const int L = p.seq_len, H = p.heads;
     const int nq = (L + 127) / 128, nk = (L + BC - 1) / BC;
@@ -77,6 +70,9 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
             fa90ws::bar_init(fullV(s), 1);
             fa90ws::bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
             fa90ws::bar_init(emptyV(s), 256);
+        }
+        if (RULE) {
+            for (int i = 0; i < 8; i++) fa90ws::bar_init(vbar(i / 4, i % 4), 1);
         }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
@@ -139,7 +135,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     unsigned int* keep = p.keep == nullptr || half != 0 ? nullptr : p.keep + ((long long)bh * nq + qt) * nk;
     if (keep != nullptr) {
         for (int j = tid; j < nk; j += 128) keep[j] = 2u;
-        asm volatile("bar.sync 2, 128;\n" ::: "memory");   // before thread 0 marks the visited tiles
+        asm volatile("bar.sync 3, 128;\n" ::: "memory");   // before thread 0 marks the visited tiles (1, 2: the votes)
     }
 
     float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f}, skipped[2] = {0.f, 0.f}, mrun[2] = {-INFINITY, -INFINITY};
@@ -152,155 +148,305 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
 
     fa90ws::bar_wait(fullQ(), 0);
     int pv_prev = 0;   // PV owed for pair e − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
-    for (int e = 0; e <= np; e++) {
-        const bool qk = e < np;
-        const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
-        const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
-        if (qk) fa90ws::bar_wait(fullK(st), par);
-        if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
-        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        if (pv_prev == 3) {
-            fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
-        } else if (pv_prev == 1) {
-            fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
-        } else if (pv_prev == 2) {
-            fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
-        }
-        if (qk) {
-            #pragma unroll
-            for (int kk = 0; kk < D / 16; kk++) {
-                // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
-                const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
-                fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
-            }
-        }
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-        fa90::fence_regs<64>(o);
-        fa90::fence_regs<64>(s);
-        if (qk) fa90ws::bar_arrive(emptyK(st));
-        if (e > 0) fa90ws::bar_arrive(emptyV(pst));
-        pv_prev = 0;
-        if (!qk) break;
-
-        // The pair's tiles: ntiles (1 or 2, CTA-uniform), the first key of each (an absent second tile masked whole).
-        const int ntiles = min(2, nvis - 2 * e);
-        int jt[2], kb[2];
-        jt[0] = entry(2 * e);
-        jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
-        kb[0] = jt[0] * BC;
-        kb[1] = ntiles == 2 ? jt[1] * BC : L;
-        fa90ws::mask_past_end<8>(s, kb[0], L, t4);
-        fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
-        float tm[2][2];
-        float bm[2] = {m[0], m[1]};
-        #pragma unroll
-        for (int sub = 0; sub < 2; sub++) {
-            tm[sub][0] = -INFINITY;
-            tm[sub][1] = -INFINITY;
-            #pragma unroll
-            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-            }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                bm[r] = fmaxf(bm[r], tm[sub][r]);
-            }
-        }
-        float alpha[2], msc[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-            m[r] = bm[r];
-            msc[r] = bm[r] * sl2e;
-            l[r] *= alpha[r];
-            if (MODE == 3) skipped[r] *= alpha[r];
-        }
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-            }
-        }
-        unsigned kept = 0;   // bit sub: tile sub kept (CTA-uniform)
-        float rs[2] = {0.f, 0.f};
-        #pragma unroll
-        for (int sub = 0; sub < 2; sub++) {
-            if (sub >= ntiles) {   // no second tile (uniform): P = 0, and the PV below leaves this half out
+    if constexpr (RULE) {
+        // The rules decide on a vote of all 128 rows of a tile, i.e. of both consumers. Waiting for the other consumer at
+        // every tile made them take turns instead of overlapping (measured: hybrid 3-15 % slower than at br = 64), so
+        // the decisions are deferred by one pair: after pair e's QKᵀ each consumer votes over its own rows (three votes:
+        // tile 0; tile 1 if tile 0 is kept; tile 1 if tile 0 is skipped), posts them to the other through a four-slot
+        // ring, takes both tiles' exps as if kept, and reads the other's votes at the start of pair e + 1, before pair
+        // e's PV: then it knows which tiles were skipped, leaves their halves out of the PV and adds only the kept
+        // tiles' sums to l (the skipped ones' bounds to skipped). The state and the order of its updates are the same
+        // as deciding in place. A consumer is at most one pair ahead of the other (they share the K/V ring), so four
+        // slots are never overwritten before they are read.
+        int pend_n = 0, pend_jt[2] = {0, 0}, pend_cols[2] = {0, 0};
+        float pend_ps[2][2], pend_bound[2][2], pend_tm[2][2];
+        uint32_t own = 0;
+        for (int e = 0; e <= np; e++) {
+            const bool qk = e < np;
+            const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
+            const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
+            if (e > 0) {
+                // Pair e − 1's decisions: both consumers' votes.
+                const int slot = (e - 1) & 3;
+                fa90ws::bar_wait(vbar(1 - half, slot), ((e - 1) >> 2) & 1);
+                const uint32_t both = own & vote_words[(1 - half) * 4 + slot];
+                const bool d0 = (both & 1u) != 0u;
+                const bool d1 = pend_n == 2 && (both & (d0 ? 4u : 2u)) != 0u;
                 #pragma unroll
-                for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-                    pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+                for (int t = 0; t < 2; t++) {
+                    if (t >= pend_n) break;
+                    const bool skip = t == 0 ? d0 : d1;
+                    if (skip) {
+                        if constexpr (MODE == 3) { skipped[0] += pend_bound[t][0]; skipped[1] += pend_bound[t][1]; }
+                        wg_skipped++;
+                        wg_skipped_cols += pend_cols[t];
+                    } else {
+                        l[0] += pend_ps[t][0];
+                        l[1] += pend_ps[t][1];
+                        if constexpr (MODE == 1) {
+                            mrun[0] = fmaxf(mrun[0], pend_tm[t][0]);
+                            mrun[1] = fmaxf(mrun[1], pend_tm[t][1]);
+                        }
+                    }
+                    if (keep != nullptr && tid == 0) keep[pend_jt[t]] = skip ? 0u : 1u;
                 }
-                continue;
+                pv_prev = (d0 ? 0 : 1) | (pend_n == 2 && !d1 ? 2 : 0);
             }
-            const int cols = min(BC, L - kb[sub]);
-            visited_cols += cols;
-            bool skip = false;
-            if constexpr (RULE) {
-                bool agree[2];
-                float bound[2] = {0.f, 0.f};
+            if (qk) fa90ws::bar_wait(fullK(st), par);
+            if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            if (pv_prev == 3) {
+                fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
+            } else if (pv_prev == 1) {
+                fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
+            } else if (pv_prev == 2) {
+                fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
+            }
+            if (qk) {
+                #pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
+                    fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+                }
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fa90::fence_regs<64>(o);
+            fa90::fence_regs<64>(s);
+            if (qk) fa90ws::bar_arrive(emptyK(st));
+            if (e > 0) fa90ws::bar_arrive(emptyV(pst));
+            pv_prev = 0;
+            if (!qk) break;
+
+            const int ntiles = min(2, nvis - 2 * e);
+            int jt[2], kb[2];
+            jt[0] = entry(2 * e);
+            jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
+            kb[0] = jt[0] * BC;
+            kb[1] = ntiles == 2 ? jt[1] * BC : L;
+            fa90ws::mask_past_end<8>(s, kb[0], L, t4);
+            fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
+            float tm[2][2];
+            float bm[2] = {m[0], m[1]};
+            #pragma unroll
+            for (int sub = 0; sub < 2; sub++) {
+                tm[sub][0] = -INFINITY;
+                tm[sub][1] = -INFINITY;
+                #pragma unroll
+                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                    tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                    tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+                }
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    agree[r] = fa90ws::rule_agrees<MODE>(tm[sub][r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr, ethr, bound[r]);
+                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                    bm[r] = fmaxf(bm[r], tm[sub][r]);
                 }
-                skip = tile_skip(agree[0], agree[1], valid0, valid1);
-                if (skip) {
-                    if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
-                    wg_skipped++;
-                    wg_skipped_cols += cols;
+            }
+            float alpha[2], msc[2];
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+                m[r] = bm[r];
+                msc[r] = bm[r] * sl2e;
+                l[r] *= alpha[r];
+                if (MODE == 3) skipped[r] *= alpha[r];
+            }
+            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+                #pragma unroll
+                for (int g = 0; g < 16; g++) {
+                    o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                    o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+                }
+            }
+            // Both tiles' exps as if kept (P of an absent second tile zero), their whole-row sums, the votes.
+            bool agree[3][2];
+            #pragma unroll
+            for (int sub = 0; sub < 2; sub++) {
+                if (sub >= ntiles) {
                     #pragma unroll
-                    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                    for (int kk = 4; kk < 8; kk++) {
                         pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
                     }
-                } else if constexpr (MODE == 1) {
-                    mrun[0] = fmaxf(mrun[0], tm[sub][0]);
-                    mrun[1] = fmaxf(mrun[1], tm[sub][1]);
+                    pend_ps[1][0] = 0.f; pend_ps[1][1] = 0.f;
+                    agree[1][0] = agree[1][1] = agree[2][0] = agree[2][1] = true;
+                    continue;
                 }
-            }
-            if (keep != nullptr && tid == 0) keep[jt[sub]] = skip ? 0u : 1u;
-            if (skip) continue;
-            kept |= 1u << sub;
-            float ps[2] = {0.f, 0.f};
-            #pragma unroll
-            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
-                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
-                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
-                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
-                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
-            }
-            if (MODE >= 2 && sub == 0) {
-                // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
+                const int cols = min(BC, L - kb[sub]);
+                visited_cols += cols;
+                pend_cols[sub] = cols;
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    pend_tm[sub][r] = tm[sub][r];
+                    if (sub == 0) {
+                        agree[0][r] = fa90ws::rule_agrees<MODE>(tm[0][r], m[r], l[r], skipped[r], mrun[r], cols, scale, sl2e, thr,
+                                                                ethr, pend_bound[0][r]);
+                    } else {
+                        // tile 1 if tile 0 is kept (its sum in l, its maximum in mrun) and if it is skipped (its bound)
+                        agree[1][r] = fa90ws::rule_agrees<MODE>(tm[1][r], m[r], l[r] + pend_ps[0][r], skipped[r],
+                                                                fmaxf(mrun[r], tm[0][r]), cols, scale, sl2e, thr, ethr, pend_bound[1][r]);
+                        float unused;
+                        agree[2][r] = fa90ws::rule_agrees<MODE>(tm[1][r], m[r], l[r], skipped[r] + pend_bound[0][r], mrun[r], cols,
+                                                                scale, sl2e, thr, ethr, unused);
+                    }
+                }
+                float ps[2] = {0.f, 0.f};
+                #pragma unroll
+                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                    s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+                    s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+                    s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+                    s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+                    ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                    ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+                }
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
                     ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
-                    l[r] += ps[r];
+                    pend_ps[sub][r] = ps[r];
                 }
-            } else {
+                #pragma unroll
+                for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                    pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+                    pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+                    pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+                    pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+                }
+            }
+            own = 0u;
+            #pragma unroll
+            for (int v = 0; v < 3; v++) {
+                if (fa90ws::wg_skip(agree[v][0], agree[v][1], valid0, valid1, half)) own |= 1u << v;
+            }
+            if (tid == 0) {
+                const int slot = e & 3;
+                vote_words[half * 4 + slot] = own;
+                fa90ws::bar_arrive(vbar(half, slot));   // release: the word is visible to the other's wait
+            }
+            pend_n = ntiles;
+            pend_jt[0] = jt[0];
+            pend_jt[1] = jt[1];
+        }
+    } else {
+        // No rule in the loop (dense, topk, topp and the orders): every listed tile is kept.
+        for (int e = 0; e <= np; e++) {
+            const bool qk = e < np;
+            const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
+            const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
+            if (qk) fa90ws::bar_wait(fullK(st), par);
+            if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            if (pv_prev == 3) {
+                fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
+            } else if (pv_prev == 1) {
+                fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
+            } else if (pv_prev == 2) {
+                fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
+            }
+            if (qk) {
+                #pragma unroll
+                for (int kk = 0; kk < D / 16; kk++) {
+                    // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+                    const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
+                    fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
+                }
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fa90::fence_regs<64>(o);
+            fa90::fence_regs<64>(s);
+            if (qk) fa90ws::bar_arrive(emptyK(st));
+            if (e > 0) fa90ws::bar_arrive(emptyV(pst));
+            pv_prev = 0;
+            if (!qk) break;
+
+            // The pair's tiles: ntiles (1 or 2, CTA-uniform), the first key of each (an absent second tile masked whole).
+            const int ntiles = min(2, nvis - 2 * e);
+            int jt[2], kb[2];
+            jt[0] = entry(2 * e);
+            jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
+            kb[0] = jt[0] * BC;
+            kb[1] = ntiles == 2 ? jt[1] * BC : L;
+            fa90ws::mask_past_end<8>(s, kb[0], L, t4);
+            fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
+            float tm[2][2];
+            float bm[2] = {m[0], m[1]};
+            #pragma unroll
+            for (int sub = 0; sub < 2; sub++) {
+                tm[sub][0] = -INFINITY;
+                tm[sub][1] = -INFINITY;
+                #pragma unroll
+                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                    tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                    tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+                }
+                #pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                    bm[r] = fmaxf(bm[r], tm[sub][r]);
+                }
+            }
+            float alpha[2], msc[2];
+            #pragma unroll
+            for (int r = 0; r < 2; r++) {
+                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+                m[r] = bm[r];
+                msc[r] = bm[r] * sl2e;
+                l[r] *= alpha[r];
+            }
+            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+                #pragma unroll
+                for (int g = 0; g < 16; g++) {
+                    o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                    o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+                }
+            }
+            unsigned kept = 0;   // bit sub: tile sub kept (CTA-uniform)
+            float rs[2] = {0.f, 0.f};
+            #pragma unroll
+            for (int sub = 0; sub < 2; sub++) {
+                if (sub >= ntiles) {   // no second tile (uniform): P = 0, and the PV below leaves this half out
+                    #pragma unroll
+                    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+                    }
+                    continue;
+                }
+                const int cols = min(BC, L - kb[sub]);
+                visited_cols += cols;
+                if (keep != nullptr && tid == 0) keep[jt[sub]] = 1u;
+                kept |= 1u << sub;
+                float ps[2] = {0.f, 0.f};
+                #pragma unroll
+                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                    s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+                    s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+                    s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+                    s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+                    ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+                    ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+                }
                 rs[0] += ps[0];
                 rs[1] += ps[1];
+                #pragma unroll
+                for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
+                    pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+                    pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+                    pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+                    pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+                }
             }
             #pragma unroll
-            for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-                pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-                pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-                pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-                pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+            for (int r = 0; r < 2; r++) {
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
+                rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
+                l[r] += rs[r];
             }
+            pv_prev = (kept & 1u ? 1 : 0) | (kept & 2u ? 2 : 0);
         }
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 1);
-            rs[r] += __shfl_xor_sync(0xffffffffu, rs[r], 2);
-            l[r] += rs[r];
-        }
-        pv_prev = (kept & 1u ? 1 : 0) | (kept & 2u ? 2 : 0);
     }
 
     if (rows == 0) return;   // an absent second half of the last q-tile: it computed on zero rows, writes nothing

@@ -212,42 +212,58 @@ extern "C" __global__ void __launch_bounds__(128) attn_pool_tiles(ap::PoolParams
     dst[d] = __fdiv_rn(acc, (float)n);
 }
 
-// Grid: B*H * ceil(nq/32) * ceil(nk/32) blocks of 256 threads; block (bh, q-tile group, kv-tile group)
-// computes 32 x 32 logits, each thread 4 q-tiles x 1 kv-tile. Each dot product runs d = 0 .. D−1 in one
+// Grid: B*H * ceil(nq/64) * ceil(nk/64) blocks of 256 threads; block (bh, q-tile group, kv-tile group) computes
+// 64 x 64 logits, each thread 4 q-tiles x 4 kv-tiles from registers (8 shared-memory loads per 16 products; the
+// earlier 4 x 1 per thread was bound by its shared-memory loads). Each dot product still runs d = 0 .. D−1 in one
 // thread without FMA, as the reference's loop.
 extern "C" __global__ void __launch_bounds__(256) attn_tile_scores(ap::ScoreParams p) {
-    __shared__ float sq[32][33];
-    __shared__ float sk[32][33];
+    __shared__ float sq[64][33];
+    __shared__ float sk[64][33];
     const int D = p.head_dim, nq = p.nq, nk = p.nk;
-    const int gq = (nq + 31) / 32, gk = (nk + 31) / 32;
+    const int gq = (nq + 63) / 64, gk = (nk + 63) / 64;
     const int bh = blockIdx.x / (gq * gk), rest = blockIdx.x % (gq * gk);
-    const int q0 = (rest / gk) * 32, k0 = (rest % gk) * 32;
-    const int tid = threadIdx.x, tx = tid & 31, ty = tid >> 5;
+    const int q0 = (rest / gk) * 64, k0 = (rest % gk) * 64;
+    const int tid = threadIdx.x, tx = tid & 15, ty = tid >> 4;   // q-tiles q0 + ty + 16 a, kv-tiles k0 + tx + 16 c
     const float* qb = p.qbar + (long long)bh * nq * D;
     const float* kb = p.kbar + (long long)bh * nk * D;
-    float acc[4] = {0.f, 0.f, 0.f, 0.f};
+    float acc[4][4];
+#pragma unroll
+    for (int a = 0; a < 4; a++) {
+#pragma unroll
+        for (int c = 0; c < 4; c++) acc[a][c] = 0.f;
+    }
     for (int d0 = 0; d0 < D; d0 += 32) {
-        for (int i = tid; i < 32 * 32; i += 256) {
+        for (int i = tid; i < 64 * 32; i += 256) {
             int r = i / 32, c = i % 32;
             sq[r][c] = q0 + r < nq ? qb[(long long)(q0 + r) * D + d0 + c] : 0.f;
             sk[r][c] = k0 + r < nk ? kb[(long long)(k0 + r) * D + d0 + c] : 0.f;
         }
         __syncthreads();
 #pragma unroll 4
-        for (int c = 0; c < 32; c++) {
-            float kv = sk[tx][c];
+        for (int d = 0; d < 32; d++) {
+            float qv[4], kv[4];
 #pragma unroll
-            for (int a = 0; a < 4; a++) acc[a] = __fadd_rn(acc[a], __fmul_rn(sq[ty + 8 * a][c], kv));
+            for (int a = 0; a < 4; a++) qv[a] = sq[ty + 16 * a][d];
+#pragma unroll
+            for (int c = 0; c < 4; c++) kv[c] = sk[tx + 16 * c][d];
+#pragma unroll
+            for (int a = 0; a < 4; a++) {
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[a][c] = __fadd_rn(acc[a][c], __fmul_rn(qv[a], kv[c]));
+            }
         }
         __syncthreads();
     }
-    const int kt = k0 + tx;
-    if (kt >= nk) return;
-    const float lc = kt == nk - 1 ? p.log_last : p.log_bc;
 #pragma unroll
-    for (int a = 0; a < 4; a++) {
-        int qt = q0 + ty + 8 * a;
-        if (qt < nq) p.w[((long long)bh * nq + qt) * nk + kt] = __fadd_rn(acc[a], lc);
+    for (int c = 0; c < 4; c++) {
+        const int kt = k0 + tx + 16 * c;
+        if (kt >= nk) continue;
+        const float lc = kt == nk - 1 ? p.log_last : p.log_bc;
+#pragma unroll
+        for (int a = 0; a < 4; a++) {
+            int qt = q0 + ty + 16 * a;
+            if (qt < nq) p.w[((long long)bh * nq + qt) * nk + kt] = __fadd_rn(acc[a][c], lc);
+        }
     }
 }
 
@@ -261,20 +277,51 @@ extern "C" __global__ void __launch_bounds__(128) attn_global_query(ap::GlobalPa
 }
 
 // Grid: B*H*nk blocks of 128 threads. Block (bh, kt): each key's ḡ · k (d ascending, no FMA) in one thread,
-// the largest over the tile as an orderable integer (a max is exact in any order; −0 < +0 as Math.max).
+// the largest over the tile as an orderable integer (a max is exact in any order; −0 < +0 as Math.max). The keys
+// are staged in shared memory with 16-byte loads first (each thread walking its own key's row in global memory
+// was bound by the scattered 2-byte loads: 2.1 ms at L 75,600, H 40); rows padded to an odd number of words.
 extern "C" __global__ void __launch_bounds__(128) attn_global_scores(ap::GlobalParams p) {
+    constexpr int KEYS = 128, MAX_WORDS = 64 + 1;               // keys per pass; D ≤ 128: 64 bf16 pairs + 1 pad
+    __shared__ uint32_t sk[KEYS * MAX_WORDS];
+    __shared__ float sg[128];
     __shared__ unsigned int wbest[32];
     const int D = p.head_dim, L = p.seq_len, H = p.heads;
+    const int words = D / 2, stride = words + 1;
     const int bh = blockIdx.x / p.nk, kt = blockIdx.x % p.nk;
     const int b = bh / H, h = bh % H;
     const int start = kt * p.bc, n = min(p.bc, L - start);
-    const float* g = p.gbar + (long long)bh * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) sg[d] = p.gbar[(long long)bh * D + d];
+    const __nv_bfloat16* k0 = p.k + (((long long)b * L + start) * H + h) * D;
+    const bool vec = (reinterpret_cast<uintptr_t>(p.k) & 15u) == 0u && D % 8 == 0;
     unsigned int best = ap::orderable(-INFINITY);
-    for (int c = threadIdx.x; c < n; c += blockDim.x) {
-        const __nv_bfloat16* kc = p.k + (((long long)b * L + start + c) * H + h) * D;
-        float dot = 0.f;
-        for (int d = 0; d < D; d++) dot = __fadd_rn(dot, __fmul_rn(g[d], __bfloat162float(kc[d])));
-        best = max(best, ap::orderable(dot));
+    for (int c0 = 0; c0 < n; c0 += KEYS) {
+        const int m = min(KEYS, n - c0);
+        __syncthreads();   // sg written; the previous pass's rows read
+        if (vec) {
+            const int chunks = D / 8;                             // 16-byte chunks per key
+            for (int i = threadIdx.x; i < m * chunks; i += blockDim.x) {
+                const int c = i / chunks, ch = i % chunks;
+                const uint4 v = *reinterpret_cast<const uint4*>(k0 + (long long)(c0 + c) * H * D + ch * 8);
+                uint32_t* row = sk + c * stride + ch * 4;
+                row[0] = v.x; row[1] = v.y; row[2] = v.z; row[3] = v.w;
+            }
+        } else {
+            for (int i = threadIdx.x; i < m * words; i += blockDim.x) {
+                const int c = i / words, wd = i % words;
+                sk[c * stride + wd] = *reinterpret_cast<const uint32_t*>(k0 + (long long)(c0 + c) * H * D + 2 * wd);
+            }
+        }
+        __syncthreads();
+        for (int c = threadIdx.x; c < m; c += blockDim.x) {
+            const uint32_t* row = sk + c * stride;
+            float dot = 0.f;
+            for (int wd = 0; wd < words; wd++) {
+                const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(row + wd);
+                dot = __fadd_rn(dot, __fmul_rn(sg[2 * wd], __low2float(pair)));
+                dot = __fadd_rn(dot, __fmul_rn(sg[2 * wd + 1], __high2float(pair)));
+            }
+            best = max(best, ap::orderable(dot));
+        }
     }
     for (int o = 16; o > 0; o >>= 1) best = max(best, __shfl_xor_sync(0xffffffffu, best, o));
     if ((threadIdx.x & 31) == 0) wbest[threadIdx.x >> 5] = best;

@@ -189,6 +189,15 @@ public sealed interface AttentionPolicy {
             return 1 - (1 - pre) * (1 - r);
         }
 
+        /**
+         * Whether an in-loop rule runs: not at {@code pre = 1}, where the pre-pass takes the whole budget and the
+         * rule's own would be zero (it could then skip only tiles whose bound underflows to 0, and would cost the
+         * kernels its per-tile test and vote for nothing: docs/BENCHMARKS.md, session 9).
+         */
+        public boolean hasLoopRule() {
+            return pre < 1;
+        }
+
         @Override public String name() {
             return "hybrid";
         }

@@ -39,7 +39,7 @@ abstract class LoopRule {
             return new Recall(r.r(), r.bound(), br);
         }
         if (policy instanceof AttentionPolicy.Hybrid h) {
-            return new Recall(h.loopRecall(), h.bound(), br);
+            return h.hasLoopRule() ? new Recall(h.loopRecall(), h.bound(), br) : new Never();
         }
         return new Never();
     }

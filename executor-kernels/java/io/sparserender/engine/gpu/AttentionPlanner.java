@@ -162,7 +162,7 @@ public final class AttentionPlanner {
             device.launch(KERNEL_POOL, checkedGrid((long) bh * (nq + nk)), headDim, 0, new KernelArgs().struct(pp.struct()));
             int lastCols = seqLen - (nk - 1) * t.bc();
             ScoreParams sp = new ScoreParams(qbar, kbar, w, bh, nq, nk, headDim, (float) Math.log(t.bc()), (float) Math.log(lastCols));
-            long groups = (long) bh * ((nq + 31) / 32) * ((nk + 31) / 32);
+            long groups = (long) bh * ((nq + 63) / 64) * ((nk + 63) / 64);
             device.launch(KERNEL_SCORES, checkedGrid(groups), 256, 0, new KernelArgs().struct(sp.struct()));
             if (policy instanceof AttentionPolicy.Hybrid h && h.global() > 0) {
                 nGlobal = Math.min(h.global(), nk);

@@ -477,11 +477,11 @@ public final class CudaAttention {
         if (policy instanceof AttentionPolicy.Recall rc) {
             r = rc.r();
             bound = rc.bound();
-        } else if (policy instanceof AttentionPolicy.Hybrid h) {
+        } else if (policy instanceof AttentionPolicy.Hybrid h && h.hasLoopRule()) {
             r = h.loopRecall();
             bound = h.bound();
         } else {
-            return new int[] {MODE_DENSE, 0}; // dense, topk, topp: no in-loop decision
+            return new int[] {MODE_DENSE, 0}; // dense, topk, topp, hybrid at pre = 1: no in-loop decision
         }
         int mode = switch (bound) {
             case MAX -> MODE_RECALL_MAX;

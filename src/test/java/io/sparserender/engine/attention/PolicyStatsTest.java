@@ -165,6 +165,19 @@ class PolicyStatsTest {
     }
 
     @Test
+    void hybridAtPreOneSpendsTheWholeBudgetBeforeTheLoop() {
+        for (String tiles : new String[] {"br=32,bc=32", "br=40,bc=20"}) {
+            AttentionStats split = TiledAttention.run(VIDEO, PolicySpec.parse("hybrid:r=0.6,pre=0.5," + tiles), AttentionOptions.withGrid(GRID)).stats();
+            AttentionStats pre = TiledAttention.run(VIDEO, PolicySpec.parse("hybrid:r=0.6,pre=1," + tiles), AttentionOptions.withGrid(GRID)).stats();
+            assertThat(split.tilesSkippedInLoop()).as("the rule has a budget at pre 0.5 (" + tiles + ")").isPositive();
+            assertThat(pre.tilesSkippedInLoop()).as("no in-loop rule at pre 1 (" + tiles + ")").isZero();
+            assertThat(pre.tilesSkippedBeforeQk()).as(tiles).isGreaterThan(split.tilesSkippedBeforeQk());
+        }
+        assertThat(((AttentionPolicy.Hybrid) PolicySpec.parse("hybrid:r=0.9,pre=1")).hasLoopRule()).isFalse();
+        assertThat(((AttentionPolicy.Hybrid) PolicySpec.parse("hybrid:r=0.9,pre=0.99")).hasLoopRule()).isTrue();
+    }
+
+    @Test
     void aPriorFromTheExactMassesSteersHybrid() {
         DenseReference ref = DenseReference.compute(VIDEO, 32);
         AttentionOptions withPrior = new AttentionOptions(GRID, ref.tileMassTable(32));

@@ -58,6 +58,8 @@ class AttentionPlanGpuTest {
         "random | 2 | 2x9x31  | 2 | 128 | hybrid:r=0.8,pre=0.5,global=3,br=64,bc=32,order=local",
         "video  | 1 | 5x10x20 | 2 | 64  | hybrid:r=0.9,pre=0.7,global=16,br=64,bc=32,order=natural",
         "video  | 1 | 4x24x24 | 2 | 128 | hybrid:r=0.95,global=0,br=64,bc=64",
+        "video  | 1 | 5x30x41 | 2 | 128 | hybrid:r=0.95,br=64,bc=32",
+        "random | 1 | 3x29x48 | 2 | 64  | hybrid:r=0.9,pre=1,global=5,br=128,bc=64",
         "video  | 2 | 5x10x20 | 2 | 64  | recall:r=0.95,bound=binned,br=64,bc=32,order=estimate",
         "random | 1 | 2x10x10 | 2 | 128 | dense:br=64,bc=64,order=estimate",
         "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=64,bc=32,order=local",

@@ -79,6 +79,8 @@ class AttentionPoliciesGpuTest {
         "video  | 1 | 1x3x43  | 2 | 128 | hybrid:r=0.95,br=128,bc=64",
         "video  | 2 | 5x10x20 | 3 | 128 | hybrid:r=0.95,br=128,bc=64",
         "video  | 1 | 8x16x16 | 2 | 128 | hybrid:r=0.9,pre=0.5,br=128,bc=64",
+        "video  | 1 | 5x10x20 | 2 | 128 | hybrid:r=0.975,pre=1,br=128,bc=64",
+        "video  | 2 | 1x11x47 | 2 | 128 | hybrid:r=0.9,bound=exact,pre=1,br=64,bc=64",
         "random | 2 | 3x7x13  | 2 | 128 | topp:p=0.9,br=128,bc=64,order=estimate",
         "video  | 1 | 2x10x10 | 2 | 128 | topp:p=0.5,br=128,bc=64",
         "video  | 1 | 5x10x20 | 2 | 128 | dynsparse:lambda=-9,br=128,bc=64,order=estimate",

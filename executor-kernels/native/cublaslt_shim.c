@@ -14,6 +14,8 @@
  * Optional epilogue (cuBLASLt's own codes: BIAS 4, GELU 32, GELU_BIAS 36): bias[N], of C's type, is added
  * per column of row-major C, i.e. per row of cuBLASLt's column-major N x M result ("bias length = rows of
  * D"), then GELU(tanh) for the GELU ones (cuBLASLt: 0.5x(1 + tanh(sqrt(2/pi)(x + 0.044715x^3)))).
+ * FP8 (nativeMatmulFp8): A and B as E4M3 codes with one float32 scale per row of each (cuBLASLt's outer-vector
+ * scales, 12.9 and later), C[i][j] = scaleA[i] * scaleB[j] * sum_k A[i][k] B[j][k] (+ bias[j]), bf16 C.
  */
 #include <dlfcn.h>
 #include <jni.h>
@@ -35,11 +37,15 @@ typedef struct {
     int reserved[4];
 } cublasLtMatmulHeuristicResult_t;
 
-enum { CUDA_R_32F = 0, CUDA_R_16BF = 14 };
+enum { CUDA_R_32F = 0, CUDA_R_16BF = 14, CUDA_R_8F_E4M3 = 28 };
 enum { CUBLAS_COMPUTE_32F = 68 };
 enum { CUBLAS_OP_N = 0, CUBLAS_OP_T = 1 };
 enum { CUBLASLT_MATMUL_DESC_TRANSA = 3, CUBLASLT_MATMUL_DESC_TRANSB = 4, CUBLASLT_MATMUL_DESC_EPILOGUE = 7,
-       CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8 };
+       CUBLASLT_MATMUL_DESC_BIAS_POINTER = 8, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER = 17,
+       CUBLASLT_MATMUL_DESC_B_SCALE_POINTER = 18, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE = 26,
+       CUBLASLT_MATMUL_DESC_A_SCALE_MODE = 31, CUBLASLT_MATMUL_DESC_B_SCALE_MODE = 32 };
+/* cublasLtMatmulMatrixScale_t (cuBLASLt 12.9+): one float32 scale per row of op(A) / column of op(B) */
+enum { CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F = 3 };
 enum { CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES = 1 };
 
 static size_t (*p_GetVersion)(void);
@@ -129,7 +135,7 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeDestro
  * so is a refusal (no algorithm for an epilogue), so that a refused call costs no second heuristic query.
  */
 enum { SLOT_EMPTY = 0, SLOT_ALGO = 1, SLOT_REFUSED = 2 };
-typedef struct { long long key[6]; int state; cublasLtMatmulAlgo_t algo; size_t ws; } algo_slot;
+typedef struct { long long key[7]; int state; cublasLtMatmulAlgo_t algo; size_t ws; } algo_slot;
 static algo_slot cache[64];
 
 /*
@@ -138,11 +144,9 @@ static algo_slot cache[64];
  * stage[0] names the failing step (0 desc, 1 layouts, 2 preference, 3 heuristic, 4 matmul).
  * epilogue: 0 for none, else a cublasLtEpilogue_t; bias: device pointer of bias[N] (C's type) or 0.
  */
-JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul(
-        JNIEnv* env, jclass cls, jlong handle, jlong a, jlong b, jlong c, jint m, jint n, jint k,
-        jboolean outBf16, jfloat alpha, jint epilogue, jlong bias, jlong workspace, jlong workspaceBytes, jlong stream,
-        jintArray stage) {
-    (void)cls;
+static int matmul(JNIEnv* env, jlong handle, int abType, jlong a, jlong b, jlong c, jint m, jint n, jint k,
+                  jboolean outBf16, jfloat alpha, jint epilogue, jlong bias, jlong scaleA, jlong scaleB, jlong workspace,
+                  jlong workspaceBytes, jlong stream, jintArray stage) {
     cublasLtHandle_t h = (cublasLtHandle_t)(intptr_t)handle;
     cublasLtMatmulDesc_t desc = NULL;
     cublasLtMatrixLayout_t la = NULL, lb = NULL, lc = NULL;
@@ -160,14 +164,27 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul
         const void* biasPtr = (const void*)(intptr_t)bias;
         if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi))) goto done;
         if (bias && (s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &biasPtr, sizeof biasPtr))) goto done;
+        if (bias && abType == CUDA_R_8F_E4M3
+            && (s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &ctype, sizeof ctype))) goto done;
+    }
+    if (abType == CUDA_R_8F_E4M3) {
+        /* cuBLASLt's A is our B (one scale per output column j), its B our A (one per output row i) */
+        const void* sa = (const void*)(intptr_t)scaleB;
+        const void* sb = (const void*)(intptr_t)scaleA;
+        int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F;
+        if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &sa, sizeof sa))) goto done;
+        if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &sb, sizeof sb))) goto done;
+        if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof mode))) goto done;
+        if ((s = p_DescSetAttribute(desc, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof mode))) goto done;
     }
     st = 1;
     /* column-major views: "A" = B as K x N (ld K, transposed), "B" = A as K x M (ld K), C as N x M (ld N) */
-    if ((s = p_LayoutCreate(&la, CUDA_R_16BF, (uint64_t)k, (uint64_t)n, k))) goto done;
-    if ((s = p_LayoutCreate(&lb, CUDA_R_16BF, (uint64_t)k, (uint64_t)m, k))) goto done;
+    if ((s = p_LayoutCreate(&la, abType, (uint64_t)k, (uint64_t)n, k))) goto done;
+    if ((s = p_LayoutCreate(&lb, abType, (uint64_t)k, (uint64_t)m, k))) goto done;
     if ((s = p_LayoutCreate(&lc, ctype, (uint64_t)n, (uint64_t)m, n))) goto done;
-    long long key[6] = {m, n, k, ctype, workspaceBytes, epilogue};
-    unsigned slot = (unsigned)((m * 31u + n * 17u + k * 7u + (unsigned)ctype + (unsigned)epilogue * 13u) & 63u);
+    long long key[7] = {m, n, k, ctype, workspaceBytes, epilogue, abType};
+    unsigned slot = (unsigned)((m * 31u + n * 17u + k * 7u + (unsigned)ctype + (unsigned)epilogue * 13u
+                                + (unsigned)abType * 5u) & 63u);
     algo_slot* cs = &cache[slot];
     if (cs->state == SLOT_REFUSED && memcmp(cs->key, key, sizeof key) == 0) {
         st = 3;
@@ -185,7 +202,7 @@ JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul
         memset(&res, 0, sizeof res);
         s = p_Heuristic(h, desc, la, lb, lc, lc, pref, 1, &res, &found);
         if (s || found < 1) {
-            if (epilogue) { /* refused for this shape: remembered, and said as "no algorithm" */
+            if (epilogue || abType == CUDA_R_8F_E4M3) { /* refused for this shape: remembered, said as "no algorithm" */
                 memcpy(cs->key, key, sizeof key);
                 cs->state = SLOT_REFUSED;
                 s = -1;
@@ -211,4 +228,26 @@ done:
     if (desc) p_DescDestroy(desc);
     (*env)->SetIntArrayRegion(env, stage, 0, 1, &st);
     return s;
+}
+
+JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmul(
+        JNIEnv* env, jclass cls, jlong handle, jlong a, jlong b, jlong c, jint m, jint n, jint k,
+        jboolean outBf16, jfloat alpha, jint epilogue, jlong bias, jlong workspace, jlong workspaceBytes, jlong stream,
+        jintArray stage) {
+    (void)cls;
+    return matmul(env, handle, CUDA_R_16BF, a, b, c, m, n, k, outBf16, alpha, epilogue, bias, 0, 0, workspace,
+                  workspaceBytes, stream, stage);
+}
+
+/*
+ * The FP8 product: a [m, k] and b [n, k] E4M3 codes, scaleA [m] and scaleB [n] float32 (device pointers), bf16 c
+ * [m, n]; epilogue 0 or BIAS (bias: bf16 [n]). Returns as nativeMatmul; -1 also where cuBLASLt has no FP8
+ * algorithm for the shape (e.g. k or the leading dimensions not multiples of 16), remembered per shape.
+ */
+JNIEXPORT jint JNICALL Java_io_sparserender_engine_gpu_CublasLtShim_nativeMatmulFp8(
+        JNIEnv* env, jclass cls, jlong handle, jlong a, jlong scaleA, jlong b, jlong scaleB, jlong c, jint m, jint n,
+        jint k, jint epilogue, jlong bias, jlong workspace, jlong workspaceBytes, jlong stream, jintArray stage) {
+    (void)cls;
+    return matmul(env, handle, CUDA_R_8F_E4M3, a, b, c, m, n, k, JNI_TRUE, 1.f, epilogue, bias, scaleA, scaleB,
+                  workspace, workspaceBytes, stream, stage);
 }

@@ -6,6 +6,7 @@ import io.sparserender.engine.gpu.CudaKernels;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceArena;
 import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.GemmPrecision;
 import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.model.wan.TimestepEmbedding.Timesteps;
 import io.sparserender.engine.model.wan.WanConfig;
@@ -76,8 +77,8 @@ public final class DitBenchmark {
             long[] counter = {seed};
             WanWeights<DeviceBuffer> weights = WanWeights.synthetic(config, (name, shape) -> randomParameter(ops, name, shape, counter[0]++));
             device.synchronize();
-            out.printf(Locale.ROOT, "{\"weights\":\"random on the device\",\"gib\":%.2f,\"make_s\":%.1f}%n",
-                    arena.usedBytes() / (double) (1L << 30), (System.nanoTime() - t0) * 1e-9);
+            out.printf(Locale.ROOT, "{\"weights\":\"random on the device\",\"gib\":%.2f,\"make_s\":%.1f,\"gemm_precision\":\"%s\"}%n",
+                    arena.usedBytes() / (double) (1L << 30), (System.nanoTime() - t0) * 1e-9, ops.precision().label());
             int[] latentShape = {batch, config.inChannels(), latentFrames, latentH, latentW};
             int tokens = latentFrames / config.patchT() * (latentH / config.patchH()) * (latentW / config.patchW());
             DeviceBuffer latents = ops.fromHost(NoiseGenerator.normal(seed, latentShape));
@@ -135,8 +136,34 @@ public final class DitBenchmark {
                 out.println(byLaunchJson(policy, timer));
                 results.add(r);
             }
+            if (ops.precision() != GemmPrecision.BF16) {
+                out.println(precisionError(ops, weights, latents, text, t));
+            }
             return results;
         });
+    }
+
+    /**
+     * The forward's output in this precision against bf16 on the same weights and inputs (dense attention, one forward
+     * each): {@code ‖y − y_bf16‖ / ‖y_bf16‖} over every output element.
+     */
+    private String precisionError(CudaOps ops, WanWeights<DeviceBuffer> weights, DeviceBuffer latents, DeviceBuffer text,
+                                  Timesteps t) {
+        CudaOps bf16 = new CudaOps(device, OpTimer.OFF, GemmPrecision.BF16);
+        try (DeviceArena.Scope s = device.arena().scope()) {
+            WanTransformer<DeviceBuffer> low = new WanTransformer<>(ops, weights, CudaSelfAttention.forSpec("dense", OpTimer.OFF));
+            WanTransformer<DeviceBuffer> ref = new WanTransformer<>(bf16, weights, CudaSelfAttention.forSpec("dense", OpTimer.OFF));
+            float[] y = ops.toHost(low.forward(latents, t, low.encodePrompt(text), -1)).data();
+            float[] r = bf16.toHost(ref.forward(latents, t, ref.encodePrompt(text), -1)).data();
+            double num = 0;
+            double den = 0;
+            for (int i = 0; i < y.length; i++) {
+                num += (double) (y[i] - r[i]) * (y[i] - r[i]);
+                den += (double) r[i] * r[i];
+            }
+            return String.format(Locale.ROOT, "{\"gemm_precision\":\"%s\",\"forward_rel_l2_vs_bf16\":%.5f}",
+                    ops.precision().label(), Math.sqrt(num / den));
+        }
     }
 
     /** The split run's device time per kernel (or GEMM shape), the longest first: where "other" goes. */
@@ -151,7 +178,8 @@ public final class DitBenchmark {
         return b.append("]}").toString();
     }
 
-    /** As a loaded checkpoint would give it ({@link CudaOps#parameter}): vectors with their bf16 bias copy. */
+    /** As a loaded checkpoint would give it ({@link CudaOps#parameter}): vectors with their bf16 bias copy, matrices with
+     *  their FP8 copy under {@link io.sparserender.engine.gpu.GemmPrecision#FP8}. */
     private static DeviceBuffer randomParameter(CudaOps ops, String name, int[] shape, long seed) {
         CudaKernels k = ops.kernels();
         DeviceArena arena = k.device().arena();
@@ -160,7 +188,7 @@ public final class DitBenchmark {
             float a = (float) (1 / Math.sqrt(fanIn));
             DeviceBuffer b = arena.allocate(DType.BF16, shape);
             k.fillUniform(b, seed, -a, a);
-            return b;
+            return ops.prepareFp8(b);
         }
         DeviceBuffer b = arena.allocate(DType.F32, shape);
         if (name.contains("norm")) {

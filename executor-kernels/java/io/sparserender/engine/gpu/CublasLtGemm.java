@@ -58,6 +58,45 @@ public final class CublasLtGemm implements Gemm {
         return run(a, b, c, 1f, epilogue, bias);
     }
 
+    /** FP8 shapes cuBLASLt refused (said once per shape in the log). */
+    private final java.util.Set<String> fp8RefusedOnce = new java.util.HashSet<>();
+
+    @Override
+    public boolean matmulFp8(Fp8Matrix a, Fp8Matrix b, DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        Gemm.checkFp8(a, b, c, epilogue, bias);
+        int m = a.rows(), n = b.rows(), k = a.cols();
+        long pa = a.codes().address(), psa = a.scales().address(), pb = b.codes().address(), psb = b.scales().address();
+        long pc = c.address(), ws = workspace.address(), pbias = bias == null ? 0L : bias.address();
+        int epi = epilogue == null ? 0 : epilogue.cublasLt;
+        String what = "fp8 matmul " + m + "x" + n + "x" + k + (epilogue == null ? "" : " with epilogue " + epilogue);
+        device.noteLaunch("cublasLt " + m + "x" + n + "x" + k + (epilogue == null ? "" : " " + epilogue) + " fp8");
+        return device.call(() -> {
+            int[] stage = {0};
+            int s = CublasLtShim.nativeMatmulFp8(handle, pa, psa, pb, psb, pc, m, n, k, epi, pbias, ws, WORKSPACE_BYTES,
+                    streamHandle, stage);
+            // refused: no FP8 algorithm or layout for this shape (e.g. k not a multiple of 16), or this cuBLASLt lacks the
+            // outer-vector scale attributes; only the product itself failing (stage 4) is an error
+            if (s < 0 || s > 0 && stage[0] < 4) {
+                synchronized (fp8RefusedOnce) {
+                    if (fp8RefusedOnce.add(m + "x" + n + "x" + k)) {
+                        LOG.info("cuBLASLt {} has no {} (status {} at {}): that product runs in bf16", status.versionString(),
+                                what, s, STAGES[Math.min(stage[0], STAGES.length - 1)]);
+                    }
+                }
+                return false;
+            }
+            if (s != 0) {
+                throw new GpuException("cuBLASLt error status " + s + " at " + STAGES[Math.min(stage[0], STAGES.length - 1)]
+                        + " for " + what);
+            }
+            if (device.checkEveryLaunch()) {
+                CudaCheck.check(jcuda.driver.JCudaDriver.cuStreamSynchronize(device.stream()), "cuStreamSynchronize after",
+                        "cublasLtMatmul " + what);
+            }
+            return true;
+        });
+    }
+
     /** Epilogues cuBLASLt refused at least once (each said once in the log). */
     private final java.util.Set<Epilogue> refusedOnce = java.util.EnumSet.noneOf(Epilogue.class);
 

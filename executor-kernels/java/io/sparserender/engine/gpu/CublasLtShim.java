@@ -103,4 +103,12 @@ public final class CublasLtShim {
      */
     static native int nativeMatmul(long handle, long a, long b, long c, int m, int n, int k, boolean outBf16, float alpha,
             int epilogue, long bias, long workspace, long workspaceBytes, long stream, int[] stage);
+
+    /**
+     * bf16 C[m, n] = scaleA[i] · scaleB[j] · Σ_k A[i][k] · B[j][k] (+ bias[j]) from E4M3 codes A [m, k] and B [n, k] with
+     * float32 scales per row (cuBLASLt's outer-vector scales, 12.9 and later); epilogue 0 or BIAS (bias bf16 [n]).
+     * Returns as {@link #nativeMatmul}; -1 where cuBLASLt has no FP8 algorithm for the shape (remembered per shape).
+     */
+    static native int nativeMatmulFp8(long handle, long a, long scaleA, long b, long scaleB, long c, int m, int n, int k,
+            int epilogue, long bias, long workspace, long workspaceBytes, long stream, int[] stage);
 }

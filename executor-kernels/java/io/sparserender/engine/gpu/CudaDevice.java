@@ -93,6 +93,7 @@ public final class CudaDevice implements AutoCloseable {
     private final CUcontext context = new CUcontext();
     private final CUstream stream = new CUstream();
     private final EpilogueBiases epilogueBiases = new EpilogueBiases();
+    private final Fp8Weights fp8Weights = new Fp8Weights();
     private KernelModule kernels;
     private DeviceArena arena;
     private int multiprocessors;
@@ -364,6 +365,11 @@ public final class CudaDevice implements AutoCloseable {
     /** The bf16 copies of bias vectors for the GEMM's bias epilogue (made by {@link CudaOps#prepareBias}). */
     public EpilogueBiases epilogueBiases() {
         return epilogueBiases;
+    }
+
+    /** The FP8 copies of weight matrices for {@link GemmPrecision#FP8} products (made by {@link CudaOps#prepareFp8}). */
+    public Fp8Weights fp8Weights() {
+        return fp8Weights;
     }
 
     /** Records what a launch that does not go through {@link #launch} ran (a library GEMM), for {@link OpTimer}. */

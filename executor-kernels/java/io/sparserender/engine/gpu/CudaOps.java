@@ -32,6 +32,12 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     private static final int BLOCK = 256;
     /** Products with at most this many rows and a float32 input run in float32 (linear_f32). */
     static final int F32_LINEAR_MAX_ROWS = 64;
+    /** fp8_quantize.cu: bf16 rows to E4M3 codes with a scale per row. */
+    static final String KERNEL_FP8_QUANTIZE = "fp8_quantize_rows_bf16";
+    /** Weights with fewer elements keep bf16 only under {@link GemmPrecision#FP8} (embedders, the output projection). */
+    public static final long FP8_MIN_WEIGHT = 1L << 20;
+    /** Products with fewer rows run in bf16 under {@link GemmPrecision#FP8}: the quantisation pass would cost more. */
+    public static final int FP8_MIN_ROWS = 1024;
 
     private final CudaDevice device;
     private final CudaKernels kernels;
@@ -39,6 +45,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     private final OpTimer timer;
     private final CudaVaeKernels vae;
     private CudaAttention crossAttention;
+    private final GemmPrecision precision;
     /** Conv kernels packed for the implicit GEMM once, at upload (outside every memory region). */
     private final java.util.Map<DeviceBuffer, CudaVaeKernels.PackedConvWeight> packed =
             java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
@@ -49,10 +56,20 @@ public final class CudaOps implements Ops<DeviceBuffer> {
 
     /** @param timer accumulates device time per kind of operation (benchmarks); {@link OpTimer#OFF} for none */
     public CudaOps(CudaDevice device, OpTimer timer) {
+        this(device, timer, GemmPrecision.configured());
+    }
+
+    /** @param precision the large linear layers' operand precision (default: {@link GemmPrecision#configured()}) */
+    public CudaOps(CudaDevice device, OpTimer timer, GemmPrecision precision) {
         this.device = device;
         this.kernels = new CudaKernels(device);
         this.timer = timer;
         this.vae = new CudaVaeKernels(device);
+        this.precision = precision;
+    }
+
+    public GemmPrecision precision() {
+        return precision;
     }
 
     public CudaDevice device() {
@@ -97,6 +114,12 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             packed.put(b, vae.packConvWeight(b));
         }
         return b;
+    }
+
+    /** As {@link #parameter}, and under {@link GemmPrecision#FP8} a large matrix gets its FP8 copy ({@link #prepareFp8}). */
+    @Override
+    public DeviceBuffer transformerParameter(Tensor t) {
+        return prepareFp8(parameter(t));
     }
 
     @Override
@@ -473,6 +496,14 @@ public final class CudaOps implements Ops<DeviceBuffer> {
      */
     private void product(DeviceBuffer a, DeviceBuffer w, DeviceBuffer o, DeviceBuffer bias, boolean gelu) {
         Gemm gemm = device.gemm();
+        Fp8Matrix w8 = precision == GemmPrecision.FP8 && o.dtype() == DType.BF16 && a.dim(0) >= FP8_MIN_ROWS
+                ? device.fp8Weights().of(w) : null;
+        if (w8 != null && productFp8(gemm, a, w8, o, bias)) {
+            if (gelu) {
+                unaryInto(o, o, GELU_TANH, 1f, 0f);
+            }
+            return;
+        }
         // GELU is fused only into float32 output: cuBLASLt's GELU epilogue into bf16 measured off by up to 1.5 % of
         // the result (GemmGpuTest), so a bf16 product takes the bias epilogue and GELU as a pass of its own.
         boolean geluFused = gelu && o.dtype() == DType.F32;
@@ -502,6 +533,26 @@ public final class CudaOps implements Ops<DeviceBuffer> {
     }
 
     /** The bias in the output's dtype, as the epilogue reads it: itself, or its bf16 copy; null where there is none. */
+    /**
+     * o = a·wᵀ (+ bias) from FP8 operands: a quantized per row into scratch freed after the product (stream order keeps it
+     * valid for the GEMM), the bias in the GEMM's epilogue where it has a bf16 copy, else a pass of its own. False, having
+     * written nothing, where cuBLASLt has no FP8 product for the shape.
+     */
+    private boolean productFp8(Gemm gemm, DeviceBuffer a, Fp8Matrix w8, DeviceBuffer o, DeviceBuffer bias) {
+        DeviceBuffer eb = bias == null ? null : epilogueBias(bias, DType.BF16);
+        boolean done;
+        try (DeviceArena.Scope scratch = device.arena().scope()) {
+            Fp8Matrix a8 = quantizeFp8Rows(a);
+            boolean[] r = {false};
+            timed(OpTimer.Kind.GEMM, () -> r[0] = gemm.matmulFp8(a8, w8, o, eb == null ? null : Gemm.Epilogue.BIAS, eb));
+            done = r[0];
+        }
+        if (done && bias != null && eb == null) {
+            axpyInto(o, o, f32(bias), null, 1f, OpTimer.Kind.GEMM);
+        }
+        return done;
+    }
+
     private DeviceBuffer epilogueBias(DeviceBuffer bias, DType out) {
         if (bias.dtype() == out) {
             return bias;
@@ -522,6 +573,46 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             device.epilogueBiases().put(v, convert(v, DType.BF16));
         }
         return v;
+    }
+
+    /**
+     * Under {@link GemmPrecision#FP8}, makes once the FP8 copy of a bf16 weight matrix [out, in] of at least
+     * {@link #FP8_MIN_WEIGHT} elements that the products read, right after the matrix so the copy lives and moves with it
+     * (as {@link #prepareBias}); {@link #transformerParameter} does this for the DiT's matrices, code that makes weights on the device
+     * (benchmarks) calls it right after making one. Otherwise, and for a matrix that is not the arena's last buffer, does
+     * nothing. Returns {@code w}.
+     */
+    public DeviceBuffer prepareFp8(DeviceBuffer w) {
+        if (precision == GemmPrecision.FP8 && w.dtype() == DType.BF16 && w.rank() == 2 && w.numel() >= FP8_MIN_WEIGHT
+                && device.arena().isLastMade(w) && device.fp8Weights().of(w) == null) {
+            device.fp8Weights().put(w, quantizeFp8Rows(w));
+        }
+        return w;
+    }
+
+    /** Each row of a bf16 matrix [rows, cols] as E4M3 codes with one scale ({@code fp8_quantize.cu}; twin {@code Fp8Rows}). */
+    public Fp8Matrix quantizeFp8Rows(DeviceBuffer x) {
+        if (x.dtype() != DType.BF16 || x.rank() != 2) {
+            throw new IllegalArgumentException("Cannot quantize to FP8: want a BF16 [rows, cols] matrix, got " + x);
+        }
+        int rows = x.dim(0), cols = x.dim(1);
+        return quantizeFp8Rows(x, new Fp8Matrix(allocate(DType.U8, rows, cols), allocate(DType.F32, rows)));
+    }
+
+    /** As {@link #quantizeFp8Rows(DeviceBuffer)} into {@code out} (codes of x's shape). Returns {@code out}. */
+    public Fp8Matrix quantizeFp8Rows(DeviceBuffer x, Fp8Matrix out) {
+        if (x.dtype() != DType.BF16 || x.rank() != 2 || out.rows() != x.dim(0) || out.cols() != x.dim(1)) {
+            throw new IllegalArgumentException("Cannot quantize to FP8: want a BF16 [rows, cols] matrix and codes of its shape, got "
+                    + x + " into " + out.codes());
+        }
+        int rows = x.dim(0), cols = x.dim(1);
+        DeviceBuffer codes = out.codes(), scales = out.scales();
+        boolean vec = cols % 8 == 0 && x.address() % 16 == 0 && codes.address() % 8 == 0;
+        KernelArgs.Struct p = new KernelArgs.Struct().ptr(x).ptr(codes).ptr(scales).i64(rows).i32(cols).i32(vec ? 1 : 0);
+        if (rows > 0 && cols > 0) {
+            timed(OpTimer.Kind.GEMM, () -> device.launch(KERNEL_FP8_QUANTIZE, rows, 256, 0, new KernelArgs().struct(p)));
+        }
+        return out;
     }
 
     @Override

@@ -143,6 +143,15 @@ public final class DeviceBuffer {
         copyIn(Pointer.to(host));
     }
 
+    /** U8 or I8 bytes (FP8 codes, masks). */
+    public void copyFrom(byte[] host) {
+        if (dtype != DType.U8 && dtype != DType.I8) {
+            throw new IllegalArgumentException("Cannot copy byte[] into " + this + ": needs a U8 or I8 buffer");
+        }
+        requireLength(host.length);
+        copyIn(Pointer.to(host));
+    }
+
     /** Copies {@code src} (same dtype and element count) into this buffer, ordered on the compute stream. */
     public void copyFromDevice(DeviceBuffer src) {
         if (src.dtype != dtype || src.numel != numel) {
@@ -170,6 +179,16 @@ public final class DeviceBuffer {
             throw new IllegalArgumentException("Cannot copy " + this + " into short[]: needs a BF16 or F16 buffer");
         }
         short[] out = new short[hostLength()];
+        copyOut(Pointer.to(out));
+        return out;
+    }
+
+    /** U8 or I8 bytes (FP8 codes, masks). */
+    public byte[] toByteArray() {
+        if (dtype != DType.U8 && dtype != DType.I8) {
+            throw new IllegalArgumentException("Cannot copy " + this + " into byte[]: needs a U8 or I8 buffer");
+        }
+        byte[] out = new byte[hostLength()];
         copyOut(Pointer.to(out));
         return out;
     }

@@ -49,6 +49,33 @@ public interface Gemm {
         return false;
     }
 
+    /**
+     * {@code C = A · Bᵀ [+ bias]} from FP8 operands, each row scaled ({@link Fp8Matrix}): {@code C[i][j] = sa[i] · sb[j] ·
+     * Σ_k a[i][k] · b[j][k]}, fp32 accumulation, bf16 C [M, N]; epilogue null or {@link Epilogue#BIAS} with a bf16 bias [N].
+     * Returns false, having written nothing, where this GEMM has no FP8 product for these shapes (the caller then runs
+     * the bf16 product). This default has none.
+     */
+    default boolean matmulFp8(Fp8Matrix a, Fp8Matrix b, DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        return false;
+    }
+
+    /** The checks of an FP8 call: shapes agree, C is bf16, the epilogue is none or BIAS with a bf16 bias [N]. */
+    static void checkFp8(Fp8Matrix a, Fp8Matrix b, DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
+        if (c.rank() != 2 || c.dtype() != DType.BF16 || a.cols() != b.cols() || c.dim(0) != a.rows() || c.dim(1) != b.rows()) {
+            throw new IllegalArgumentException("FP8 GEMM wants A[M,K], B[N,K] and a BF16 C[M,N]; got A " + a.codes() + ", B "
+                    + b.codes() + ", C " + c);
+        }
+        if (epilogue != null && epilogue != Epilogue.BIAS) {
+            throw new IllegalArgumentException("FP8 GEMM fuses only the BIAS epilogue; got " + epilogue);
+        }
+        if ((epilogue != null) != (bias != null)) {
+            throw new IllegalArgumentException("FP8 GEMM: a bias goes with the BIAS epilogue; got " + epilogue + " and " + bias);
+        }
+        if (bias != null && (bias.dtype() != DType.BF16 || bias.numel() != c.dim(1))) {
+            throw new IllegalArgumentException("FP8 GEMM epilogue bias " + bias + " must be BF16[" + c.dim(1) + "]");
+        }
+    }
+
     /** The checks of an epilogue call: a bias present exactly when the epilogue takes one, [N] of C's dtype. */
     static void checkEpilogue(DeviceBuffer c, Epilogue epilogue, DeviceBuffer bias) {
         if (epilogue.takesBias != (bias != null)) {

@@ -51,7 +51,8 @@ final class KernelModule {
             CudaRecall.KERNEL,
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
             "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
-            "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128"),
+            "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128",
+            CudaOps.KERNEL_FP8_QUANTIZE),
             Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,
                     CudaAttention.KERNELS_SM90WS_LIST128)
                     .flatMap(List::stream)).toList();

@@ -25,6 +25,15 @@ public interface Ops<T> {
         return fromHost(t);
     }
 
+    /**
+     * Uploads a parameter of the diffusion transformer, the model whose large products a backend may run in a lower
+     * precision (the CUDA backend under {@code GemmPrecision.FP8} keeps an FP8 copy of each large matrix beside it);
+     * otherwise as {@link #parameter}. The text encoder and the VAE use {@link #parameter}.
+     */
+    default T transformerParameter(Tensor t) {
+        return parameter(t);
+    }
+
     Tensor toHost(T t);
 
     int[] shape(T t);

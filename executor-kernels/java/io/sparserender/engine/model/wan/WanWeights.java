@@ -116,7 +116,7 @@ public final class WanWeights<T> {
         boolean prefixed = storedByCanonical.values().stream().anyMatch(s -> s.startsWith(WanKeys.SINGLE_FILE_PREFIX));
         return new WanWeights<>(config, layout, prefixed, name -> {
             Tensor t = ckpt.readTensor(storedByCanonical.get(name));
-            return ops.parameter(t.reshape(forwardShape(name, t.shape(), config)));
+            return ops.transformerParameter(t.reshape(forwardShape(name, t.shape(), config)));
         });
     }
 

@@ -148,23 +148,24 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
 
     fa90ws::bar_wait(fullQ(), 0);
     int pv_prev = 0;   // PV owed for pair e − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
-    if constexpr (RULE) {
-        // The rules decide on a vote of all 128 rows of a tile, i.e. of both consumers. Waiting for the other consumer at
-        // every tile made them take turns instead of overlapping (measured: hybrid 3-15 % slower than at br = 64), so
-        // the decisions are deferred by one pair: after pair e's QKᵀ each consumer votes over its own rows (three votes:
-        // tile 0; tile 1 if tile 0 is kept; tile 1 if tile 0 is skipped), posts them to the other through a four-slot
-        // ring, takes both tiles' exps as if kept, and reads the other's votes at the start of pair e + 1, before pair
-        // e's PV: then it knows which tiles were skipped, leaves their halves out of the PV and adds only the kept
-        // tiles' sums to l (the skipped ones' bounds to skipped). The state and the order of its updates are the same
-        // as deciding in place. A consumer is at most one pair ahead of the other (they share the K/V ring), so four
-        // slots are never overwritten before they are read.
-        int pend_n = 0, pend_jt[2] = {0, 0}, pend_cols[2] = {0, 0};
-        float pend_ps[2][2], pend_bound[2][2], pend_tm[2][2];
-        uint32_t own = 0;
-        for (int e = 0; e <= np; e++) {
-            const bool qk = e < np;
-            const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
-            const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
+    // The rules decide on a vote of all 128 rows of a tile, i.e. of both consumers. Waiting for the other consumer at
+    // every tile made them take turns instead of overlapping (measured: hybrid 3-15 % slower than at br = 64), so
+    // the decisions are deferred by one pair: after pair e's QKᵀ each consumer votes over its own rows (three votes:
+    // tile 0; tile 1 if tile 0 is kept; tile 1 if tile 0 is skipped), posts them to the other through a four-slot
+    // ring, takes both tiles' exps as if kept, and reads the other's votes at the start of pair e + 1, before pair
+    // e's PV: then it knows which tiles were skipped, leaves their halves out of the PV and adds only the kept
+    // tiles' sums to l (the skipped ones' bounds to skipped). The state and the order of its updates are the same
+    // as deciding in place. A consumer is at most one pair ahead of the other (they share the K/V ring), so four
+    // slots are never overwritten before they are read.
+    // (The vote ring's state below is the rule entry points' only; the others compile without it.)
+    int pend_n = 0, pend_jt[2] = {0, 0}, pend_cols[2] = {0, 0};
+    float pend_ps[2][2], pend_bound[2][2], pend_tm[2][2];
+    uint32_t own = 0;
+    for (int e = 0; e <= np; e++) {
+        const bool qk = e < np;
+        const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
+        const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
+        if constexpr (RULE) {
             if (e > 0) {
                 // Pair e − 1's decisions: both consumers' votes.
                 const int slot = (e - 1) & 3;
@@ -192,74 +193,78 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                 }
                 pv_prev = (d0 ? 0 : 1) | (pend_n == 2 && !d1 ? 2 : 0);
             }
-            if (qk) fa90ws::bar_wait(fullK(st), par);
-            if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-            if (pv_prev == 3) {
-                fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
-            } else if (pv_prev == 1) {
-                fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
-            } else if (pv_prev == 2) {
-                fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
-            }
-            if (qk) {
-                #pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
-                    fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
-                }
-            }
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-            fa90::fence_regs<64>(o);
-            fa90::fence_regs<64>(s);
-            if (qk) fa90ws::bar_arrive(emptyK(st));
-            if (e > 0) fa90ws::bar_arrive(emptyV(pst));
-            pv_prev = 0;
-            if (!qk) break;
-
-            const int ntiles = min(2, nvis - 2 * e);
-            int jt[2], kb[2];
-            jt[0] = entry(2 * e);
-            jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
-            kb[0] = jt[0] * BC;
-            kb[1] = ntiles == 2 ? jt[1] * BC : L;
-            fa90ws::mask_past_end<8>(s, kb[0], L, t4);
-            fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
-            float tm[2][2];
-            float bm[2] = {m[0], m[1]};
+        }
+        if (qk) fa90ws::bar_wait(fullK(st), par);
+        if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        if (pv_prev == 3) {
+            fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
+        } else if (pv_prev == 1) {
+            fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
+        } else if (pv_prev == 2) {
+            fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
+        }
+        if (qk) {
             #pragma unroll
-            for (int sub = 0; sub < 2; sub++) {
-                tm[sub][0] = -INFINITY;
-                tm[sub][1] = -INFINITY;
-                #pragma unroll
-                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                    tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                    tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-                }
-                #pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                    bm[r] = fmaxf(bm[r], tm[sub][r]);
-                }
+            for (int kk = 0; kk < D / 16; kk++) {
+                // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
+                const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
+                fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
             }
-            float alpha[2], msc[2];
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        fa90::fence_regs<64>(s);
+        if (qk) fa90ws::bar_arrive(emptyK(st));
+        if (e > 0) fa90ws::bar_arrive(emptyV(pst));
+        pv_prev = 0;
+        if (!qk) break;
+
+        // The pair's tiles: ntiles (1 or 2, CTA-uniform), the first key of each (an absent second tile masked whole).
+        const int ntiles = min(2, nvis - 2 * e);
+        int jt[2], kb[2];
+        jt[0] = entry(2 * e);
+        jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
+        kb[0] = jt[0] * BC;
+        kb[1] = ntiles == 2 ? jt[1] * BC : L;
+        fa90ws::mask_past_end<8>(s, kb[0], L, t4);
+        fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
+        float tm[2][2];
+        float bm[2] = {m[0], m[1]};
+        #pragma unroll
+        for (int sub = 0; sub < 2; sub++) {
+            tm[sub][0] = -INFINITY;
+            tm[sub][1] = -INFINITY;
+            #pragma unroll
+            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
+                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+            }
             #pragma unroll
             for (int r = 0; r < 2; r++) {
-                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-                m[r] = bm[r];
-                msc[r] = bm[r] * sl2e;
-                l[r] *= alpha[r];
-                if (MODE == 3) skipped[r] *= alpha[r];
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+                bm[r] = fmaxf(bm[r], tm[sub][r]);
             }
-            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-                #pragma unroll
-                for (int g = 0; g < 16; g++) {
-                    o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                    o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-                }
+        }
+        float alpha[2], msc[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+            m[r] = bm[r];
+            msc[r] = bm[r] * sl2e;
+            l[r] *= alpha[r];
+            if (MODE == 3) skipped[r] *= alpha[r];
+        }
+        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+            #pragma unroll
+            for (int g = 0; g < 16; g++) {
+                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
             }
+        }
+        if constexpr (RULE) {
             // Both tiles' exps as if kept (P of an absent second tile zero), their whole-row sums, the votes.
             bool agree[3][2];
             #pragma unroll
@@ -328,82 +333,8 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
             pend_n = ntiles;
             pend_jt[0] = jt[0];
             pend_jt[1] = jt[1];
-        }
-    } else {
-        // No rule in the loop (dense, topk, topp and the orders): every listed tile is kept.
-        for (int e = 0; e <= np; e++) {
-            const bool qk = e < np;
-            const int st = e & 1, par = (e >> 1) & 1, pst = (e + 1) & 1, ppar = ((e - 1) >> 1) & 1;
-            const uint32_t kbuf = sK + st * BLOCK_BYTES, pvbuf = sV + pst * BLOCK_BYTES;
-            if (qk) fa90ws::bar_wait(fullK(st), par);
-            if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-            if (pv_prev == 3) {
-                fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
-            } else if (pv_prev == 1) {
-                fa90ws::issue_pv<0, 4>(o, pa, pvbuf);
-            } else if (pv_prev == 2) {
-                fa90ws::issue_pv<4, 8>(o, pa, pvbuf);
-            }
-            if (qk) {
-                #pragma unroll
-                for (int kk = 0; kk < D / 16; kk++) {
-                    // Q: panel kk/4 of this half (64 rows × 128 B); K: panel kk/4 (128 rows × 128 B); 32 B per k-step
-                    const uint32_t qoff = (kk >> 2) * 8192 + (kk & 3) * 32, koff = (kk >> 2) * TILE_BYTES + (kk & 3) * 32;
-                    fa90ws::wgmma_ss_n128(s, fa90::desc128(myQ + qoff), fa90::desc128(kbuf + koff), kk == 0 ? 0 : 1);
-                }
-            }
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-            fa90::fence_regs<64>(o);
-            fa90::fence_regs<64>(s);
-            if (qk) fa90ws::bar_arrive(emptyK(st));
-            if (e > 0) fa90ws::bar_arrive(emptyV(pst));
-            pv_prev = 0;
-            if (!qk) break;
-
-            // The pair's tiles: ntiles (1 or 2, CTA-uniform), the first key of each (an absent second tile masked whole).
-            const int ntiles = min(2, nvis - 2 * e);
-            int jt[2], kb[2];
-            jt[0] = entry(2 * e);
-            jt[1] = ntiles == 2 ? entry(2 * e + 1) : 0;
-            kb[0] = jt[0] * BC;
-            kb[1] = ntiles == 2 ? jt[1] * BC : L;
-            fa90ws::mask_past_end<8>(s, kb[0], L, t4);
-            fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
-            float tm[2][2];
-            float bm[2] = {m[0], m[1]};
-            #pragma unroll
-            for (int sub = 0; sub < 2; sub++) {
-                tm[sub][0] = -INFINITY;
-                tm[sub][1] = -INFINITY;
-                #pragma unroll
-                for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                    tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                    tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-                }
-                #pragma unroll
-                for (int r = 0; r < 2; r++) {
-                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                    tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                    bm[r] = fmaxf(bm[r], tm[sub][r]);
-                }
-            }
-            float alpha[2], msc[2];
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-                m[r] = bm[r];
-                msc[r] = bm[r] * sl2e;
-                l[r] *= alpha[r];
-            }
-            if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-                #pragma unroll
-                for (int g = 0; g < 16; g++) {
-                    o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                    o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-                }
-            }
+        } else {
+            // No rule in the loop (dense, topk, topp and the orders): every listed tile is kept.
             unsigned kept = 0;   // bit sub: tile sub kept (CTA-uniform)
             float rs[2] = {0.f, 0.f};
             #pragma unroll

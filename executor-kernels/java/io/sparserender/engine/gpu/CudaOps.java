@@ -532,7 +532,6 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         }
     }
 
-    /** The bias in the output's dtype, as the epilogue reads it: itself, or its bf16 copy; null where there is none. */
     /**
      * o = a·wᵀ (+ bias) from FP8 operands: a quantized per row into scratch freed after the product (stream order keeps it
      * valid for the GEMM), the bias in the GEMM's epilogue where it has a bf16 copy, else a pass of its own. False, having
@@ -553,6 +552,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return done;
     }
 
+    /** The bias in the output's dtype, as the epilogue reads it: itself, or its bf16 copy; null where there is none. */
     private DeviceBuffer epilogueBias(DeviceBuffer bias, DType out) {
         if (bias.dtype() == out) {
             return bias;

@@ -27,7 +27,7 @@ class Fp8GemmGpuTest {
     private static final byte POISON_CODE = 0x7F; // E4M3 NaN: never the code of a finite value
 
     @ParameterizedTest(name = "{0} x {1}")
-    @CsvSource({"1, 1", "3, 7", "5, 129", "2, 8", "64, 3072", "300, 200", "7, 14336"})
+    @CsvSource({"1, 1", "3, 7", "5, 129", "2, 8", "64, 3072", "300, 200", "7, 14336", "9, 2056", "3, 16392"})
     void quantizationIsTheTwinsBitForBit(int rows, int cols) {
         SplittableRandom r = random("fp8 quantize " + rows + "x" + cols);
         float[] x = wideRange(r, rows * cols);

@@ -3,6 +3,7 @@ package io.sparserender.driver.executor;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.GemmPrecision;
 import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.pipeline.CudaSelfAttention;
 import io.sparserender.engine.pipeline.PolicySelfAttention;
@@ -50,10 +51,12 @@ public final class WanRendererFactory implements ClipRendererFactory {
             options = options.withDevice(Integer.toString(deviceIndex));
         }
         CudaDevice device = CudaDevice.open(options);
-        String name = "cuda:" + device.info().index() + " " + device.info().name() + " " + device.uuid();
+        CudaOps ops = new CudaOps(device);
+        // the sidecar's device names the GEMM precision where it is not bf16: a clip's pixels depend on it
+        String name = "cuda:" + device.info().index() + " " + device.info().name() + " " + device.uuid()
+                + (ops.precision() == GemmPrecision.BF16 ? "" : " " + ops.precision().label() + "-gemm");
         long budget = settings.options().containsKey("memory_budget_mb") ? memoryBudget(settings) : Long.MAX_VALUE;
-        return new WanClipRenderer<>(new CudaOps(device), repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name,
-                budget);
+        return new WanClipRenderer<>(ops, repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name, budget);
     }
 
     static long memoryBudget(RendererSettings settings) {

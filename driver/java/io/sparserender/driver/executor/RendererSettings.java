@@ -24,6 +24,15 @@ public record RendererSettings(String factoryClass, String backend, String model
         options = Map.copyOf(options);
     }
 
+    /**
+     * The settings as text that is the same in every JVM: the options sorted by key. ({@link #toString} is not: the
+     * options are an immutable map, whose iteration order Java randomizes per JVM, so two runs of the same command
+     * could hash it differently.)
+     */
+    public String canonical() {
+        return factoryClass + "|" + backend + "|" + model + "|" + new java.util.TreeMap<>(options);
+    }
+
     /** The same settings with the model somewhere else (a staged copy). */
     public RendererSettings withModel(String otherModel) {
         return new RendererSettings(factoryClass, backend, otherModel, options);

@@ -278,7 +278,7 @@ public final class GenerateRun {
     /** Today's date plus a hash of what was asked, so the same command the same day resumes its run. */
     private String defaultRunId(Instant now) {
         String out = options.out().replaceAll("/+$", "");
-        String inputs = options.prompts() + "\n" + out + "\n" + options.defaults() + "\n" + options.renderer()
+        String inputs = options.prompts() + "\n" + out + "\n" + options.defaults() + "\n" + options.renderer().canonical()
                 + "\n" + options.limit() + "\n" + options.referenceFraction();
         try {
             byte[] h = MessageDigest.getInstance("SHA-256").digest(inputs.getBytes(StandardCharsets.UTF_8));

@@ -181,41 +181,12 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         // maximum, and the state (m, l, skipped) is kept relative to M: the rules read it through quantities that do
         // not depend on that reference (the log-sum-exp; skipped mass over kept mass), except blasst, which compares
         // against the running maximum of the kept tiles, tracked apart (mrun).
-        float tm[NSUB][2];
-        float bm[2] = {m[0], m[1]};
-        #pragma unroll
-        for (int sub = 0; sub < NSUB; sub++) {
-            tm[sub][0] = -INFINITY;
-            tm[sub][1] = -INFINITY;
-            #pragma unroll
-            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
-                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-            }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                bm[r] = fmaxf(bm[r], tm[sub][r]);
-            }
-        }
+        float tm[NSUB][2], bm[2];
+        tile_maxima<NSUB, SUBN>(s, m, tm, bm);
         float alpha[2], msc[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-            m[r] = bm[r];
-            msc[r] = bm[r] * sl2e;
-            l[r] *= alpha[r];
-            if (MODE == 3) skipped[r] *= alpha[r];
-        }
+        move_max<MODE>(m, l, skipped, bm, sl2e, alpha, msc);
         // O follows the reference M even when no tile of the block is kept (recall may skip a tile above the max).
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-            }
-        }
+        rescale_o(o, alpha);
         // Policy tiles of this block: all NSUB except in a last, partial block (uniform).
         const int ntiles = kb0 + BN <= LK ? NSUB : (LK - kb0 + TK - 1) / TK;
         unsigned kept = 0;   // bit sub: tile sub kept (warpgroup-uniform)
@@ -223,10 +194,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         #pragma unroll
         for (int sub = 0; sub < NSUB; sub++) {
             if (sub >= ntiles) {   // past the last key (uniform): P = 0 for the half's PV
-                #pragma unroll
-                for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
-                    pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
-                }
+                zero_ksteps<TK / 16>(pa, sub * TK / 16);
                 continue;
             }
             bool skip = false;
@@ -245,10 +213,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                     wg_skipped++;
                     wg_skipped_cols += cols;
                     // P of this tile is 0 (its 64-key half may still get PV for another tile)
-                    #pragma unroll
-                    for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
-                        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
-                    }
+                    zero_ksteps<TK / 16>(pa, sub * TK / 16);
                     continue;
                 }
                 if constexpr (MODE == 1) {
@@ -257,16 +222,8 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 }
             }
             kept |= 1u << sub;
-            float ps[2] = {0.f, 0.f};
-            #pragma unroll
-            for (int g = sub * SUBN; g < (sub + 1) * SUBN; g++) {
-                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
-                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
-                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
-                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
-                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
-            }
+            float ps[2];
+            exp_groups<SUBN>(s, sub * SUBN, sl2e, msc, ps);
             if (MODE >= 2 && sub + 1 < NSUB) {
                 // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
                 #pragma unroll
@@ -280,13 +237,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
                 rs[1] += ps[1];
             }
             // P of this tile to bf16 (k-steps of 16 keys: 8-column groups 2kk and 2kk + 1)
-            #pragma unroll
-            for (int kk = sub * TK / 16; kk < (sub + 1) * TK / 16; kk++) {
-                pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-                pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-                pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-                pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-            }
+            pack_ksteps<TK / 16>(s, pa, sub * TK / 16);
         }
         #pragma unroll
         for (int r = 0; r < 2; r++) {

@@ -109,6 +109,97 @@ __device__ __forceinline__ void mask_past_end(float* s, int c0, int L, int t4) {
     }
 }
 
+// The per-block softmax steps the ws kernels share (flash_attention_sm90_ws.cu and both listed kernels); S and O as
+// a consumer's m64n128 fragments (per thread: two rows, 64 floats, 8-column group g at s[4g .. 4g + 3]).
+
+// Each row's maximum over each of NSUB tiles of G 8-column groups (whole rows: the 4 lanes of a row), and
+// bm = max(m, every tile's maximum).
+template <int NSUB, int G>
+__device__ __forceinline__ void tile_maxima(const float* s, const float* m, float (*tm)[2], float* bm) {
+    bm[0] = m[0];
+    bm[1] = m[1];
+    #pragma unroll
+    for (int sub = 0; sub < NSUB; sub++) {
+        tm[sub][0] = -INFINITY;
+        tm[sub][1] = -INFINITY;
+        #pragma unroll
+        for (int g = sub * G; g < (sub + 1) * G; g++) {
+            tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
+            tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
+            tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
+            bm[r] = fmaxf(bm[r], tm[sub][r]);
+        }
+    }
+}
+
+// The rows' reference maximum moves to bm: alpha = e^((m − bm) · scale · log2 e) (0 before the first block), l and,
+// for recall (MODE 3), the skipped-mass bound rescaled by it; msc = bm · scale · log2 e for the exps.
+template <int MODE>
+__device__ __forceinline__ void move_max(float* m, float* l, float* skipped, const float* bm, float sl2e, float* alpha,
+                                         float* msc) {
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
+        m[r] = bm[r];
+        msc[r] = bm[r] * sl2e;
+        l[r] *= alpha[r];
+        if (MODE == 3) skipped[r] *= alpha[r];
+    }
+}
+
+// O's two rows rescaled by alpha, unless every row of the warp kept its maximum.
+__device__ __forceinline__ void rescale_o(float* o, const float* alpha) {
+    if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
+            o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
+        }
+    }
+}
+
+// Groups [g0, g0 + G) of S: the exps against the block maximum (msc) in place, and this thread's part of each row's
+// sum into ps.
+template <int G>
+__device__ __forceinline__ void exp_groups(float* s, int g0, float sl2e, const float* msc, float* ps) {
+    ps[0] = 0.f;
+    ps[1] = 0.f;
+    #pragma unroll
+    for (int g = g0; g < g0 + G; g++) {
+        s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
+        s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
+        s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
+        s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
+        ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+        ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+    }
+}
+
+// k-steps [kk0, kk0 + KS) of P as bf16 into pa, the PV wgmma's A operand (k-step kk: groups 2kk and 2kk + 1).
+template <int KS>
+__device__ __forceinline__ void pack_ksteps(const float* s, uint32_t (*pa)[4], int kk0) {
+    #pragma unroll
+    for (int kk = kk0; kk < kk0 + KS; kk++) {
+        pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
+        pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
+        pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
+        pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
+    }
+}
+
+// P = 0 in k-steps [kk0, kk0 + KS) (a skipped or absent tile).
+template <int KS>
+__device__ __forceinline__ void zero_ksteps(uint32_t (*pa)[4], int kk0) {
+    #pragma unroll
+    for (int kk = kk0; kk < kk0 + KS; kk++) {
+        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
+    }
+}
+
 // A consumer's two rows per thread of O / l into out [B, L, H, D] (row r0 + lr of head h; bf16 where p.out_bf16), and their log-sum-exp
 // m·scale + ln l into p.lse [B·H, L] when asked; rows past L (valid false) are not written.
 __device__ __forceinline__ void store_rows(const float* o, const float* l, const float* m, const fa90::Fa90Params& p, int b,

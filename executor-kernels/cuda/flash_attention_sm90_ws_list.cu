@@ -210,51 +210,19 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
         kb[1] = ntiles == 2 ? jt[1] * BC : L;
         fa90ws::mask_past_end<8>(s, kb[0], L, t4);
         fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
-        float tm[2][2];
-        float bm[2] = {m[0], m[1]};
-        #pragma unroll
-        for (int sub = 0; sub < 2; sub++) {
-            tm[sub][0] = -INFINITY;
-            tm[sub][1] = -INFINITY;
-            #pragma unroll
-            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-            }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                bm[r] = fmaxf(bm[r], tm[sub][r]);
-            }
-        }
+        float tm[2][2], bm[2];
+        fa90ws::tile_maxima<2, 8>(s, m, tm, bm);
         float alpha[2], msc[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-            m[r] = bm[r];
-            msc[r] = bm[r] * sl2e;
-            l[r] *= alpha[r];
-            if (MODE == 3) skipped[r] *= alpha[r];
-        }
+        fa90ws::move_max<MODE>(m, l, skipped, bm, sl2e, alpha, msc);
         // O follows the reference maximum even when no tile of the pair is kept (a skipped tile may hold the row's new
         // maximum).
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-            }
-        }
+        fa90ws::rescale_o(o, alpha);
         unsigned kept = 0;   // bit sub: tile sub kept (warpgroup-uniform)
         float rs[2] = {0.f, 0.f};   // this thread's part of the kept tiles' sums not yet in l
         #pragma unroll
         for (int sub = 0; sub < 2; sub++) {
             if (sub >= ntiles) {   // no second tile (uniform): P = 0, and the PV below leaves this half out
-                #pragma unroll
-                for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-                    pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
-                }
+                fa90ws::zero_ksteps<4>(pa, sub * 4);
                 continue;
             }
             const int cols = min(BC, L - kb[sub]);
@@ -272,10 +240,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
                     if constexpr (MODE == 3) { skipped[0] += bound[0]; skipped[1] += bound[1]; }
                     wg_skipped++;
                     wg_skipped_cols += cols;
-                    #pragma unroll
-                    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-                        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
-                    }
+                    fa90ws::zero_ksteps<4>(pa, sub * 4);
                 } else if constexpr (MODE == 1) {
                     mrun[0] = fmaxf(mrun[0], tm[sub][0]);
                     mrun[1] = fmaxf(mrun[1], tm[sub][1]);
@@ -284,16 +249,8 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
             if (keep != nullptr && tid == 0) keep[jt[sub]] = skip ? 0u : 1u;
             if (skip) continue;
             kept |= 1u << sub;
-            float ps[2] = {0.f, 0.f};
-            #pragma unroll
-            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
-                s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
-                s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
-                s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-                ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
-                ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
-            }
+            float ps[2];
+            fa90ws::exp_groups<8>(s, sub * 8, sl2e, msc, ps);
             if (MODE >= 2 && sub == 0) {
                 // dynsparse and recall decide the next tile on l: this tile's sum now, whole rows
                 #pragma unroll
@@ -306,13 +263,7 @@ __device__ void attention_ws_list(const TensorMap& mq, const TensorMap& mk, cons
                 rs[0] += ps[0];
                 rs[1] += ps[1];
             }
-            #pragma unroll
-            for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-                pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-                pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-                pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-                pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-            }
+            fa90ws::pack_ksteps<4>(s, pa, sub * 4);
         }
         #pragma unroll
         for (int r = 0; r < 2; r++) {

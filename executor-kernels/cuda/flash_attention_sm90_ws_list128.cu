@@ -37,41 +37,6 @@ static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
-// Half `sub` (keys 64·sub … 64·sub + 63) of a block's S: the exps against the block maximum (msc = m · scale · log2 e),
-// in place, and this thread's part of each row's sum into ps.
-__device__ __forceinline__ void exp_half(float* s, int sub, float sl2e, const float* msc, float* ps) {
-    ps[0] = 0.f;
-    ps[1] = 0.f;
-    #pragma unroll
-    for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-        s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], sl2e, -msc[0]));
-        s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], sl2e, -msc[0]));
-        s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], sl2e, -msc[1]));
-        s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], sl2e, -msc[1]));
-        ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
-        ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
-    }
-}
-
-// Half `sub` of P as bf16 into pa's k-steps 4·sub … 4·sub + 3 (the A operand of the PV wgmma).
-__device__ __forceinline__ void pack_half(const float* s, uint32_t (*pa)[4], int sub) {
-    #pragma unroll
-    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-        pa[kk][0] = fa90::pack2(s[(2 * kk) * 4 + 0], s[(2 * kk) * 4 + 1]);
-        pa[kk][1] = fa90::pack2(s[(2 * kk) * 4 + 2], s[(2 * kk) * 4 + 3]);
-        pa[kk][2] = fa90::pack2(s[(2 * kk + 1) * 4 + 0], s[(2 * kk + 1) * 4 + 1]);
-        pa[kk][3] = fa90::pack2(s[(2 * kk + 1) * 4 + 2], s[(2 * kk + 1) * 4 + 3]);
-    }
-}
-
-// P = 0 in half `sub` (an absent second tile of the list's last pair).
-__device__ __forceinline__ void zero_half(uint32_t (*pa)[4], int sub) {
-    #pragma unroll
-    for (int kk = sub * 4; kk < (sub + 1) * 4; kk++) {
-        pa[kk][0] = 0u; pa[kk][1] = 0u; pa[kk][2] = 0u; pa[kk][3] = 0u;
-    }
-}
-
 template <int MODE>
 __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const fa90::Fa90ListParams& lp) {
     static_assert(MODE >= 0 && MODE <= 3, "dense, blasst, dynsparse, recall bound=max");
@@ -265,47 +230,18 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
         kb[1] = ntiles == 2 ? jt[1] * BC : L;
         fa90ws::mask_past_end<8>(s, kb[0], L, t4);
         fa90ws::mask_past_end<8>(s + 32, kb[1], L, t4);
-        float tm[2][2];
-        float bm[2] = {m[0], m[1]};
-        #pragma unroll
-        for (int sub = 0; sub < 2; sub++) {
-            tm[sub][0] = -INFINITY;
-            tm[sub][1] = -INFINITY;
-            #pragma unroll
-            for (int g = sub * 8; g < (sub + 1) * 8; g++) {
-                tm[sub][0] = fmaxf(tm[sub][0], fmaxf(s[g * 4 + 0], s[g * 4 + 1]));
-                tm[sub][1] = fmaxf(tm[sub][1], fmaxf(s[g * 4 + 2], s[g * 4 + 3]));
-            }
-            #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 1));
-                tm[sub][r] = fmaxf(tm[sub][r], __shfl_xor_sync(0xffffffffu, tm[sub][r], 2));
-                bm[r] = fmaxf(bm[r], tm[sub][r]);
-            }
-        }
+        float tm[2][2], bm[2];
+        fa90ws::tile_maxima<2, 8>(s, m, tm, bm);
         float alpha[2], msc[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz((m[r] - bm[r]) * sl2e);
-            m[r] = bm[r];
-            msc[r] = bm[r] * sl2e;
-            l[r] *= alpha[r];
-            if (MODE == 3) skipped[r] *= alpha[r];
-        }
-        if (!__all_sync(0xffffffffu, alpha[0] == 1.f && alpha[1] == 1.f)) {
-            #pragma unroll
-            for (int g = 0; g < 16; g++) {
-                o[g * 4 + 0] *= alpha[0]; o[g * 4 + 1] *= alpha[0];
-                o[g * 4 + 2] *= alpha[1]; o[g * 4 + 3] *= alpha[1];
-            }
-        }
+        fa90ws::move_max<MODE>(m, l, skipped, bm, sl2e, alpha, msc);
+        fa90ws::rescale_o(o, alpha);
         if constexpr (RULE) {
             // Both tiles' exps as if kept (P of an absent second tile zero), their whole-row sums, the votes.
             bool agree[3][2];
             #pragma unroll
             for (int sub = 0; sub < 2; sub++) {
                 if (sub >= ntiles) {
-                    zero_half(pa, 1);
+                    fa90ws::zero_ksteps<4>(pa, 4);
                     pend_ps[1][0] = 0.f; pend_ps[1][1] = 0.f;
                     agree[1][0] = agree[1][1] = agree[2][0] = agree[2][1] = true;
                     continue;
@@ -329,14 +265,14 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                     }
                 }
                 float ps[2];
-                exp_half(s, sub, sl2e, msc, ps);
+                fa90ws::exp_groups<8>(s, sub * 8, sl2e, msc, ps);
                 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
                     ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
                     pend_ps[sub][r] = ps[r];
                 }
-                pack_half(s, pa, sub);
+                fa90ws::pack_ksteps<4>(s, pa, sub * 4);
             }
             own = 0u;
             #pragma unroll
@@ -358,7 +294,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
             #pragma unroll
             for (int sub = 0; sub < 2; sub++) {
                 if (sub >= ntiles) {   // no second tile (uniform): P = 0, and the PV below leaves this half out
-                    zero_half(pa, sub);
+                    fa90ws::zero_ksteps<4>(pa, sub * 4);
                     continue;
                 }
                 const int cols = min(BC, L - kb[sub]);
@@ -366,10 +302,10 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                 if (keep != nullptr && tid == 0) keep[jt[sub]] = 1u;
                 kept |= 1u << sub;
                 float ps[2];
-                exp_half(s, sub, sl2e, msc, ps);
+                fa90ws::exp_groups<8>(s, sub * 8, sl2e, msc, ps);
                 rs[0] += ps[0];
                 rs[1] += ps[1];
-                pack_half(s, pa, sub);
+                fa90ws::pack_ksteps<4>(s, pa, sub * 4);
             }
             #pragma unroll
             for (int r = 0; r < 2; r++) {

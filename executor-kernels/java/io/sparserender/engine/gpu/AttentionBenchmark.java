@@ -25,21 +25,24 @@ import java.util.Locale;
  * own rows ({@code kernel}: the family that ran the policy; a listed policy runs wg1's listed kernels
  * under wg2 too, so it is timed once); families that fall back to the same kernel on this card run once.
  * Each policy's recall is measured once after its timing ({@link CudaRecall}: keep flags + a second QKᵀ
- * pass on the generated heads): mean, 5th percentile, minimum over rows.
+ * pass on the generated heads): mean, 5th percentile, minimum over rows. Rows of the 8-bit kernel (ws-fp8's dense) also
+ * give their output's relative L2 distance from the bf16 ws kernel's on the same inputs ({@code rel_l2_vs_ws_bf16}; NaN
+ * elsewhere).
  */
 public final class AttentionBenchmark {
     /** One measurement. */
     public record Result(String impl, String kernel, String policy, int batch, int seqLen, int heads, int headDim, double medianMs, double tflopsDense,
                          double realTflop, double tflopsReal, double tileSparsity, double skippedBeforeQk, double planMs, double[] allMs,
-                         CudaRecall.Summary recall, double peak) {
+                         CudaRecall.Summary recall, double peak, double relL2VsBf16) {
         public String json() {
             return String.format(Locale.ROOT,
                     "{\"impl\":\"%s\",\"kernel\":\"%s\",\"policy\":\"%s\",\"b\":%d,\"l\":%d,\"h\":%d,\"d\":%d,\"median_ms\":%.4f,"
                             + "\"tflops_dense_equiv\":%.1f,\"real_tflop\":%.4f,\"tflops_real\":%.1f,\"tile_sparsity\":%.4f,"
                             + "\"skipped_before_qk\":%.4f,\"plan_ms\":%.4f,\"recall_mean\":%.4f,\"recall_p05\":%.4f,"
-                            + "\"recall_min\":%.4f,\"recall_rows\":%d,\"peak\":%s,\"all_ms\":%s}",
+                            + "\"recall_min\":%.4f,\"recall_rows\":%d,\"peak\":%s,\"rel_l2_vs_ws_bf16\":%.5f,\"all_ms\":%s}",
                     impl, kernel, policy, batch, seqLen, heads, headDim, medianMs, tflopsDense, realTflop, tflopsReal, tileSparsity,
-                    skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), peak, Arrays.toString(allMs));
+                    skippedBeforeQk, planMs, recall.mean(), recall.p05(), recall.min(), recall.rows(), peak, relL2VsBf16,
+                    Arrays.toString(allMs));
         }
     }
 
@@ -138,7 +141,8 @@ public final class AttentionBenchmark {
                     double real = dense - st.flopsSaved();
                     Result r = new Result(impl, kernel, p.spec(), batch, seqLen, heads, headDim, med, dense / (med * 1e-3) / 1e12,
                             real / 1e12, real / (med * 1e-3) / 1e12, st.tileSparsity(),
-                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall, knobs.peak());
+                            (double) st.tilesSkippedBeforeQk() / st.tilesTotal(), median(planMs), ms, recall, knobs.peak(),
+                            kernel.equals(AttentionKernel.WS_FP8.label()) ? relL2VsBf16(p, options, q, k, v, o, stats) : Double.NaN);
                     out.println(r.json());
                     results.add(r);
                 }
@@ -164,6 +168,23 @@ public final class AttentionBenchmark {
                 sampled[h] = h;
             }
             return CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, p.tiling(), sampled));
+        }
+    }
+
+    /** ‖o − o_ws‖ / ‖o_ws‖ with o_ws the bf16 ws kernel's output of the same policy and inputs (o: the last run's). */
+    private double relL2VsBf16(AttentionPolicy p, AttentionOptions options, DeviceBuffer q, DeviceBuffer k, DeviceBuffer v,
+                               DeviceBuffer o, DeviceBuffer stats) {
+        try (DeviceArena.Scope scope = device.arena().scope()) {
+            DeviceBuffer ref = ops.allocate(DType.F32, o.shape());
+            new CudaAttention(device, AttentionKernel.WS).forward(p, options, q, k, v, ref, null, null, stats);
+            float[] a = o.toFloatArray(), b = ref.toFloatArray();
+            double num = 0, den = 0;
+            for (int i = 0; i < a.length; i++) {
+                double d = (double) a[i] - b[i];
+                num += d * d;
+                den += (double) b[i] * b[i];
+            }
+            return Math.sqrt(num / den);
         }
     }
 

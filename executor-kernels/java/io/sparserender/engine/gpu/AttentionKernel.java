@@ -16,7 +16,9 @@ import java.util.Locale;
  * warpgroup, two consumer warpgroups of 64 q rows sharing 128-key K/Vᵀ blocks; D = 128, D = 64 on wg1-lean; the
  * default: dense 1.6× wg1-lean and on par with cuDNN on an H100, docs/BENCHMARKS.md); ws runs the listed policies at D = 128,
  * bc = 64 on {@code flash_attention_sm90_ws_list.cu}, and every family runs the others
- * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #MMA_SYNC} runs {@code flash_attention.cu}
+ * on {@code flash_attention_sm90.cu}'s listed kernels. {@link #WS_FP8} is ws with the dense policy at D = 128 on FP8
+ * E4M3 operands ({@link CudaFp8Attention}: FlashAttention-3's FP8 recipe; opt-in, since its error against bf16
+ * attention needs a trained checkpoint to judge); every other policy runs as on ws. {@link #MMA_SYNC} runs {@code flash_attention.cu}
  * everywhere, which is also what the other two fall back to on cards other than compute 9.0.
  */
 public enum AttentionKernel {
@@ -25,7 +27,8 @@ public enum AttentionKernel {
     WG2("wg2"),
     WG1_PV("wg1-pv"),
     WG1_LEAN("wg1-lean"),
-    WS("ws");
+    WS("ws"),
+    WS_FP8("ws-fp8");
 
     /** The system property and environment variable that choose the default. */
     public static final String PROPERTY = "sparserender.attention.kernel";

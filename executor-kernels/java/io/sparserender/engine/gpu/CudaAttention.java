@@ -188,6 +188,8 @@ public final class CudaAttention {
     private final boolean hopper;
     /** The kernel family of the unlisted policies here: the chosen one on compute 9.0, mma-sync elsewhere. */
     private final AttentionKernel family;
+    /** ws-fp8's dense path, made at its first call. */
+    private CudaFp8Attention fp8;
 
     /** The configured kernel ({@link AttentionKernel#configured()}: ws unless set) on compute 9.0, mma.sync elsewhere. */
     public CudaAttention(CudaDevice device) {
@@ -206,7 +208,13 @@ public final class CudaAttention {
         this.planner = new AttentionPlanner(device);
         this.hopper = kernel != AttentionKernel.MMA_SYNC && OwnGemm.isHopper(device.info());
         this.family = !hopper ? AttentionKernel.MMA_SYNC
-                : kernel == AttentionKernel.WS && !TensorMaps.available() ? AttentionKernel.WG1_LEAN : kernel;
+                : (kernel == AttentionKernel.WS || kernel == AttentionKernel.WS_FP8) && !TensorMaps.available()
+                ? AttentionKernel.WG1_LEAN : kernel;
+    }
+
+    /** Whether the ws kernels run here (ws, or ws-fp8: ws with FP8 dense). */
+    private boolean ws() {
+        return family == AttentionKernel.WS || family == AttentionKernel.WS_FP8;
     }
 
     /** Which kernel runs. */
@@ -221,6 +229,8 @@ public final class CudaAttention {
             case WS -> "flash_attention_sm90_ws.cu (TMA producer warpgroup, two consumer warpgroups of 64 q rows, 128-key "
                     + "blocks; D = 128; D = 64 on wg1-lean; listed policies at D = 128, bc = 64 on flash_attention_sm90_ws_list.cu "
                     + "(br = 64) and flash_attention_sm90_ws_list128.cu (br = 128), the others on the wg1 listed kernels)";
+            case WS_FP8 -> "flash_attention_sm90_ws_fp8.cu for dense at D = 128 (FP8 E4M3 Q, K, Vᵀ and P, scales per Q row, "
+                    + "K block and V channel), every other policy as on ws";
             case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
             case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
         };
@@ -248,7 +258,8 @@ public final class CudaAttention {
      * kernels write float32 only.
      */
     public boolean writesBf16(AttentionPolicy policy, int headDim) {
-        return hopper && headDim == 128 && kernelFor(policy, headDim) == AttentionKernel.WS;
+        AttentionKernel k = kernelFor(policy, headDim);
+        return hopper && headDim == 128 && (k == AttentionKernel.WS || k == AttentionKernel.WS_FP8);
     }
 
     /**
@@ -257,7 +268,7 @@ public final class CudaAttention {
      * bounds exact and binned and bc = 32 run wg1's listed kernels.
      */
     boolean wsListed(AttentionPolicy policy, int headDim) {
-        return family == AttentionKernel.WS && headDim == 128 && policy.tiling().bc() == 64
+        return ws() && headDim == 128 && policy.tiling().bc() == 64
                 && modeAndThreshold(policy, 1)[0] <= MODE_RECALL_MAX;
     }
 
@@ -271,7 +282,7 @@ public final class CudaAttention {
                     KERNEL_SM90PV_D128_BC32};
             case WG2 -> new String[] {KERNEL_SM90_2WG_D64_BC64, KERNEL_SM90_2WG_D128_BC64, KERNEL_SM90_2WG_D64_BC32,
                     KERNEL_SM90_2WG_D128_BC32};
-            case WS -> throw new IllegalArgumentException("ws has its own entry points at D = 128; D = 64 runs wg1-lean");
+            case WS, WS_FP8 -> throw new IllegalArgumentException("ws has its own entry points at D = 128; D = 64 runs wg1-lean");
             case MMA_SYNC -> throw new IllegalArgumentException("mma-sync is not a Hopper kernel family");
         };
         return byDimAndBc[(bc == 64 ? 0 : 2) + (headDim == 64 ? 0 : 1)];
@@ -569,19 +580,29 @@ public final class CudaAttention {
             device.launch(kernel(headDim, bc), (int) grid, THREADS, smemBytes(headDim, bc), new KernelArgs().struct(p.struct()));
             return;
         }
+        if (family == AttentionKernel.WS_FP8 && mode == MODE_DENSE && headDim == 128) {
+            if (fp8 == null) {
+                fp8 = new CudaFp8Attention(device);
+            }
+            fp8.forward(q, k, v, out, lse, stats, scale);
+            if (keep != null) {
+                ops.fill(keep, 1); // dense keeps every tile
+            }
+            return;
+        }
         // Vᵀ workspace from the arena: freed when this scope closes; later work on the one stream runs after.
         int vtStride = (seqLen + 7) / 8 * 8;
         try (DeviceArena.Scope scope = device.arena().scope()) {
             DeviceBuffer vt = transposeV(v, bsz, seqLen, heads, headDim, vtStride);
             Params90 p = new Params90(q, k, vt, out, lse, keep, stats, bsz, seqLen, heads, mode, scale, threshold, vtStride);
-            if (family == AttentionKernel.WS && headDim == 128) {
+            if (ws() && headDim == 128) {
                 String entry = mode == MODE_DENSE
                         ? (bc == 64 ? KERNEL_SM90WS_DENSE_D128_BC64 : KERNEL_SM90WS_DENSE_D128_BC32)
                         : KERNELS_SM90WS_RULES.get((bc == 64 ? 0 : 3) + mode - 1);
                 launchWarpSpecialised(entry, q, k, vt, p, bsz, seqLen, heads, headDim, vtStride);
                 return;
             }
-            String name = unlistedSm90Kernel(family == AttentionKernel.WS ? AttentionKernel.WG1_LEAN : family, headDim, bc);
+            String name = unlistedSm90Kernel(ws() ? AttentionKernel.WG1_LEAN : family, headDim, bc);
             KernelArgs args = new KernelArgs().struct(p.struct());
             switch (family) {
                 // One CTA per pair of q-tiles (rows 128·i .. 128·i + 127); the odd last q-tile's partner is absent.
@@ -600,7 +621,7 @@ public final class CudaAttention {
      */
     public boolean denseCross(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, float scale) {
         int[] qs = q.shape();
-        if (family != AttentionKernel.WS || qs.length != 4 || qs[3] != 128) {
+        if (!ws() || qs.length != 4 || qs[3] != 128) {
             return false;
         }
         int bsz = qs[0], lq = qs[1], heads = qs[2], lk = k.dim(1);

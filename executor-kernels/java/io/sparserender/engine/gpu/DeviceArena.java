@@ -47,8 +47,9 @@ public final class DeviceArena {
 
     /** Carves a buffer; throws {@link GpuException.OutOfDeviceMemory} when the arena is too small. */
     public synchronized DeviceBuffer allocate(DType dtype, int... shape) {
-        if (dtype != DType.BF16 && dtype != DType.F16 && dtype != DType.F32 && dtype != DType.I32 && dtype != DType.U8) {
-            throw new IllegalArgumentException("Device buffers hold BF16, F16, F32, I32 or U8 (FP8 codes), not " + dtype);
+        if (dtype != DType.BF16 && dtype != DType.F16 && dtype != DType.F32 && dtype != DType.I32 && dtype != DType.U8
+                && dtype != DType.I8) {
+            throw new IllegalArgumentException("Device buffers hold BF16, F16, F32, I32, U8 (FP8 codes) or I8 (INT8 codes), not " + dtype);
         }
         long bytes = DeviceBuffer.numelOf(shape) * dtype.byteSize();
         long offset = align(top);

@@ -9,6 +9,7 @@ public final class TensorMaps {
     /** Descriptor bytes. */
     public static final int BYTES = 128;
     private static final int DTYPE_BFLOAT16 = 9;
+    private static final int DTYPE_UINT8 = 0;
     private static final int INTERLEAVE_NONE = 0;
     private static final int SWIZZLE_128B = 3;
     private static final int L2_PROMOTION_128B = 2;
@@ -63,6 +64,21 @@ public final class TensorMaps {
                     + java.util.Arrays.toString(byteStrides) + ", box " + java.util.Arrays.toString(box));
         }
         return encode(b.device(), DTYPE_BFLOAT16, b.address(), dims, byteStrides, box);
+    }
+
+    /**
+     * A tensor of bytes (U8 or I8: FP8 or INT8 codes) of any rank 1..5 ({@code dims} innermost first, {@code byteStrides} of dims 1..), read
+     * in boxes of {@code box} with the 128-byte swizzle ({@code box[0]} must be 128 at most).
+     */
+    public static byte[] bytes(DeviceBuffer b, long[] dims, long[] byteStrides, int[] box) {
+        if (b.dtype() != io.sparserender.engine.tensor.DType.U8 && b.dtype() != io.sparserender.engine.tensor.DType.I8) {
+            throw new IllegalArgumentException("A byte tensor map needs a U8 or I8 buffer, not " + b.dtype());
+        }
+        if (dims.length != box.length || byteStrides.length != dims.length - 1 || box[0] > 128) {
+            throw new IllegalArgumentException("Invalid tensor map: dims " + java.util.Arrays.toString(dims) + ", strides "
+                    + java.util.Arrays.toString(byteStrides) + ", box " + java.util.Arrays.toString(box));
+        }
+        return encode(b.device(), DTYPE_UINT8, b.address(), dims, byteStrides, box);
     }
 
     /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */

@@ -97,7 +97,8 @@ class CudaAttentionSupportTest {
             System.setProperty(AttentionKernel.PROPERTY, "wg3");
             assertThatThrownBy(AttentionKernel::configured).isInstanceOf(GpuException.class)
                     .hasMessageContaining("Invalid attention kernel 'wg3' (sparserender.attention.kernel / SPARSE_RENDER_ATTENTION_KERNEL)")
-                    .hasMessageContaining("[mma-sync, wg1, wg2, wg1-pv, wg1-lean, ws]");
+                    .hasMessageContaining("[mma-sync, wg1, wg2, wg1-pv, wg1-lean, ws, ws-fp8]");
+            assertThat(AttentionKernel.parse("WS-FP8", "--kernel")).isEqualTo(AttentionKernel.WS_FP8);
             System.clearProperty(AttentionKernel.PROPERTY);
             assumeTrue(System.getenv(AttentionKernel.ENV) == null, "the environment sets the kernel");
             assertThat(AttentionKernel.configured()).as("the fastest measured is the default").isEqualTo(AttentionKernel.WS);

@@ -1,0 +1,271 @@
+// flash_attention_sm90_ws_fp8.cu: dense attention on 8-bit tensor cores (SageAttention's split on FlashAttention-3's
+// FP8 structure) on the warp-specialised structure of flash_attention_sm90_ws.cu, D = 128: a TMA producer warpgroup
+// and two consumer warpgroups of 64 q rows sharing each 128-key K and Vᵀ block through a two-stage ring. Operands from
+// attention_fp8_quantize.cu: Q INT8 codes with a scale per row, K INT8 codes with a scale per 128-key block, Vᵀ E4M3
+// codes with a scale per channel (keys permuted within 32-key chunks to match P's registers). Java twin:
+// io.sparserender.engine.attention.Fp8Attention.
+//
+// Per block j, for a consumer's rows: S = Q8·K8ᵀ (wgmma m64n128k32 s8, exact int32 accumulation, 4 k-steps; each
+// score then one exact conversion to float: |S| ≤ 128·127² < 2²⁴); the row's
+// factor f = qs·ks_j·scale·log2 e turns raw scores into log2 units (the row maximum in those units: max(S)·f, f > 0);
+// P = 2^(S·f − (M − 8)) (≤ 256: P is scaled by 2^8 so that its small values stay normal in E4M3, and the scale
+// cancels in O / l); l sums P in fp32; P to E4M3 in registers, straight into the PV product's A operand (wgmma
+// m64n128k32 with A from registers, B = the Vᵀ block); O rescaled when a row's maximum moves. At the end
+// O[:, d] · vs[d] / l, written as bf16 or fp32.
+//
+// Bytes per block and stage: 16 KiB of K and 16 KiB of Vᵀ (half of bf16's), so the same ring holds the same 128 keys
+// in half the shared memory.
+#include <stdint.h>
+#include <cuda_bf16.h>
+#include "flash_attention_sm90.cuh"
+#include "flash_attention_sm90_ws.cuh"
+
+namespace fa90ws8 {
+
+using fa90ws::TensorMap;
+constexpr int D = 128;
+constexpr int BN = 128;                          // keys per block
+constexpr int Q_BYTES = 128 * D;                 // 16 KiB: two 64-row halves of 128-byte rows
+constexpr int KV_STAGE_BYTES = BN * D;           // 16 KiB
+constexpr int SMEM_BYTES = Q_BYTES + 4 * KV_STAGE_BYTES + 1024;   // Java: CudaFp8Attention.SMEM_BYTES
+static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
+
+// Java: CudaFp8Attention.Params, field for field.
+struct Params {
+    const float* qs;             // [B, H, L]
+    const float* ks;             // [B, H, ceil(L/128)]
+    const float* vs;             // [B, H, 128]
+    void* out;                   // [B, L, H, 128] bf16 where out_bf16, else float32
+    float* lse;                  // [B, H, L] or null
+    unsigned long long* stats;   // tiles counter (stats[0]), as the other kernels count them (tiles of 64 keys)
+    int batch;
+    int seq_len;
+    int heads;
+    float scale;
+    int out_bf16;
+};
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+__device__ __forceinline__ void wgmma_ss_s8(int* d, uint64_t da, uint64_t db, int acc) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p;\n}\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
+        : "l"(da), "l"(db), "r"(acc));
+}
+
+__device__ __forceinline__ void wgmma_rs_e4m3(float* d, const uint32_t* a, uint64_t db) {
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+// Four floats as E4M3 codes in one register, the first in the low byte (round to nearest even, saturating).
+__device__ __forceinline__ uint32_t e4m3x4(float a, float b, float c, float d) {
+    uint16_t lo, hi;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(lo) : "f"(b), "f"(a));
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(hi) : "f"(d), "f"(c));
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+// P (the S fragment after the exps) as the PV product's A operand, 32 keys per k-step: lane t of a quad holds keys
+// 2t, 2t + 1, 8 + 2t, 9 + 2t (+ 16) of rows g and g + 8, in the slots Vᵀ's permuted chunk puts those keys.
+__device__ __forceinline__ void pack_p(const float* s, uint32_t (*pa)[4]) {
+    #pragma unroll
+    for (int kb = 0; kb < 4; kb++) {
+        const float* x = s + 16 * kb;
+        pa[kb][0] = e4m3x4(x[0], x[1], x[4], x[5]);
+        pa[kb][1] = e4m3x4(x[2], x[3], x[6], x[7]);
+        pa[kb][2] = e4m3x4(x[8], x[9], x[12], x[13]);
+        pa[kb][3] = e4m3x4(x[10], x[11], x[14], x[15]);
+    }
+}
+
+__device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const Params& p) {
+    using namespace fa90ws;
+    extern __shared__ char smem_ws8[];
+    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws8) + 1023u) & ~1023u;
+    const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_STAGE_BYTES;
+    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
+    auto fullQ = [&]() { return b0; };
+    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
+    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
+    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
+    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+
+    const int L = p.seq_len, H = p.heads;
+    const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
+    const int qt = blockIdx.x % nq, bh = blockIdx.x / nq;
+    const int b = bh / H, h = bh % H;
+    const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
+
+    if (threadIdx.x == 0) {
+        bar_init(fullQ(), 1);
+        for (int s = 0; s < 2; s++) {
+            bar_init(fullK(s), 1);
+            bar_init(fullV(s), 1);
+            bar_init(emptyK(s), 256);
+            bar_init(emptyV(s), 256);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    __syncthreads();
+
+    if (wg == 0) {
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+        if (tid == 0) {
+            bar_expect(fullQ(), Q_BYTES);
+            for (int half = 0; half < 2; half++) {
+                tma_4d(sQ + half * 8192, mq, 0, h, qt * 128 + half * 64, b, fullQ());
+            }
+            for (int j = 0; j < nb; j++) {
+                const int s = j & 1;
+                if (j >= 2) bar_wait(emptyK(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullK(s), KV_STAGE_BYTES);
+                tma_4d(sK + s * KV_STAGE_BYTES, mk, 0, h, j * BN, b, fullK(s));
+                if (j >= 2) bar_wait(emptyV(s), ((j >> 1) + 1) & 1);
+                bar_expect(fullV(s), KV_STAGE_BYTES);
+                tma_3d(sV + s * KV_STAGE_BYTES, mv, j * BN, 0, bh, fullV(s));
+            }
+            for (int j = nb > 2 ? nb - 2 : 0; j < nb; j++) {
+                bar_wait(emptyK(j & 1), (j >> 1) & 1);
+                bar_wait(emptyV(j & 1), (j >> 1) & 1);
+            }
+        }
+        return;
+    }
+
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+    const int half = wg - 1;
+    const int r0 = (qt * 2 + half) * 64, rows = max(0, min(64, L - r0));
+    const int warp = tid >> 5, lane = tid & 31, t4 = lane & 3;
+    const int lr0 = warp * 16 + (lane >> 2), lr1 = lr0 + 8;
+    const bool valid0 = r0 + lr0 < L, valid1 = r0 + lr1 < L;
+    const float sl2e = p.scale * 1.4426950408889634f;
+    // Each row's score factor without the block's K scale: qs · scale · log2 e (0 for rows past L: never written).
+    const float* qs = p.qs + (long long)bh * L;
+    const float qf[2] = {valid0 ? qs[r0 + lr0] * sl2e : 0.f, valid1 ? qs[r0 + lr1] * sl2e : 0.f};
+    const float* ks = p.ks + (long long)bh * nb;
+    const uint32_t myQ = sQ + half * 8192;
+
+    // m: each row's maximum in log2 units (scores · scale · log2 e); l the sum of P (scaled by 2^8) relative to it.
+    float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.f, 0.f};
+    float o[64];
+    #pragma unroll
+    for (int i = 0; i < 64; i++) o[i] = 0.f;
+    float s[64];
+    int si[64];
+    uint32_t pa[4][4];
+
+    bar_wait(fullQ(), 0);
+    for (int j = 0; j <= nb; j++) {
+        // PV of block j − 1 and S = Q·K_jᵀ as one wgmma group, one wait per block (as flash_attention_sm90_ws.cu).
+        const bool qk = j < nb;
+        const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
+        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
+        if (qk) bar_wait(fullK(st), par);
+        if (j > 0) bar_wait(fullV(pst), ppar);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+        if (j > 0) {
+            #pragma unroll
+            for (int kk = 0; kk < 4; kk++) wgmma_rs_e4m3(o, pa[kk], fa90::desc128(pvbuf + kk * 32));
+        }
+        if (qk) {
+            #pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                wgmma_ss_s8(si, fa90::desc128(myQ + kk * 32), fa90::desc128(kbuf + kk * 32), kk == 0 ? 0 : 1);
+            }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        fa90::fence_regs<64>(o);
+        #pragma unroll
+        for (int i = 0; i < 64; i++) asm volatile("" : "+r"(si[i])::"memory");
+        if (qk) bar_arrive(emptyK(st));
+        if (j > 0) bar_arrive(emptyV(pst));
+        if (!qk) break;
+
+        const int kb0 = j * BN;
+        #pragma unroll
+        for (int i = 0; i < 64; i++) s[i] = __int2float_rn(si[i]);
+        mask_past_end<16>(s, kb0, L, t4);
+        const float kscale = ks[j];
+        float f[2], tm[1][2], bm[2], mraw[2] = {-INFINITY, -INFINITY};
+        tile_maxima<1, 16>(s, mraw, tm, bm);   // bm: the block's raw maxima (mraw = −∞)
+        float msc[2], alpha[2];
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            f[r] = qf[r] * kscale;
+            const float mn = fmaxf(m[r], bm[r] * f[r]);
+            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz(m[r] - mn);
+            m[r] = mn;
+            msc[r] = mn - 8.f;   // P scaled by 2^8
+            l[r] *= alpha[r];
+        }
+        rescale_o(o, alpha);
+        float ps[2] = {0.f, 0.f};
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], f[0], -msc[0]));
+            s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], f[0], -msc[0]));
+            s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], f[1], -msc[1]));
+            s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], f[1], -msc[1]));
+            ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+            ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+        }
+        #pragma unroll
+        for (int r = 0; r < 2; r++) {
+            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+            l[r] += ps[r];
+        }
+        pack_p(s, pa);
+    }
+
+    if (rows == 0) return;
+    // O[:, d] · vs[d] / l: this thread's columns are 8g + 2·t4 and + 1.
+    const float* vs = p.vs + (long long)bh * D;
+    const long long row_stride = (long long)H * D;
+    const long long head_base = ((long long)b * L * H + h) * D;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        const int row = r0 + (r == 0 ? lr0 : lr1);
+        const float inv = 1.f / l[r];
+        const long long at = head_base + (long long)row * row_stride + 2 * t4;
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            const float2 sc = *reinterpret_cast<const float2*>(vs + g * 8 + 2 * t4);
+            const float x0 = o[g * 4 + 2 * r] * inv * sc.x, x1 = o[g * 4 + 2 * r + 1] * inv * sc.y;
+            if (p.out_bf16) {
+                *reinterpret_cast<uint32_t*>(reinterpret_cast<__nv_bfloat16*>(p.out) + at + g * 8) = fa90::pack2(x0, x1);
+            } else {
+                *reinterpret_cast<float2*>(reinterpret_cast<float*>(p.out) + at + g * 8) = make_float2(x0, x1);
+            }
+        }
+        // ln Σ e^(score · scale) = (m − 8) · ln 2 + ln l
+        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = (m[r] - 8.f) * 0.6931471805599453f + logf(l[r]);
+    }
+    if (tid == 0) atomicAdd(&p.stats[0], (unsigned long long)((L + 63) / 64));
+}
+
+#endif
+
+}  // namespace fa90ws8
+
+// Grid: B·H·ceil(L/128) CTAs of 384 threads, fa90ws8::SMEM_BYTES of dynamic shared memory. Tensor maps (uint8):
+// Q and K codes as [128, H, L, B] (boxes {128, 1, 64, 1} and {128, 1, 128, 1}), Vᵀ codes as [Lp, 128, B·H] (boxes
+// {128, 128, 1}); 128-byte swizzle, zeros outside.
+extern "C" __global__ void __launch_bounds__(384, 1) flash_attn_sm90ws_fp8_dense_d128(
+        const __grid_constant__ fa90ws::TensorMap mq, const __grid_constant__ fa90ws::TensorMap mk,
+        const __grid_constant__ fa90ws::TensorMap mv, fa90ws8::Params p) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    fa90ws8::attention_ws_fp8(mq, mk, mv, p);
+#else
+    __trap();
+#endif
+}

@@ -37,7 +37,8 @@ struct Params {
     const float* vs;             // [B, H, 128]
     void* out;                   // [B, L, H, 128] bf16 where out_bf16, else float32
     float* lse;                  // [B, H, L] or null
-    unsigned long long* stats;   // tiles counter (stats[0]), as the other kernels count them (tiles of 64 keys)
+    unsigned long long* stats;   // tiles counter (stats[0]): kv_tiles per 64-row q-tile, as the other kernels count
+    int kv_tiles;                // the policy's kv-tiles per row: ceil(L / bc)
     int batch;
     int seq_len;
     int heads;
@@ -250,7 +251,7 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
         // ln Σ e^(score · scale) = (m − 8) · ln 2 + ln l
         if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = (m[r] - 8.f) * 0.6931471805599453f + logf(l[r]);
     }
-    if (tid == 0) atomicAdd(&p.stats[0], (unsigned long long)((L + 63) / 64));
+    if (tid == 0) atomicAdd(&p.stats[0], (unsigned long long)p.kv_tiles);
 }
 
 #endif

@@ -584,7 +584,7 @@ public final class CudaAttention {
             if (fp8 == null) {
                 fp8 = new CudaFp8Attention(device);
             }
-            fp8.forward(q, k, v, out, lse, stats, scale);
+            fp8.forward(q, k, v, out, lse, stats, scale, bc);
             if (keep != null) {
                 ops.fill(keep, 1); // dense keeps every tile
             }

@@ -17,6 +17,8 @@ public final class CudaFp8Attention {
     static final String QUANTIZE_K = "attn_fp8_quantize_k";
     static final String V_AMAX = "attn_fp8_v_amax";
     static final String QUANTIZE_VT = "attn_fp8_quantize_vt";
+    /** Every entry point above (KernelModule looks them up once). */
+    static final java.util.List<String> KERNELS = java.util.List.of(KERNEL, QUANTIZE_Q, QUANTIZE_K, V_AMAX, QUANTIZE_VT);
     static final int HEAD_DIM = 128;
     static final int BLOCK = 128;
     /** Q (128 rows) + two stages of K and of Vᵀ (128 keys), one byte per element, + 1024 alignment. */
@@ -32,10 +34,10 @@ public final class CudaFp8Attention {
 
     /** fa90ws8::Params, field for field. */
     record Params(DeviceBuffer qScales, DeviceBuffer kScales, DeviceBuffer vScales, DeviceBuffer out, DeviceBuffer lse,
-                  DeviceBuffer stats, int batch, int seqLen, int heads, float scale) {
+                  DeviceBuffer stats, int kvTiles, int batch, int seqLen, int heads, float scale) {
         KernelArgs.Struct struct() {
             return new KernelArgs.Struct().ptr(qScales).ptr(kScales).ptr(vScales).ptr(out).ptr(lse).ptr(stats)
-                    .i32(batch).i32(seqLen).i32(heads).f32(scale).i32(out.dtype() == DType.BF16 ? 1 : 0);
+                    .i32(kvTiles).i32(batch).i32(seqLen).i32(heads).f32(scale).i32(out.dtype() == DType.BF16 ? 1 : 0);
         }
     }
 
@@ -107,10 +109,10 @@ public final class CudaFp8Attention {
 
     /**
      * Runs the kernel over quantized operands into {@code out} [B, L, H, 128] (BF16 or F32), {@code lse} F32 [B, H, L]
-     * or null; the tile counter (tiles of 64 keys per 64-row q-tile, as the bf16 kernels count dense) adds into
-     * {@code stats}. Without waiting.
+     * or null; the tile counter (ceil(L / bc) tiles per 64-row q-tile, as the bf16 kernels count dense at that bc) adds
+     * into {@code stats}. Without waiting.
      */
-    public void launch(Operands in, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer stats, float scale) {
+    public void launch(Operands in, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer stats, float scale, int bc) {
         int[] shape = {in.batch(), in.seqLen(), in.heads(), HEAD_DIM};
         if (!Arrays.equals(out.shape(), shape) || (out.dtype() != DType.F32 && out.dtype() != DType.BF16)) {
             throw new IllegalArgumentException("Cannot run FP8 attention: out " + out + " must be F32 or BF16 of shape "
@@ -131,15 +133,19 @@ public final class CudaFp8Attention {
                 new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, BLOCK, 1});
         byte[] mv = TensorMaps.bytes(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
                 new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {BLOCK, HEAD_DIM, 1});
-        Params p = new Params(in.qScales(), in.kScales(), in.vScales(), out, lse, stats, bsz, seqLen, heads, scale);
+        if (bc < 1) {
+            throw new IllegalArgumentException("Cannot run FP8 attention: bc " + bc + " must be positive");
+        }
+        Params p = new Params(in.qScales(), in.kScales(), in.vScales(), out, lse, stats, (seqLen + bc - 1) / bc, bsz, seqLen,
+                heads, scale);
         device.launch(KERNEL, (int) ctas, THREADS, SMEM_BYTES, new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
     }
 
     /** Quantizes and runs in one arena scope (the operands are freed when it returns; the stream orders later work). */
     public void forward(DeviceBuffer q, DeviceBuffer k, DeviceBuffer v, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer stats,
-                        float scale) {
+                        float scale, int bc) {
         try (DeviceArena.Scope scope = device.arena().scope()) {
-            launch(quantize(q, k, v), out, lse, stats, scale);
+            launch(quantize(q, k, v), out, lse, stats, scale, bc);
         }
     }
 }

@@ -54,7 +54,7 @@ final class KernelModule {
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128",
             CudaOps.KERNEL_FP8_QUANTIZE),
             Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,
-                    CudaAttention.KERNELS_SM90WS_LIST128)
+                    CudaAttention.KERNELS_SM90WS_LIST128, CudaFp8Attention.KERNELS)
                     .flatMap(List::stream)).toList();
 
     private final CUmodule module;
@@ -124,6 +124,9 @@ final class KernelModule {
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_SMEM_BYTES),
                         "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + name);
             }
+            CudaCheck.check(cuFuncSetAttribute(functions.get(CudaFp8Attention.KERNEL),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaFp8Attention.SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + CudaFp8Attention.KERNEL);
             for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),

@@ -76,7 +76,7 @@ class Fp8AttentionGpuTest {
                 DeviceBuffer lse = dtype == DType.F32 ? poisoned(DType.F32, batch, heads, seqLen) : null;
                 DeviceBuffer stats = ops.allocate(DType.I32, 8);
                 ops.fill(stats, 0);
-                attention.launch(got, out, lse, stats, scale);
+                attention.launch(got, out, lse, stats, scale, 64);
                 float[] expected = dtype == DType.BF16 ? io.sparserender.testing.GpuTestDevice.roundBf16(ref.out()) : ref.out();
                 // written, and per element within 7 % of its channel's largest |v| (one P rounded the other way)
                 float[] o = out.toFloats();
@@ -100,7 +100,7 @@ class Fp8AttentionGpuTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"dense:br=64,bc=64", "dynsparse:lambda=-9,br=64,bc=64"})
+    @CsvSource({"dense:br=64,bc=64", "dense:br=64,bc=32", "dynsparse:lambda=-9,br=64,bc=64"})
     void theFamilyRunsDenseOn8BitsAndTheRestAsWs(String spec) {
         CudaKernels ops = ops();
         Assumptions.assumeTrue(CudaFp8Attention.runsOn(ops.device()), "the 8-bit kernel needs compute 9.0 with TMA");
@@ -114,17 +114,17 @@ class Fp8AttentionGpuTest {
             DeviceBuffer dq = ops.uploadBf16(in.q().data(), shape);
             DeviceBuffer dk = ops.uploadBf16(in.k().data(), shape);
             DeviceBuffer dv = ops.uploadBf16(in.v().data(), shape);
-            int nq = (seqLen + 63) / 64;
-            DeviceBuffer keep = poisoned(DType.I32, batch, heads, nq, nq);
+            int nq = (seqLen + 63) / 64, nk = (seqLen + policy.tiling().bc() - 1) / policy.tiling().bc();
+            DeviceBuffer keep = poisoned(DType.I32, batch, heads, nq, nk);
             DeviceBuffer out = poisoned(DType.BF16, shape);
             CudaAttention.Stats stats = fp8.forward(policy, AttentionOptions.NONE, dq, dk, dv, out, null, keep, fp8.newStatsBuffer());
             DeviceBuffer want = poisoned(DType.BF16, shape);
             if (policy instanceof AttentionPolicy.Dense) {
                 DeviceBuffer s = ops.allocate(DType.I32, 8);
                 ops.fill(s, 0);
-                new CudaFp8Attention(ops.device()).forward(dq, dk, dv, want, null, s, (float) (1 / Math.sqrt(D)));
+                new CudaFp8Attention(ops.device()).forward(dq, dk, dv, want, null, s, (float) (1 / Math.sqrt(D)), 64);
                 assertThat(keep.toIntArray()).as("dense keeps every tile").containsOnly(1);
-                assertThat(stats.tilesTotal()).isEqualTo((long) batch * heads * nq * nq);
+                assertThat(stats.tilesTotal()).isEqualTo((long) batch * heads * nq * nk);
                 assertThat(stats.tileSparsity()).isZero();
             } else {
                 new CudaAttention(ops.device(), AttentionKernel.WS).forward(policy, AttentionOptions.NONE, dq, dk, dv, want, null,

@@ -5,9 +5,9 @@
 // codes with a scale per channel (keys permuted within 32-key chunks to match P's registers). Java twin:
 // io.sparserender.engine.attention.Fp8Attention.
 //
-// Per block j, for a consumer's rows: S = Q8·K8ᵀ (wgmma m64n128k32 s8, exact int32 accumulation, 4 k-steps; each
-// score then one exact conversion to float: |S| ≤ 128·127² < 2²⁴); the row's
-// factor f = qs·ks_j·scale·log2 e turns raw scores into log2 units (the row maximum in those units: max(S)·f, f > 0);
+// Per block j, for a consumer's rows: S = Q8·K8ᵀ (wgmma m64n128k32 s8, exact int32 accumulation, 4 k-steps, onto an
+// accumulator started at the bits of 1.5·2²³, so each score reads as the float 1.5·2²³ + S with no conversion:
+// |S| ≤ 128·127² < 2²²); the row's factor f = qs·ks_j·scale·log2 e turns raw scores into log2 units (the row maximum in those units: max(S)·f, f > 0);
 // P = 2^(S·f − (M − 8)) (≤ 256: P is scaled by 2^8 so that its small values stay normal in E4M3, and the scale
 // cancels in O / l); l sums P in fp32; P to E4M3 in registers, straight into the PV product's A operand (wgmma
 // m64n128k32 with A from registers, B = the Vᵀ block); O rescaled when a row's maximum moves. At the end
@@ -15,6 +15,11 @@
 //
 // Bytes per block and stage: 16 KiB of K and 16 KiB of Vᵀ (half of bf16's), so the same ring holds the same 128 keys
 // in half the shared memory.
+// Measured (H200, docs/BENCHMARKS.md "8-bit attention"): 1.25× our bf16 ws at L 27,280 and 1.44× at L 75,600. Tried and
+// measured slower: converting each int32 score (I2FP, 7 % slower than the offset accumulator); QKᵀ of the next block
+// under this block's softmax (FlashAttention-3's intra-warpgroup overlap: ptxas serializes the wgmma, C7513, since O's
+// rescale and P's packing write wgmma inputs while a group is in flight; 14–19 % slower); the two consumers taking
+// turns at the tensor cores (FlashAttention-3's ping-pong, named barriers: 4–5 % slower).
 #include <stdint.h>
 #include <cuda_bf16.h>
 #include "flash_attention_sm90.cuh"
@@ -83,6 +88,76 @@ __device__ __forceinline__ void pack_p(const float* s, uint32_t (*pa)[4]) {
         pa[kb][2] = e4m3x4(x[8], x[9], x[12], x[13]);
         pa[kb][3] = e4m3x4(x[10], x[11], x[14], x[15]);
     }
+}
+
+// 12582912 = 1.5 · 2^23: as float bits, MAGIC_BITS + n is the float 12582912 + n for |n| < 2^22, so a QKᵀ accumulator
+// that starts at MAGIC_BITS holds each score as a float with no conversion (|S| ≤ 128 · 127² < 2^21).
+constexpr int MAGIC_BITS = 0x4B400000;
+constexpr float MAGIC_F = 12582912.f;
+
+__device__ __forceinline__ void set_magic(int* si) {
+    #pragma unroll
+    for (int i = 0; i < 64; i++) si[i] = MAGIC_BITS;
+}
+
+__device__ __forceinline__ void fence_ints(int* r) {
+    #pragma unroll
+    for (int i = 0; i < 64; i++) asm volatile("" : "+r"(r[i])::"memory");
+}
+
+// S = Q·K_jᵀ, four k-steps of 32 accumulated onto MAGIC_BITS, into the caller's open wgmma group.
+__device__ __forceinline__ void issue_qk_steps(int* si, uint32_t q, uint32_t k) {
+    #pragma unroll
+    for (int kk = 0; kk < 4; kk++) wgmma_ss_s8(si, fa90::desc128(q + kk * 32), fa90::desc128(k + kk * 32), 1);
+}
+
+// O += P·V_j over the block's 128 keys (four k-steps of 32) into the caller's open wgmma group.
+__device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t v) {
+    #pragma unroll
+    for (int kk = 0; kk < 4; kk++) wgmma_rs_e4m3(o, pa[kk], fa90::desc128(v + kk * 32));
+}
+
+// Block j's softmax for a consumer's two rows per thread, from its QKᵀ accumulators: each score read as the float
+// MAGIC_F + S (the accumulator's bits), keys ≥ L masked, the rows' maxima in log2 units, alpha, O's rescale, the exps
+// against the new maximum (P scaled by 2^8) as one fma each, l, and P to E4M3 in pa.
+__device__ __forceinline__ void softmax_block(int* si, float* o, uint32_t (*pa)[4], float* m, float* l, const float* qf,
+                                              float kscale, int kb0, int L, int t4) {
+    // The scores and then P live in the accumulator's own registers.
+    float* s = reinterpret_cast<float*>(si);
+    fa90ws::mask_past_end<16>(s, kb0, L, t4);
+    float tm[1][2], bm[2];
+    const float none[2] = {-INFINITY, -INFINITY};
+    fa90ws::tile_maxima<1, 16>(s, none, tm, bm);
+    float f[2], cst[2], alpha[2];
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        f[r] = qf[r] * kscale;
+        const float raw = bm[r] - MAGIC_F;                    // exact: both integers below 2^24
+        const float mn = fmaxf(m[r], raw * f[r]);
+        alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz(m[r] - mn);
+        m[r] = mn;
+        const float msc = mn - 8.f;                           // P scaled by 2^8
+        cst[r] = fmaf(MAGIC_F, f[r], msc);                    // exponent = (MAGIC_F + S)·f − cst = S·f − msc
+        l[r] *= alpha[r];
+    }
+    fa90ws::rescale_o(o, alpha);
+    float ps[2] = {0.f, 0.f};
+    #pragma unroll
+    for (int g = 0; g < 16; g++) {
+        s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], f[0], -cst[0]));
+        s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], f[0], -cst[0]));
+        s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], f[1], -cst[1]));
+        s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], f[1], -cst[1]));
+        ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
+        ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
+    }
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
+        ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
+        l[r] += ps[r];
+    }
+    pack_p(s, pa);
 }
 
 __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const Params& p) {
@@ -158,73 +233,31 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
     float o[64];
     #pragma unroll
     for (int i = 0; i < 64; i++) o[i] = 0.f;
-    float s[64];
-    int si[64];
     uint32_t pa[4][4];
 
     bar_wait(fullQ(), 0);
-    for (int j = 0; j <= nb; j++) {
-        // PV of block j − 1 and S = Q·K_jᵀ as one wgmma group, one wait per block (as flash_attention_sm90_ws.cu).
-        const bool qk = j < nb;
-        const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
-        const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
-        if (qk) bar_wait(fullK(st), par);
-        if (j > 0) bar_wait(fullV(pst), ppar);
-        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-        if (j > 0) {
-            #pragma unroll
-            for (int kk = 0; kk < 4; kk++) wgmma_rs_e4m3(o, pa[kk], fa90::desc128(pvbuf + kk * 32));
+    {
+        int si[64];
+        for (int j = 0; j <= nb; j++) {
+            // PV of block j − 1 and S = Q·K_jᵀ as one wgmma group, one wait per block (as flash_attention_sm90_ws.cu).
+            const bool qk = j < nb;
+            const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
+            const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
+            if (qk) bar_wait(fullK(st), par);
+            if (j > 0) bar_wait(fullV(pst), ppar);
+            if (qk) set_magic(si);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+            if (j > 0) issue_pv(o, pa, pvbuf);
+            if (qk) issue_qk_steps(si, myQ, kbuf);
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            fa90::fence_regs<64>(o);
+            fence_ints(si);
+            if (qk) bar_arrive(emptyK(st));
+            if (j > 0) bar_arrive(emptyV(pst));
+            if (!qk) break;
+            softmax_block(si, o, pa, m, l, qf, ks[j], j * BN, L, t4);
         }
-        if (qk) {
-            #pragma unroll
-            for (int kk = 0; kk < 4; kk++) {
-                wgmma_ss_s8(si, fa90::desc128(myQ + kk * 32), fa90::desc128(kbuf + kk * 32), kk == 0 ? 0 : 1);
-            }
-        }
-        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-        fa90::fence_regs<64>(o);
-        #pragma unroll
-        for (int i = 0; i < 64; i++) asm volatile("" : "+r"(si[i])::"memory");
-        if (qk) bar_arrive(emptyK(st));
-        if (j > 0) bar_arrive(emptyV(pst));
-        if (!qk) break;
-
-        const int kb0 = j * BN;
-        #pragma unroll
-        for (int i = 0; i < 64; i++) s[i] = __int2float_rn(si[i]);
-        mask_past_end<16>(s, kb0, L, t4);
-        const float kscale = ks[j];
-        float f[2], tm[1][2], bm[2], mraw[2] = {-INFINITY, -INFINITY};
-        tile_maxima<1, 16>(s, mraw, tm, bm);   // bm: the block's raw maxima (mraw = −∞)
-        float msc[2], alpha[2];
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            f[r] = qf[r] * kscale;
-            const float mn = fmaxf(m[r], bm[r] * f[r]);
-            alpha[r] = m[r] == -INFINITY ? 0.f : fa90::ex2_ftz(m[r] - mn);
-            m[r] = mn;
-            msc[r] = mn - 8.f;   // P scaled by 2^8
-            l[r] *= alpha[r];
-        }
-        rescale_o(o, alpha);
-        float ps[2] = {0.f, 0.f};
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            s[g * 4 + 0] = fa90::ex2_ftz(fmaf(s[g * 4 + 0], f[0], -msc[0]));
-            s[g * 4 + 1] = fa90::ex2_ftz(fmaf(s[g * 4 + 1], f[0], -msc[0]));
-            s[g * 4 + 2] = fa90::ex2_ftz(fmaf(s[g * 4 + 2], f[1], -msc[1]));
-            s[g * 4 + 3] = fa90::ex2_ftz(fmaf(s[g * 4 + 3], f[1], -msc[1]));
-            ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
-            ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
-        }
-        #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 1);
-            ps[r] += __shfl_xor_sync(0xffffffffu, ps[r], 2);
-            l[r] += ps[r];
-        }
-        pack_p(s, pa);
     }
 
     if (rows == 0) return;

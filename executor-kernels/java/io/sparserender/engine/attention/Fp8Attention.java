@@ -17,7 +17,8 @@ import java.util.stream.IntStream;
  * <p>Forward, per row, block by block ({@value #BLOCK} keys): raw scores S = Σ q8·k8 over the codes (exact integers); the row
  * factor f = (qs · scale · log2 e) · ks_block; the row maximum in log2 units M = max(M, max(S) · f); P = 2^(S·f − (M − 8))
  * (≤ 256: scaled by 2⁸ so that small probabilities stay normal in E4M3; the scale cancels in O / l); l sums P
- * unrounded; O += E4M3(P) · v8 (codes' values, no scale); at the end O · vs / l and the log-sum-exp
+ * unrounded (the kernel forms the exponent as fma(MAGIC + S, f, −fma(MAGIC, f, M − 8)), MAGIC = 1.5·2²³: its QKᵀ
+ * accumulator starts at MAGIC's float bits, so each int32 score reads as the float MAGIC + S with no conversion); O += E4M3(P) · v8 (codes' values, no scale); at the end O · vs / l and the log-sum-exp
  * (M − 8)·ln 2 + ln l. The device differs only by its exp2 approximation, its fp32 summation orders and Hopper's FP8
  * accumulation (≈ 14 bits kept between the tensor core's additions), so a P near an E4M3 rounding boundary may round
  * the other way there.
@@ -26,6 +27,8 @@ public final class Fp8Attention {
     /** Keys per block: K's scale granularity and the kernel's block. */
     public static final int BLOCK = 128;
     private static final float LOG2E = 1.4426950408889634f;
+    /** 1.5 · 2²³: MAGIC + n is exact for |n| < 2²², and its float bits are MAGIC's plus n (the kernel's accumulator start). */
+    private static final float MAGIC = 12582912f;
 
     private Fp8Attention() {}
 
@@ -162,9 +165,11 @@ public final class Fp8Attention {
                     for (int e = 0; e < d; e++) {
                         o[e] *= alpha;
                     }
+                    // the kernel's accumulator holds each score as the float MAGIC + S (exact): one fma per score
+                    float cst = Math.fma(MAGIC, f, msc);
                     float ps = 0f;
                     for (int c = 0; c < cols; c++) {
-                        float p = exp2(Math.fma(s[c], f, -msc));
+                        float p = exp2(Math.fma(MAGIC + s[c], f, -cst));
                         ps += p;
                         float p8 = Fp8E4M3.decode(Fp8E4M3.encode(p));
                         if (p8 != 0f) {

@@ -2,6 +2,7 @@ package io.sparserender.engine.gpu;
 
 import io.sparserender.engine.tensor.DType;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Dense attention on 8-bit tensor cores on compute 9.0 ({@code flash_attention_sm90_ws_fp8.cu}, the "ws-fp8" kernel
@@ -18,7 +19,7 @@ public final class CudaFp8Attention {
     static final String V_AMAX = "attn_fp8_v_amax";
     static final String QUANTIZE_VT = "attn_fp8_quantize_vt";
     /** Every entry point above (KernelModule looks them up once). */
-    static final java.util.List<String> KERNELS = java.util.List.of(KERNEL, QUANTIZE_Q, QUANTIZE_K, V_AMAX, QUANTIZE_VT);
+    static final List<String> KERNELS = List.of(KERNEL, QUANTIZE_Q, QUANTIZE_K, V_AMAX, QUANTIZE_VT);
     static final int HEAD_DIM = 128;
     static final int BLOCK = 128;
     /** Q (128 rows) + two stages of K and of Vᵀ (128 keys), one byte per element, + 1024 alignment. */

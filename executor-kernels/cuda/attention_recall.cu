@@ -6,7 +6,7 @@
 // Java twin: io.sparserender.engine.attention.ExactRecall.rowRecalls over DenseReference (float64).
 // Test: AttentionRecallGpuTest. A measurement path, not the hot one: fp32 dot products on the CUDA cores
 // (at L = 27,280, 4 heads, D = 128: 0.76 TFLOP ≈ 40–60 ms; it runs once per policy, outside the timing).
-// Launch: grid (ceil(L/64), B·nh) flattened, 256 threads, dynamic smem (64 + 32)·D·2 bytes.
+// Launch: grid (ceil(ceil(L/64) / q_stride), B·nh) flattened, 256 threads, dynamic smem (64 + 32)·D·2 bytes.
 // CTA = one q-tile of 64 rows of one (b, sampled head); keys walked in chunks of 32 (a policy tile of
 // bc = 32 or 64 is one or two chunks); 4 threads per row, 8 keys each, row sums reduced by shuffles.
 #include <stdint.h>
@@ -28,6 +28,7 @@ struct RecallParams {
     int nh;
     float scale;
     int br;                      // the keep flags' q-tile height (64 or 128: a multiple of ROWS)
+    int q_stride;                // rows of q-tiles t·q_stride only (64 rows each; 1: every row); the others are not written
 };
 
 constexpr int ROWS = 64, CHUNK = 32, THREADS = 256;
@@ -40,7 +41,8 @@ extern "C" __global__ void __launch_bounds__(arc::THREADS) attention_recall(arc:
     __nv_bfloat16* sq = reinterpret_cast<__nv_bfloat16*>(smem_recall);   // [64][D]
     __nv_bfloat16* sk = sq + arc::ROWS * D;                              // [32][D]
     const int nq = (L + arc::ROWS - 1) / arc::ROWS, nk = (L + p.bc - 1) / p.bc;
-    const int qt = blockIdx.x % nq, bs = blockIdx.x / nq;
+    const int nqs = (nq + p.q_stride - 1) / p.q_stride;                   // sampled q-tiles
+    const int qt = (blockIdx.x % nqs) * p.q_stride, bs = blockIdx.x / nqs;
     const int b = bs / p.nh, hs = bs % p.nh, h = p.sampled[hs];
     const int r0 = qt * arc::ROWS;
     const long long row_stride = (long long)H * D;

@@ -46,12 +46,40 @@ public final class CudaRecall {
      * tiling (q-tiles of br = 64 or 128 rows, kv-tiles of bc = 32 or 64 keys).
      */
     public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, int... sampledHeads) {
+        return rowRecalls(q, k, keep, tiling, 1, sampledHeads);
+    }
+
+    /**
+     * The recalls of the rows of every {@code qTileStride}-th 64-row q-tile (q-tiles 0, stride, 2·stride, ...) of the
+     * sampled heads, [B, sampled heads, those rows] in row order: a sample whose cost is 1/stride of every row's (the
+     * second QKᵀ pass runs on the CUDA cores, so every row of two heads of a 5B clip's self-attention costs about as
+     * much as the attention call itself).
+     */
+    public float[] rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, int qTileStride,
+                              int... sampledHeads) {
+        if (qTileStride < 1) {
+            throw new IllegalArgumentException("Recall: q-tile stride must be at least 1, got " + qTileStride);
+        }
         try (DeviceArena.Scope scope = device.arena().scope()) {
             int[] shape = q.shape();
             DeviceBuffer recall = ops.allocate(DType.F32, shape[0], sampledHeads.length, shape[1]);
             ops.fill(recall, Float.floatToRawIntBits(Float.NaN));
-            rowRecalls(q, k, keep, tiling, recall, sampledHeads);
-            return recall.toFloatArray();
+            rowRecalls(q, k, keep, tiling, recall, qTileStride, sampledHeads);
+            float[] all = recall.toFloatArray();
+            if (qTileStride == 1) {
+                return all;
+            }
+            int seqLen = shape[1];
+            float[] rows = new float[all.length];
+            int n = 0;
+            for (int slice = 0; slice < all.length / seqLen; slice++) {
+                for (int r0 = 0; r0 < seqLen; r0 += ROWS * qTileStride) {
+                    for (int r = r0; r < Math.min(seqLen, r0 + ROWS); r++) {
+                        rows[n++] = all[slice * seqLen + r];
+                    }
+                }
+            }
+            return Arrays.copyOf(rows, n);
         }
     }
 
@@ -64,6 +92,12 @@ public final class CudaRecall {
      * @param sampledHeads head indices, each in [0, H)
      */
     public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, DeviceBuffer recall, int... sampledHeads) {
+        rowRecalls(q, k, keep, tiling, recall, 1, sampledHeads);
+    }
+
+    /** As above for the rows of every {@code qTileStride}-th 64-row q-tile; the other rows of {@code recall} are left as they are. */
+    public void rowRecalls(DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling, DeviceBuffer recall, int qTileStride,
+                           int... sampledHeads) {
         int br = tiling.br(), bc = tiling.bc();
         int[] shape = q.shape();
         if (shape.length != 4 || !Arrays.equals(shape, k.shape()) || q.dtype() != DType.BF16 || k.dtype() != DType.BF16) {
@@ -100,8 +134,10 @@ public final class CudaRecall {
             DeviceBuffer sampled = ops.allocate(DType.I32, nh);
             sampled.copyFrom(sampledHeads);
             KernelArgs.Struct p = new KernelArgs.Struct().ptr(q).ptr(k).ptr(keep).ptr(sampled).ptr(recall)
-                    .i32(bsz).i32(seqLen).i32(heads).i32(headDim).i32(bc).i32(nh).f32((float) (1 / Math.sqrt(headDim))).i32(br);
-            device.launch(KERNEL, Math.multiplyExact(nq, bsz * nh), THREADS, (ROWS + 32) * headDim * 2, new KernelArgs().struct(p));
+                    .i32(bsz).i32(seqLen).i32(heads).i32(headDim).i32(bc).i32(nh).f32((float) (1 / Math.sqrt(headDim))).i32(br)
+                    .i32(qTileStride);
+            int sampledTiles = (nq + qTileStride - 1) / qTileStride;
+            device.launch(KERNEL, Math.multiplyExact(sampledTiles, bsz * nh), THREADS, (ROWS + 32) * headDim * 2, new KernelArgs().struct(p));
             device.synchronize(); // the sampled-head list is freed when this scope closes
         }
     }

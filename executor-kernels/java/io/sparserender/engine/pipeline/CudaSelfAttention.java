@@ -22,8 +22,9 @@ import java.util.List;
  * the kernel does not run (or a head width other than 64/128) goes through the CPU reference
  * ({@link PolicySelfAttention}) on host copies: correct, slow, and said once in the log.
  * Exact recall is measured on sampled calls, as on the CPU path: on every {@link PolicySelfAttention#DEFAULT_EXACT_EVERY}-th
- * step, for heads 0 and H/2 ({@link CudaRecall}: the call's keep flags and a second QKᵀ pass on those heads, read back
- * at once); its error versus dense is not measured here (NaN).
+ * step, for heads 0 and H/2, on the rows of every {@value #RECALL_Q_TILE_STRIDE}-th 64-row q-tile ({@link CudaRecall}: the
+ * call's keep flags and a second QKᵀ pass on those rows, read back at once; every row of the two heads cost 7.3 s per
+ * sampled step of a 5B clip, 2.2× the step itself, docs/BENCHMARKS.md); its error versus dense is not measured here (NaN).
  *
  * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
  * call is bracketed by two events; all pending slots and events are read at once when the slots run out or
@@ -32,6 +33,8 @@ import java.util.List;
  */
 public final class CudaSelfAttention implements AttentionRecorder.Measured<DeviceBuffer>, AttentionRecorder.Deferred<DeviceBuffer> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaSelfAttention.class);
+    /** The sampled recall reads the rows of q-tiles 0, 8, 16, ... (one row in eight: 6,912 rows of a 5B call's two heads and two batch rows). */
+    public static final int RECALL_Q_TILE_STRIDE = 8;
 
     private final AttentionPolicy policy;
     private final OpTimer timer;
@@ -111,7 +114,7 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         }
         int heads = q.dim(2);
         int[] sampledHeads = heads > 1 ? new int[] {0, heads / 2} : new int[] {0};
-        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, tiling, sampledHeads));
+        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, tiling, RECALL_Q_TILE_STRIDE, sampledHeads));
         return new double[] {s.mean(), s.p05()};
     }
 

@@ -21,10 +21,11 @@ import java.util.List;
  * and head width it runs, with the tile counters it accumulates on the device as the statistics. A policy
  * the kernel does not run (or a head width other than 64/128) goes through the CPU reference
  * ({@link PolicySelfAttention}) on host copies: correct, slow, and said once in the log.
- * Exact recall is measured on sampled calls, as on the CPU path: on every {@link PolicySelfAttention#DEFAULT_EXACT_EVERY}-th
- * step, for heads 0 and H/2, on the rows of every {@value #RECALL_Q_TILE_STRIDE}-th 64-row q-tile ({@link CudaRecall}: the
- * call's keep flags and a second QKᵀ pass on those rows, read back at once; every row of the two heads cost 7.3 s per
- * sampled step of a 5B clip, 2.2× the step itself, docs/BENCHMARKS.md); its error versus dense is not measured here (NaN).
+ * Exact recall is measured on sampled calls: on every {@value #RECALL_EVERY_STEPS}-th step, for heads 0 and H/2, on the
+ * rows of every {@value #RECALL_Q_TILE_STRIDE}-th 64-row q-tile ({@link CudaRecall}: the call's keep flags and a second QKᵀ
+ * pass on those rows on the CUDA cores, read back at once). Measured on a 5B clip (docs/BENCHMARKS.md): every row of the
+ * two heads on every 4th step (the CPU path's sampling) cost 7.3 s per sampled step, 2.2× the step itself, and 90 s of a
+ * 164 s clip; every 8th q-tile still 1.15 s per sampled step. Its error versus dense is not measured here (NaN).
  *
  * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
  * call is bracketed by two events; all pending slots and events are read at once when the slots run out or
@@ -33,8 +34,10 @@ import java.util.List;
  */
 public final class CudaSelfAttention implements AttentionRecorder.Measured<DeviceBuffer>, AttentionRecorder.Deferred<DeviceBuffer> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaSelfAttention.class);
-    /** The sampled recall reads the rows of q-tiles 0, 8, 16, ... (one row in eight: 6,912 rows of a 5B call's two heads and two batch rows). */
-    public static final int RECALL_Q_TILE_STRIDE = 8;
+    /** The sampled recall reads the rows of q-tiles 0, 16, 32, ... (3,584 rows of a 5B call's two heads and two batch rows). */
+    public static final int RECALL_Q_TILE_STRIDE = 16;
+    /** Recall is measured on steps 0, 8, 16, ... (7 of a 50-step clip). */
+    public static final int RECALL_EVERY_STEPS = 8;
 
     private final AttentionPolicy policy;
     private final OpTimer timer;
@@ -77,7 +80,7 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         // bf16 where the kernel writes it (the ws kernels): the o-projection's operand, no conversion pass after
         DeviceBuffer out = cuda.device().arena().allocate(kernel.writesBf16(policy, headDim) ? DType.BF16 : DType.F32, q.shape());
         boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense)
-                && PolicySelfAttention.sampledStep(site.step(), PolicySelfAttention.DEFAULT_EXACT_EVERY);
+                && PolicySelfAttention.sampledStep(site.step(), RECALL_EVERY_STEPS);
         int bc = policy.tiling().bc();
         DeviceBuffer keep = sampled ? cuda.device().arena().allocate(DType.I32, q.dim(0), q.dim(2),
                 policy.tiling().qTiles(q.dim(1)), (q.dim(1) + bc - 1) / bc) : null;

@@ -63,8 +63,8 @@ class DeferredAttentionStatsGpuTest {
     @Test
     void sampledStepsReportTheExactRecallOfHeadsZeroAndHalf() {
         CudaOps ops = GpuTestDevice.cudaOps();
-        // 1,008 tokens: 16 q-tiles of 64 rows, of which the recall samples 0 and 8 (stride 8)
-        VideoGrid grid = VideoGrid.parse("4x12x21");
+        // 2,048 tokens: 32 q-tiles of 64 rows, of which the recall samples 0 and 16 (stride 16)
+        VideoGrid grid = VideoGrid.parse("4x16x32");
         QkvInput raw = VideoLikeInputs.videoLike(2, grid, 4, 128, VideoLikeInputs.Knobs.defaults(), 5);
         int[] shape = raw.q().shape();
         QkvInput in = new QkvInput(new Tensor(GpuTestDevice.roundBf16(raw.q().data()), shape),

@@ -1,5 +1,6 @@
 package io.sparserender.driver.executor;
 
+import io.sparserender.engine.gpu.AttentionKernel;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaOps;
 import io.sparserender.engine.gpu.DeviceBuffer;
@@ -52,9 +53,11 @@ public final class WanRendererFactory implements ClipRendererFactory {
         }
         CudaDevice device = CudaDevice.open(options);
         CudaOps ops = new CudaOps(device);
-        // the sidecar's device names the GEMM precision where it is not bf16: a clip's pixels depend on it
+        // the sidecar's device names the GEMM precision and an 8-bit attention kernel where they are set: a clip's pixels
+        // depend on them
         String name = "cuda:" + device.info().index() + " " + device.info().name() + " " + device.uuid()
-                + (ops.precision() == GemmPrecision.BF16 ? "" : " " + ops.precision().label() + "-gemm");
+                + (ops.precision() == GemmPrecision.BF16 ? "" : " " + ops.precision().label() + "-gemm")
+                + (AttentionKernel.configured() == AttentionKernel.WS_FP8 ? " " + AttentionKernel.WS_FP8.label() + "-attention" : "");
         long budget = settings.options().containsKey("memory_budget_mb") ? memoryBudget(settings) : Long.MAX_VALUE;
         return new WanClipRenderer<>(ops, repo, spec -> CudaSelfAttention.forSpec(spec, OpTimer.OFF), name, budget);
     }

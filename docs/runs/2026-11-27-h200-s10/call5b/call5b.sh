@@ -1,0 +1,15 @@
+#!/bin/bash
+# Session 10 call 5b (warm, bundle of 5a): 5B clips with fp8 GEMMs and ws-fp8 dense attention, two clips (the second is the steady state)
+B=$PWD/.device/bundle
+ls $B/bin/sparse-render >/dev/null || { echo "bundle gone"; exit 3; }
+export SPARSE_RENDER_CUBLASLT=$(find /usr/local/cuda*/ /usr/lib /opt -name 'libcublasLt.so.[0-9]*' -not -name '*.so.*.*' 2>/dev/null | sort -V | tail -1)
+export SPARSE_RENDER_EXTRA_CP=$(printf '%s:' $PWD/.device/gen/*.jar)
+(nvidia-smi --query-gpu=clocks.sm,power.draw --format=csv,noheader -l 2 > $OUT/smi.csv &)
+run() {  # name kernel clips policy
+  t0=$(date +%s)
+  SPARSE_RENDER_GEMM_PRECISION=fp8 SPARSE_RENDER_ATTENTION_KERNEL=$2 SPARSE_RENDER_JAVA_OPTS="-Xmx48g" timeout ${5:-560} $B/bin/sparse-render bench generate \
+    --config wan2.2-ti2v-5b --random-weights --out /tmp/clip_$1 --clips $3 --policy "$4" > $OUT/generate_$1.jsonl 2>&1
+  echo "== $1 rc=$? $(( $(date +%s)-t0 ))s"
+  grep -v SLF4J $OUT/generate_$1.jsonl | grep -v '"step"' | grep -v '^\s*$' | tail -4 | cut -c1-900
+}
+run fp8attn ws-fp8 2 dense

@@ -1,0 +1,16 @@
+#!/bin/bash
+# Session 10 call 5c (warm, bundle of 5a, model of 5b): a fixed topk budget (27 % of tiles, br 128) on ws, and the ws dense baseline
+B=$PWD/.device/bundle
+ls $B/bin/sparse-render >/dev/null || { echo "bundle gone"; exit 3; }
+export SPARSE_RENDER_CUBLASLT=$(find /usr/local/cuda*/ /usr/lib /opt -name 'libcublasLt.so.[0-9]*' -not -name '*.so.*.*' 2>/dev/null | sort -V | tail -1)
+export SPARSE_RENDER_EXTRA_CP=$(printf '%s:' $PWD/.device/gen/*.jar)
+run() {  # name kernel clips policy
+  t0=$(date +%s)
+  SPARSE_RENDER_GEMM_PRECISION=fp8 SPARSE_RENDER_ATTENTION_KERNEL=$2 SPARSE_RENDER_JAVA_OPTS="-Xmx48g" timeout 285 $B/bin/sparse-render bench generate \
+    --config wan2.2-ti2v-5b --random-weights --out /tmp/clip_$1 --clips $3 --policy "$4" > $OUT/generate_$1.jsonl 2>&1
+  echo "== $1 rc=$? $(( $(date +%s)-t0 ))s"
+  grep -v SLF4J $OUT/generate_$1.jsonl | grep -v '"step"' | grep -v '^\s*$' | tail -3 | cut -c1-900
+  grep '"step"' $OUT/generate_$1.jsonl | awk -F'"s":' '{print $2}' | tr -d '}' | tr '\n' ' '; echo
+}
+run topk115 ws 1 'topk:k=115,br=128,bc=64'
+run bf16attn ws 1 dense

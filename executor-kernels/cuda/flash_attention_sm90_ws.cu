@@ -52,15 +52,10 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     constexpr int TK = MODE != 0 ? BC : BN;          // keys per tile as the loop sees it (dense: the whole block)
     constexpr int SUBN = TK / 8;                      // 8-column groups of S per tile
     extern __shared__ char smem_ws[];
-    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    __shared__ uint64_t bars[9];   // the Ring's barriers
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws) + 1023u) & ~1023u;
     const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_STAGE_BYTES;
-    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
-    auto fullQ = [&]() { return b0; };
-    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
-    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
-    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
-    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+    const Ring ring{(uint32_t)__cvta_generic_to_shared(&bars[0])};
 
     const int L = p.seq_len, LK = p.kv_len, H = p.heads;   // query rows; keys (= L but in cross-attention)
     const int nq = (L + 127) / 128, nb = (LK + BN - 1) / BN;
@@ -72,13 +67,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
 
     if (threadIdx.x == 0) {
-        bar_init(fullQ(), 1);
-        for (int s = 0; s < 2; s++) {
-            bar_init(fullK(s), 1);
-            bar_init(fullV(s), 1);
-            bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
-            bar_init(emptyV(s), 256);
-        }
+        ring.init();
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
@@ -86,31 +75,26 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (tid == 0) {
-            bar_expect(fullQ(), Q_BYTES);
+            bar_expect(ring.fullQ(), Q_BYTES);
             for (int half = 0; half < 2; half++) {
                 for (int panel = 0; panel < 2; panel++) {
-                    tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, fullQ());
+                    tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, ring.fullQ());
                 }
             }
             for (int j = 0; j < nb; j++) {
                 const int s = j & 1;
-                if (j >= 2) bar_wait(emptyK(s), ((j >> 1) + 1) & 1);
-                bar_expect(fullK(s), KV_STAGE_BYTES);
+                if (j >= 2) bar_wait(ring.emptyK(s), ((j >> 1) + 1) & 1);
+                bar_expect(ring.fullK(s), KV_STAGE_BYTES);
                 for (int panel = 0; panel < 2; panel++) {
-                    tma_4d(sK + s * KV_STAGE_BYTES + panel * (BN * 128), mk, panel * 64, h, j * BN, b, fullK(s));
+                    tma_4d(sK + s * KV_STAGE_BYTES + panel * (BN * 128), mk, panel * 64, h, j * BN, b, ring.fullK(s));
                 }
-                if (j >= 2) bar_wait(emptyV(s), ((j >> 1) + 1) & 1);
-                bar_expect(fullV(s), KV_STAGE_BYTES);
+                if (j >= 2) bar_wait(ring.emptyV(s), ((j >> 1) + 1) & 1);
+                bar_expect(ring.fullV(s), KV_STAGE_BYTES);
                 for (int panel = 0; panel < 2; panel++) {
-                    tma_3d(sV + s * KV_STAGE_BYTES + panel * (D * 128), mv, j * BN + panel * 64, 0, bh, fullV(s));
+                    tma_3d(sV + s * KV_STAGE_BYTES + panel * (D * 128), mv, j * BN + panel * 64, 0, bh, ring.fullV(s));
                 }
             }
-            // Tail: stay until the consumers have released the last blocks, so no load this thread issued is
-            // still in flight when it exits.
-            for (int j = nb > 2 ? nb - 2 : 0; j < nb; j++) {
-                bar_wait(emptyK(j & 1), (j >> 1) & 1);
-                bar_wait(emptyV(j & 1), (j >> 1) & 1);
-            }
+            ring.drain(nb);
         }
         return;
     }
@@ -137,7 +121,7 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
     uint32_t pa[8][4];
     long long wg_skipped = 0, wg_skipped_cols = 0;
 
-    bar_wait(fullQ(), 0);
+    bar_wait(ring.fullQ(), 0);
     int pv_prev = 0;   // PV owed for block j − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
     for (int j = 0; j <= nb; j++) {
         // PV of block j − 1 and S = Q·K_jᵀ issued as one wgmma group, one wait per block. The variants are separate
@@ -147,8 +131,8 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         const bool qk = j < nb;
         const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
         const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
-        if (qk) bar_wait(fullK(st), par);
-        if (j > 0) bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+        if (qk) bar_wait(ring.fullK(st), par);
+        if (j > 0) bar_wait(ring.fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         if (pv_prev == 3) {
             issue_pv<0, 8>(o, pa, pvbuf);
@@ -169,8 +153,8 @@ __device__ void attention_ws(const TensorMap& mq, const TensorMap& mk, const Ten
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
         fa90::fence_regs<64>(o);
         fa90::fence_regs<64>(s);
-        if (qk) bar_arrive(emptyK(st));      // this thread's warp is done reading K of block j
-        if (j > 0) bar_arrive(emptyV(pst));  // and Vᵀ of block j − 1
+        if (qk) bar_arrive(ring.emptyK(st));      // this thread's warp is done reading K of block j
+        if (j > 0) bar_arrive(ring.emptyV(pst));  // and Vᵀ of block j − 1
         pv_prev = 0;
         if (!qk) break;
 

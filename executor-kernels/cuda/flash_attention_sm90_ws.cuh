@@ -63,6 +63,38 @@ __device__ __forceinline__ void wgmma_ss_n128(float* d, uint64_t da, uint64_t db
         : "l"(da), "l"(db), "r"(acc));
 }
 
+// The ws kernels' mbarriers for Q and the two-stage K/Vᵀ ring, 8 bytes each from shared address b0 (a __shared__
+// uint64_t[9]): fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2].
+struct Ring {
+    uint32_t b0;
+    __device__ __forceinline__ uint32_t fullQ() const { return b0; }
+    __device__ __forceinline__ uint32_t fullK(int s) const { return b0 + 8 * (1 + s); }
+    __device__ __forceinline__ uint32_t fullV(int s) const { return b0 + 8 * (3 + s); }
+    __device__ __forceinline__ uint32_t emptyK(int s) const { return b0 + 8 * (5 + s); }
+    __device__ __forceinline__ uint32_t emptyV(int s) const { return b0 + 8 * (7 + s); }
+
+    // Thread 0, before the mbarrier-init fence: the full barriers wait for the producer's one arrival (with the TMA
+    // bytes), the empty ones for every consumer thread (256), each after its own wgmma wait.
+    __device__ __forceinline__ void init() const {
+        bar_init(fullQ(), 1);
+        for (int s = 0; s < 2; s++) {
+            bar_init(fullK(s), 1);
+            bar_init(fullV(s), 1);
+            bar_init(emptyK(s), 256);
+            bar_init(emptyV(s), 256);
+        }
+    }
+
+    // The producer thread's tail: stay until the consumers have released the last two of n stages' loads, so no load
+    // it issued is still in flight when it exits.
+    __device__ __forceinline__ void drain(int n) const {
+        for (int j = n > 2 ? n - 2 : 0; j < n; j++) {
+            bar_wait(emptyK(j & 1), (j >> 1) & 1);
+            bar_wait(emptyV(j & 1), (j >> 1) & 1);
+        }
+    }
+};
+
 // All 128 threads of consumer warpgroup `id` (named barrier 1 or 2; 0 is __syncthreads') agree on pred.
 __device__ __forceinline__ bool wg_all(bool pred, int id) {
     uint32_t r;

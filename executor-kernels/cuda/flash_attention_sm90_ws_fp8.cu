@@ -163,15 +163,10 @@ __device__ __forceinline__ void softmax_block(int* si, float* o, uint32_t (*pa)[
 __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const TensorMap& mv, const Params& p) {
     using namespace fa90ws;
     extern __shared__ char smem_ws8[];
-    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    __shared__ uint64_t bars[9];   // the Ring's barriers
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_ws8) + 1023u) & ~1023u;
     const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * KV_STAGE_BYTES;
-    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
-    auto fullQ = [&]() { return b0; };
-    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
-    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
-    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
-    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+    const Ring ring{(uint32_t)__cvta_generic_to_shared(&bars[0])};
 
     const int L = p.seq_len, H = p.heads;
     const int nq = (L + 127) / 128, nb = (L + BN - 1) / BN;
@@ -180,13 +175,7 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
     const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
 
     if (threadIdx.x == 0) {
-        bar_init(fullQ(), 1);
-        for (int s = 0; s < 2; s++) {
-            bar_init(fullK(s), 1);
-            bar_init(fullV(s), 1);
-            bar_init(emptyK(s), 256);
-            bar_init(emptyV(s), 256);
-        }
+        ring.init();
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
     }
     __syncthreads();
@@ -194,23 +183,20 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (tid == 0) {
-            bar_expect(fullQ(), Q_BYTES);
+            bar_expect(ring.fullQ(), Q_BYTES);
             for (int half = 0; half < 2; half++) {
-                tma_4d(sQ + half * 8192, mq, 0, h, qt * 128 + half * 64, b, fullQ());
+                tma_4d(sQ + half * 8192, mq, 0, h, qt * 128 + half * 64, b, ring.fullQ());
             }
             for (int j = 0; j < nb; j++) {
                 const int s = j & 1;
-                if (j >= 2) bar_wait(emptyK(s), ((j >> 1) + 1) & 1);
-                bar_expect(fullK(s), KV_STAGE_BYTES);
-                tma_4d(sK + s * KV_STAGE_BYTES, mk, 0, h, j * BN, b, fullK(s));
-                if (j >= 2) bar_wait(emptyV(s), ((j >> 1) + 1) & 1);
-                bar_expect(fullV(s), KV_STAGE_BYTES);
-                tma_3d(sV + s * KV_STAGE_BYTES, mv, j * BN, 0, bh, fullV(s));
+                if (j >= 2) bar_wait(ring.emptyK(s), ((j >> 1) + 1) & 1);
+                bar_expect(ring.fullK(s), KV_STAGE_BYTES);
+                tma_4d(sK + s * KV_STAGE_BYTES, mk, 0, h, j * BN, b, ring.fullK(s));
+                if (j >= 2) bar_wait(ring.emptyV(s), ((j >> 1) + 1) & 1);
+                bar_expect(ring.fullV(s), KV_STAGE_BYTES);
+                tma_3d(sV + s * KV_STAGE_BYTES, mv, j * BN, 0, bh, ring.fullV(s));
             }
-            for (int j = nb > 2 ? nb - 2 : 0; j < nb; j++) {
-                bar_wait(emptyK(j & 1), (j >> 1) & 1);
-                bar_wait(emptyV(j & 1), (j >> 1) & 1);
-            }
+            ring.drain(nb);
         }
         return;
     }
@@ -235,7 +221,7 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
     for (int i = 0; i < 64; i++) o[i] = 0.f;
     uint32_t pa[4][4];
 
-    bar_wait(fullQ(), 0);
+    bar_wait(ring.fullQ(), 0);
     {
         int si[64];
         for (int j = 0; j <= nb; j++) {
@@ -243,8 +229,8 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
             const bool qk = j < nb;
             const int st = j & 1, par = (j >> 1) & 1, pst = (j + 1) & 1, ppar = ((j - 1) >> 1) & 1;
             const uint32_t kbuf = sK + st * KV_STAGE_BYTES, pvbuf = sV + pst * KV_STAGE_BYTES;
-            if (qk) bar_wait(fullK(st), par);
-            if (j > 0) bar_wait(fullV(pst), ppar);
+            if (qk) bar_wait(ring.fullK(st), par);
+            if (j > 0) bar_wait(ring.fullV(pst), ppar);
             if (qk) set_magic(si);
             asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
             if (j > 0) issue_pv(o, pa, pvbuf);
@@ -253,8 +239,8 @@ __device__ void attention_ws_fp8(const TensorMap& mq, const TensorMap& mk, const
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
             fa90::fence_regs<64>(o);
             fence_ints(si);
-            if (qk) bar_arrive(emptyK(st));
-            if (j > 0) bar_arrive(emptyV(pst));
+            if (qk) bar_arrive(ring.emptyK(st));
+            if (j > 0) bar_arrive(ring.emptyV(pst));
             if (!qk) break;
             softmax_block(si, o, pa, m, l, qf, ks[j], j * BN, L, t4);
         }

@@ -43,17 +43,12 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     constexpr bool RULE = MODE != 0;
     const fa90::Fa90Params& p = lp.base;
     extern __shared__ char smem_wsl128[];
-    __shared__ uint64_t bars[9];   // fullQ, fullK[2], fullV[2], emptyK[2], emptyV[2]
+    __shared__ uint64_t bars[9];   // the Ring's barriers
     __shared__ uint64_t vote_bars[2 * 4];     // the rules' vote ring: per consumer, four slots, one arrival each
     __shared__ uint32_t vote_words[2 * 4];    // bit 0 tile 0 skipped, bit 1 tile 1 if 0 kept, bit 2 tile 1 if 0 skipped
     const uint32_t base = ((uint32_t)__cvta_generic_to_shared(smem_wsl128) + 1023u) & ~1023u;
     const uint32_t sQ = base, sK = base + Q_BYTES, sV = sK + 2 * BLOCK_BYTES;
-    const uint32_t b0 = (uint32_t)__cvta_generic_to_shared(&bars[0]);
-    auto fullQ = [&]() { return b0; };
-    auto fullK = [&](int s) { return b0 + 8 * (1 + s); };
-    auto fullV = [&](int s) { return b0 + 8 * (3 + s); };
-    auto emptyK = [&](int s) { return b0 + 8 * (5 + s); };
-    auto emptyV = [&](int s) { return b0 + 8 * (7 + s); };
+    const fa90ws::Ring ring{(uint32_t)__cvta_generic_to_shared(&bars[0])};
     const uint32_t vb0 = (uint32_t)__cvta_generic_to_shared(&vote_bars[0]);
     auto vbar = [&](int c, int slot) { return vb0 + 8 * (c * 4 + slot); };
 
@@ -64,13 +59,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     const int wg = __shfl_sync(0xffffffffu, (int)(threadIdx.x / 128), 0), tid = threadIdx.x % 128;
 
     if (threadIdx.x == 0) {
-        fa90ws::bar_init(fullQ(), 1);
-        for (int s = 0; s < 2; s++) {
-            fa90ws::bar_init(fullK(s), 1);
-            fa90ws::bar_init(fullV(s), 1);
-            fa90ws::bar_init(emptyK(s), 256);   // every consumer thread, after its own wgmma wait
-            fa90ws::bar_init(emptyV(s), 256);
-        }
+        ring.init();
         if (RULE) {
             for (int i = 0; i < 8; i++) fa90ws::bar_init(vbar(i / 4, i % 4), 1);
         }
@@ -89,33 +78,29 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     if (wg == 0) {
         asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
         if (tid == 0) {
-            fa90ws::bar_expect(fullQ(), Q_BYTES);
+            fa90ws::bar_expect(ring.fullQ(), Q_BYTES);
             for (int half = 0; half < 2; half++) {
                 for (int panel = 0; panel < 2; panel++) {
-                    fa90ws::tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, fullQ());
+                    fa90ws::tma_4d(sQ + (half * 2 + panel) * 8192, mq, panel * 64, h, qt * 128 + half * 64, b, ring.fullQ());
                 }
             }
             for (int e = 0; e < npairs; e++) {
                 const int s = e & 1, n = min(2, nvis - 2 * e);
-                if (e >= 2) fa90ws::bar_wait(emptyK(s), ((e >> 1) + 1) & 1);
-                fa90ws::bar_expect(fullK(s), n * TILE_BYTES);
+                if (e >= 2) fa90ws::bar_wait(ring.emptyK(s), ((e >> 1) + 1) & 1);
+                fa90ws::bar_expect(ring.fullK(s), n * TILE_BYTES);
                 for (int t = 0; t < n; t++) {
                     const int key0 = entry(2 * e + t) * BC;
                     for (int panel = 0; panel < 2; panel++) {
-                        fa90ws::tma_4d(sK + s * BLOCK_BYTES + panel * TILE_BYTES + t * 8192, mk, panel * 64, h, key0, b, fullK(s));
+                        fa90ws::tma_4d(sK + s * BLOCK_BYTES + panel * TILE_BYTES + t * 8192, mk, panel * 64, h, key0, b, ring.fullK(s));
                     }
                 }
-                if (e >= 2) fa90ws::bar_wait(emptyV(s), ((e >> 1) + 1) & 1);
-                fa90ws::bar_expect(fullV(s), n * TILE_BYTES);
+                if (e >= 2) fa90ws::bar_wait(ring.emptyV(s), ((e >> 1) + 1) & 1);
+                fa90ws::bar_expect(ring.fullV(s), n * TILE_BYTES);
                 for (int t = 0; t < n; t++) {
-                    fa90ws::tma_3d(sV + s * BLOCK_BYTES + t * TILE_BYTES, mv, entry(2 * e + t) * BC, 0, bh, fullV(s));
+                    fa90ws::tma_3d(sV + s * BLOCK_BYTES + t * TILE_BYTES, mv, entry(2 * e + t) * BC, 0, bh, ring.fullV(s));
                 }
             }
-            // Tail: stay until the consumers have released the last blocks, so no load is in flight at exit.
-            for (int e = npairs > 2 ? npairs - 2 : 0; e < npairs; e++) {
-                fa90ws::bar_wait(emptyK(e & 1), (e >> 1) & 1);
-                fa90ws::bar_wait(emptyV(e & 1), (e >> 1) & 1);
-            }
+            ring.drain(npairs);
         }
         return;
     }
@@ -146,7 +131,7 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
     uint32_t pa[8][4];
     int wg_skipped = 0, wg_skipped_cols = 0, visited_cols = 0;   // at most nk tiles, L columns
 
-    fa90ws::bar_wait(fullQ(), 0);
+    fa90ws::bar_wait(ring.fullQ(), 0);
     int pv_prev = 0;   // PV owed for pair e − 1: 0 none, 1 keys 0-63, 2 keys 64-127, 3 all
     // The rules decide on a vote of all 128 rows of a tile, i.e. of both consumers. Waiting for the other consumer at
     // every tile made them take turns instead of overlapping (measured: hybrid 3-15 % slower than at br = 64), so
@@ -194,8 +179,8 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
                 pv_prev = (d0 ? 0 : 1) | (pend_n == 2 && !d1 ? 2 : 0);
             }
         }
-        if (qk) fa90ws::bar_wait(fullK(st), par);
-        if (e > 0) fa90ws::bar_wait(fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
+        if (qk) fa90ws::bar_wait(ring.fullK(st), par);
+        if (e > 0) fa90ws::bar_wait(ring.fullV(pst), ppar);   // waited for even when no PV reads it: the phases stay in step
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         if (pv_prev == 3) {
             fa90ws::issue_pv<0, 8>(o, pa, pvbuf);
@@ -216,8 +201,8 @@ __device__ void attention_ws_list128(const TensorMap& mq, const TensorMap& mk, c
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
         fa90::fence_regs<64>(o);
         fa90::fence_regs<64>(s);
-        if (qk) fa90ws::bar_arrive(emptyK(st));
-        if (e > 0) fa90ws::bar_arrive(emptyV(pst));
+        if (qk) fa90ws::bar_arrive(ring.emptyK(st));
+        if (e > 0) fa90ws::bar_arrive(ring.emptyV(pst));
         pv_prev = 0;
         if (!qk) break;
 

@@ -229,8 +229,8 @@ public final class CudaAttention {
             case WS -> "flash_attention_sm90_ws.cu (TMA producer warpgroup, two consumer warpgroups of 64 q rows, 128-key "
                     + "blocks; D = 128; D = 64 on wg1-lean; listed policies at D = 128, bc = 64 on flash_attention_sm90_ws_list.cu "
                     + "(br = 64) and flash_attention_sm90_ws_list128.cu (br = 128), the others on the wg1 listed kernels)";
-            case WS_FP8 -> "flash_attention_sm90_ws_fp8.cu for dense at D = 128 (FP8 E4M3 Q, K, Vᵀ and P, scales per Q row, "
-                    + "K block and V channel), every other policy as on ws";
+            case WS_FP8 -> "flash_attention_sm90_ws_fp8.cu for dense at D = 128 (INT8 Q and K, FP8 E4M3 Vᵀ and P; scales per "
+                    + "Q row, K block and V channel), every other policy as on ws";
             case WG1 -> "flash_attention_sm90.cu (wgmma, 64-row q-tiles, 64-key blocks, Vᵀ pre-pass)";
             case MMA_SYNC -> "flash_attention.cu (mma.sync m16n8k16, 64-row q-tiles)";
         };

@@ -24,8 +24,8 @@ import java.util.List;
  * Exact recall is measured on sampled calls: on every {@value #RECALL_EVERY_STEPS}-th step, for heads 0 and H/2, on the
  * rows of every {@value #RECALL_Q_TILE_STRIDE}-th 64-row q-tile ({@link CudaRecall}: the call's keep flags and a second QKᵀ
  * pass on those rows on the CUDA cores, read back at once). Measured on a 5B clip (docs/BENCHMARKS.md): every row of the
- * two heads on every 4th step (the CPU path's sampling) cost 7.3 s per sampled step, 2.2× the step itself, and 90 s of a
- * 164 s clip; every 8th q-tile still 1.15 s per sampled step. Its error versus dense is not measured here (NaN).
+ * two heads on every 4th step (the CPU path's sampling) made a sampled step 8.3 s against 1.0 s, 95 s of a 164 s clip;
+ * every 8th q-tile still added 1.15 s per sampled step. Its error versus dense is not measured here (NaN).
  *
  * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
  * call is bracketed by two events; all pending slots and events are read at once when the slots run out or

@@ -13,6 +13,7 @@
 #include <cuda_bf16.h>
 #include "flash_attention_sm90.cuh"
 #include "flash_attention_sm90_ws.cuh"
+#include "flash_attention_sm90_ws_fp8.cuh"
 
 namespace fa90ws8l {
 
@@ -24,8 +25,6 @@ constexpr int STAGE_BYTES = 2 * TILE_BYTES;      // a pair
 constexpr int Q_BYTES = 128 * D;                 // 16 KiB
 constexpr int SMEM_BYTES = Q_BYTES + 4 * STAGE_BYTES + 1024;   // Java: CudaFp8Attention.LIST_SMEM_BYTES
 static_assert(SMEM_BYTES <= 227 * 1024, "one CTA per SM");
-constexpr int MAGIC_BITS = 0x4B400000;
-constexpr float MAGIC_F = 12582912.f;
 
 // Java: CudaFp8Attention.ListParams, field for field.
 struct ListParams {
@@ -48,32 +47,11 @@ struct ListParams {
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 
+using fa90ws8::MAGIC_F;
+
 // Descriptor of a K-major operand with 64-byte rows and the 64-byte swizzle: 8-row atoms 512 bytes apart.
 __device__ __forceinline__ uint64_t desc64(uint32_t addr) {
     return (uint64_t)((addr & 0x3FFFF) >> 4) | ((uint64_t)1 << 16) | ((uint64_t)(512 >> 4) << 32) | ((uint64_t)2 << 62);
-}
-
-__device__ __forceinline__ void wgmma_ss_s8(int* d, uint64_t da, uint64_t db) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p;\n}\n"
-        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]), "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]), "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]), "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]), "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]), "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]), "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]), "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]), "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]), "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]), "+r"(d[62]), "+r"(d[63])
-        : "l"(da), "l"(db), "r"(1));
-}
-
-__device__ __forceinline__ void wgmma_rs_e4m3(float* d, const uint32_t* a, uint64_t db) {
-    asm volatile(
-        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
-        "wgmma.mma_async.sync.aligned.m64n128k32.f32.e4m3.e4m3 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, {%64,%65,%66,%67}, %68, p, 1, 1;\n}\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
-}
-
-__device__ __forceinline__ uint32_t e4m3x4(float a, float b, float c, float d) {
-    uint16_t lo, hi;
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(lo) : "f"(b), "f"(a));
-    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(hi) : "f"(d), "f"(c));
-    return (uint32_t)lo | ((uint32_t)hi << 16);
 }
 
 // O += P·V over the tiles present (bit t of which: tile t), two k-steps of 32 keys per tile.
@@ -81,7 +59,7 @@ template <int WHICH>
 __device__ __forceinline__ void issue_pv(float* o, uint32_t (*pa)[4], uint32_t v) {
     #pragma unroll
     for (int kk = 0; kk < 4; kk++) {
-        if ((WHICH >> (kk >> 1)) & 1) wgmma_rs_e4m3(o, pa[kk], desc64(v + (kk >> 1) * TILE_BYTES + (kk & 1) * 32));
+        if ((WHICH >> (kk >> 1)) & 1) fa90ws8::wgmma_rs_e4m3(o, pa[kk], desc64(v + (kk >> 1) * TILE_BYTES + (kk & 1) * 32));
     }
 }
 
@@ -167,8 +145,7 @@ __device__ void attention_ws_fp8_list128(const TensorMap& mq, const TensorMap& m
         if (qk) bar_wait(ring.fullK(st), par);
         if (e > 0) bar_wait(ring.fullV(pst), ppar);
         if (qk) {
-            #pragma unroll
-            for (int i = 0; i < 64; i++) si[i] = MAGIC_BITS;
+            fa90ws8::set_magic(si);
         }
         asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
         if (pv_prev == 3) {
@@ -178,13 +155,12 @@ __device__ void attention_ws_fp8_list128(const TensorMap& mq, const TensorMap& m
         }
         if (qk) {
             #pragma unroll
-            for (int kk = 0; kk < 4; kk++) wgmma_ss_s8(si, fa90::desc128(myQ + kk * 32), fa90::desc128(kbuf + kk * 32));
+            for (int kk = 0; kk < 4; kk++) fa90ws8::wgmma_ss_s8(si, fa90::desc128(myQ + kk * 32), fa90::desc128(kbuf + kk * 32), 1);
         }
         asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
         asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
         fa90::fence_regs<64>(o);
-        #pragma unroll
-        for (int i = 0; i < 64; i++) asm volatile("" : "+r"(si[i])::"memory");
+        fa90ws8::fence_ints(si);
         if (qk) bar_arrive(ring.emptyK(st));
         if (e > 0) bar_arrive(ring.emptyV(pst));
         pv_prev = 0;
@@ -238,14 +214,8 @@ __device__ void attention_ws_fp8_list128(const TensorMap& mq, const TensorMap& m
                 ps[0] += s[g * 4 + 0] + s[g * 4 + 1];
                 ps[1] += s[g * 4 + 2] + s[g * 4 + 3];
             }
-            #pragma unroll
-            for (int kb32 = 2 * t; kb32 < 2 * t + 2; kb32++) {
-                const float* x = s + 16 * kb32;
-                pa[kb32][0] = e4m3x4(x[0], x[1], x[4], x[5]);
-                pa[kb32][1] = e4m3x4(x[2], x[3], x[6], x[7]);
-                pa[kb32][2] = e4m3x4(x[8], x[9], x[12], x[13]);
-                pa[kb32][3] = e4m3x4(x[10], x[11], x[14], x[15]);
-            }
+            fa90ws8::pack_chunk(s + 32 * t, pa[2 * t]);
+            fa90ws8::pack_chunk(s + 32 * t + 16, pa[2 * t + 1]);
             visited_cols += min(BC, L - kb[t]);
             if (keep != nullptr && tid == 0) keep[jt[t]] = 1u;
         }

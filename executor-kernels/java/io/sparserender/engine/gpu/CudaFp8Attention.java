@@ -137,6 +137,9 @@ public final class CudaFp8Attention {
         if (lse != null && (lse.dtype() != DType.F32 || lse.numel() != (long) in.batch() * in.heads() * in.seqLen())) {
             throw new IllegalArgumentException("Cannot run FP8 attention: lse " + lse + " must be F32 with B*H*L elements");
         }
+        if (bc < 1) {
+            throw new IllegalArgumentException("Cannot run FP8 attention: bc " + bc + " must be positive");
+        }
         int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();
         long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
         if (ctas > Integer.MAX_VALUE) {
@@ -149,9 +152,6 @@ public final class CudaFp8Attention {
                 new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, BLOCK, 1});
         byte[] mv = TensorMaps.bytes(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
                 new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {BLOCK, HEAD_DIM, 1});
-        if (bc < 1) {
-            throw new IllegalArgumentException("Cannot run FP8 attention: bc " + bc + " must be positive");
-        }
         Params p = new Params(in.qScales(), in.kScales(), in.vScales(), out, lse, stats, (seqLen + bc - 1) / bc, bsz, seqLen,
                 heads, scale);
         device.launch(KERNEL, (int) ctas, THREADS, SMEM_BYTES, new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));

@@ -190,6 +190,84 @@ public final class Fp8Attention {
         return new Result(out, lse);
     }
 
+    /**
+     * The 8-bit listed kernel's forward (br = 128, bc = 64): each 128-row q-tile walks its list of 64-key kv-tiles two
+     * entries at a time (a pair is one block of the online softmax; an odd list's last pair has one tile), each tile's
+     * scores scaled by its own 128-key block's K scale. {@code list}: entry {@code bh·listBhStride + qt·nk + i} (nk =
+     * ceil(L/64)); {@code count} [B·H, ceil(L/128)], the entries used. Tiles off the list get no mass.
+     */
+    public static Result forwardListed(Operands in, float scale, int[] list, int[] count, long listBhStride) {
+        int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads(), d = in.headDim();
+        int nb = blocks(seqLen), nk = (seqLen + 63) / 64, nq = (seqLen + 127) / 128;
+        float[] out = new float[bsz * seqLen * heads * d];
+        float[] lse = new float[bsz * heads * seqLen];
+        float sl2e = scale * LOG2E;
+        IntStream.range(0, bsz * heads).parallel().forEach(bh -> {
+            int b = bh / heads, h = bh % heads;
+            byte[] k = rows(in.k().codes(), b, h, in);
+            float[] v = values(in.v().codes(), b, h, in);
+            byte[] q = rows(in.q().codes(), b, h, in);
+            float[] s = new float[128];
+            double[] o = new double[d];
+            for (int i = 0; i < seqLen; i++) {
+                int qt = i / 128;
+                int n = count[bh * nq + qt];
+                long at0 = bh * listBhStride + (long) qt * nk;
+                float qf = in.q().scales()[bh * seqLen + i] * sl2e;
+                float m = Float.NEGATIVE_INFINITY, l = 0f;
+                java.util.Arrays.fill(o, 0);
+                for (int e = 0; e < n; e += 2) {
+                    int tiles = Math.min(2, n - e);
+                    int[] jt = new int[tiles];
+                    float[] f = new float[tiles];
+                    float mn = m;
+                    for (int t = 0; t < tiles; t++) {
+                        jt[t] = list[(int) (at0 + e + t)];
+                        f[t] = qf * in.k().scales()[bh * nb + jt[t] * 64 / BLOCK];
+                        float raw = Float.NEGATIVE_INFINITY;
+                        for (int c = 0; c < 64 && jt[t] * 64 + c < seqLen; c++) {
+                            int dot = 0;
+                            for (int x = 0; x < d; x++) {
+                                dot += q[i * d + x] * k[(jt[t] * 64 + c) * d + x];
+                            }
+                            s[t * 64 + c] = dot;
+                            raw = Math.max(raw, s[t * 64 + c]);
+                        }
+                        mn = Math.max(mn, raw * f[t]);
+                    }
+                    float alpha = m == Float.NEGATIVE_INFINITY ? 0f : exp2(m - mn);
+                    m = mn;
+                    float msc = mn - 8f;
+                    l *= alpha;
+                    for (int x = 0; x < d; x++) {
+                        o[x] *= alpha;
+                    }
+                    float ps = 0f;
+                    for (int t = 0; t < tiles; t++) {
+                        float cst = Math.fma(MAGIC, f[t], msc);
+                        for (int c = 0; c < 64 && jt[t] * 64 + c < seqLen; c++) {
+                            float p = exp2(Math.fma(MAGIC + s[t * 64 + c], f[t], -cst));
+                            ps += p;
+                            float p8 = Fp8E4M3.decode(Fp8E4M3.encode(p));
+                            if (p8 != 0f) {
+                                for (int x = 0; x < d; x++) {
+                                    o[x] += (double) p8 * v[(jt[t] * 64 + c) * d + x];
+                                }
+                            }
+                        }
+                    }
+                    l += ps;
+                }
+                int at = ((b * seqLen + i) * heads + h) * d;
+                for (int x = 0; x < d; x++) {
+                    out[at + x] = l == 0f ? 0f : (float) (o[x] / l) * in.v().scales()[bh * d + x];
+                }
+                lse[bh * seqLen + i] = (float) ((m - 8f) * Math.log(2) + Math.log(l));
+            }
+        });
+        return new Result(out, lse);
+    }
+
     /** Keys' blocks of {@value #BLOCK}. */
     public static int blocks(int seqLen) {
         return (seqLen + BLOCK - 1) / BLOCK;

@@ -247,7 +247,8 @@ public final class CudaAttention {
      */
     public AttentionKernel kernelFor(AttentionPolicy policy, int headDim) {
         if (hopper && !unlisted(policy)) {
-            return wsListed(policy, headDim) ? AttentionKernel.WS : AttentionKernel.WG1;
+            return fp8Listed(policy, headDim) ? AttentionKernel.WS_FP8
+                    : wsListed(policy, headDim) ? AttentionKernel.WS : AttentionKernel.WG1;
         }
         return family;
     }
@@ -270,6 +271,15 @@ public final class CudaAttention {
     boolean wsListed(AttentionPolicy policy, int headDim) {
         return ws() && headDim == 128 && policy.tiling().bc() == 64
                 && modeAndThreshold(policy, 1)[0] <= MODE_RECALL_MAX;
+    }
+
+    /**
+     * Whether a listed policy runs on the 8-bit listed kernel ({@code flash_attention_sm90_ws_fp8_list128.cu}): the ws-fp8
+     * family, br = 128, bc = 64, D = 128 and no in-loop rule (topk, topp, hybrid at pre = 1, the orders).
+     */
+    boolean fp8Listed(AttentionPolicy policy, int headDim) {
+        return family == AttentionKernel.WS_FP8 && hopper && headDim == 128 && policy.tiling().br() == BR_WS_LIST128
+                && policy.tiling().bc() == 64 && modeAndThreshold(policy, 1)[0] == MODE_DENSE;
     }
 
     /** The entry point of a Hopper family's unlisted kernels (wg1, wg1-lean, wg1-pv, wg2) for this head dim and bc. */
@@ -453,6 +463,15 @@ public final class CudaAttention {
             Params p = new Params(q, k, v, out, lse, keep, stats, bsz, seqLen, heads, mode[0], scale, threshold);
             device.launch(listKernel(headDim, bc, false), grid, THREADS, smemBytes(headDim, bc),
                     new KernelArgs().struct(listStruct(p.struct(), plan)));
+            return;
+        }
+        if (fp8Listed(policy, headDim)) {
+            if (fp8 == null) {
+                fp8 = new CudaFp8Attention(device);
+            }
+            try (DeviceArena.Scope scope = device.arena().scope()) {
+                fp8.launchListed(fp8.quantize(q, k, v), plan, out, lse, keep, stats, scale);
+            }
             return;
         }
         int vtStride = (seqLen + 7) / 8 * 8;

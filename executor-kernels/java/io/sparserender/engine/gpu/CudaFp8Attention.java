@@ -14,17 +14,21 @@ import java.util.List;
  */
 public final class CudaFp8Attention {
     static final String KERNEL = "flash_attn_sm90ws_fp8_dense_d128";
+    /** The listed policies with no in-loop rule at br = 128, bc = 64 ({@code flash_attention_sm90_ws_fp8_list128.cu}). */
+    static final String KERNEL_LIST128 = "flash_attn_sm90ws_fp8_list128_dense_d128_bc64";
     static final String QUANTIZE_Q = "attn_fp8_quantize_q";
     static final String QUANTIZE_K = "attn_fp8_quantize_k";
     static final String V_AMAX = "attn_fp8_v_amax";
     static final String QUANTIZE_VT = "attn_fp8_quantize_vt";
     /** Every entry point above (KernelModule looks them up once). */
-    static final List<String> KERNELS = List.of(KERNEL, QUANTIZE_Q, QUANTIZE_K, V_AMAX, QUANTIZE_VT);
+    static final List<String> KERNELS = List.of(KERNEL, KERNEL_LIST128, QUANTIZE_Q, QUANTIZE_K, V_AMAX, QUANTIZE_VT);
     static final int HEAD_DIM = 128;
     static final int BLOCK = 128;
     /** Q (128 rows) + two stages of K and of Vᵀ (128 keys), one byte per element, + 1024 alignment. */
     static final int SMEM_BYTES = (128 + 4 * BLOCK) * HEAD_DIM + 1024;
     static final int THREADS = 384;
+    /** Q (128 rows) + two stages of a pair of 64-key K and Vᵀ tiles, one byte per element, + 1024 alignment. */
+    static final int LIST_SMEM_BYTES = (128 + 4 * BLOCK) * HEAD_DIM + 1024;
 
     /**
      * The kernel's operands: Q and K INT8 codes [B, L, H, 128] with scales [B, H, L] and [B, H, ceil(L/128)]; Vᵀ codes
@@ -39,6 +43,17 @@ public final class CudaFp8Attention {
         KernelArgs.Struct struct() {
             return new KernelArgs.Struct().ptr(qScales).ptr(kScales).ptr(vScales).ptr(out).ptr(lse).ptr(stats)
                     .i32(kvTiles).i32(batch).i32(seqLen).i32(heads).f32(scale).i32(out.dtype() == DType.BF16 ? 1 : 0);
+        }
+    }
+
+    /** fa90ws8l::ListParams, field for field. */
+    record ListParams(DeviceBuffer qScales, DeviceBuffer kScales, DeviceBuffer vScales, DeviceBuffer out, DeviceBuffer lse,
+                      DeviceBuffer keep, DeviceBuffer stats, int batch, int seqLen, int heads, float scale,
+                      AttentionPlanner.DevicePlan plan) {
+        KernelArgs.Struct struct() {
+            return new KernelArgs.Struct().ptr(qScales).ptr(kScales).ptr(vScales).ptr(out).ptr(lse).ptr(keep).ptr(stats)
+                    .i32(batch).i32(seqLen).i32(heads).f32(scale).i32(out.dtype() == DType.BF16 ? 1 : 0)
+                    .ptr(plan.list()).ptr(plan.count()).i64(plan.listBhStride());
         }
     }
 
@@ -140,6 +155,35 @@ public final class CudaFp8Attention {
         Params p = new Params(in.qScales(), in.kScales(), in.vScales(), out, lse, stats, (seqLen + bc - 1) / bc, bsz, seqLen,
                 heads, scale);
         device.launch(KERNEL, (int) ctas, THREADS, SMEM_BYTES, new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
+    }
+
+    /**
+     * Runs the 8-bit listed kernel over quantized operands and a br = 128, bc = 64 plan ({@link AttentionPlanner}: per
+     * 128-row q-tile a list of 64-key kv-tiles), the listed policies with no in-loop rule. Keep flags (I32 [B, H,
+     * ceil(L/128), ceil(L/64)]) and counters as the bf16 listed kernels write them. Without waiting.
+     */
+    public void launchListed(Operands in, AttentionPlanner.DevicePlan plan, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep,
+                             DeviceBuffer stats, float scale) {
+        int[] shape = {in.batch(), in.seqLen(), in.heads(), HEAD_DIM};
+        if (!Arrays.equals(out.shape(), shape) || (out.dtype() != DType.F32 && out.dtype() != DType.BF16)) {
+            throw new IllegalArgumentException("Cannot run FP8 attention: out " + out + " must be F32 or BF16 of shape "
+                    + Arrays.toString(shape));
+        }
+        int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();
+        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
+        if (ctas > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("FP8 attention too large for one launch: " + ctas + " CTAs");
+        }
+        long rowBytes = (long) heads * HEAD_DIM;
+        byte[] mq = TensorMaps.bytes(in.q(), new long[] {HEAD_DIM, heads, seqLen, bsz},
+                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, 64, 1});
+        byte[] mk = TensorMaps.bytes(in.k(), new long[] {HEAD_DIM, heads, seqLen, bsz},
+                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, 64, 1});
+        byte[] mv = TensorMaps.bytes64(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
+                new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {64, HEAD_DIM, 1});
+        ListParams p = new ListParams(in.qScales(), in.kScales(), in.vScales(), out, lse, keep, stats, bsz, seqLen, heads, scale, plan);
+        device.launch(KERNEL_LIST128, (int) ctas, THREADS, LIST_SMEM_BYTES,
+                new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
     }
 
     /** Quantizes and runs in one arena scope (the operands are freed when it returns; the stream orders later work). */

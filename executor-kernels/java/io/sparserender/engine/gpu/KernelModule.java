@@ -127,6 +127,9 @@ final class KernelModule {
             CudaCheck.check(cuFuncSetAttribute(functions.get(CudaFp8Attention.KERNEL),
                     CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaFp8Attention.SMEM_BYTES),
                     "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + CudaFp8Attention.KERNEL);
+            CudaCheck.check(cuFuncSetAttribute(functions.get(CudaFp8Attention.KERNEL_LIST128),
+                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaFp8Attention.LIST_SMEM_BYTES),
+                    "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", "kernel " + CudaFp8Attention.KERNEL_LIST128);
             for (String name : CudaAttention.KERNELS_SM90WS_LIST) {
                 CudaCheck.check(cuFuncSetAttribute(functions.get(name),
                         CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, CudaAttention.SM90WS_LIST_SMEM_BYTES),

@@ -11,6 +11,7 @@ public final class TensorMaps {
     private static final int DTYPE_BFLOAT16 = 9;
     private static final int DTYPE_UINT8 = 0;
     private static final int INTERLEAVE_NONE = 0;
+    private static final int SWIZZLE_64B = 2;
     private static final int SWIZZLE_128B = 3;
     private static final int L2_PROMOTION_128B = 2;
     private static final int OOB_FILL_ZERO = 0;
@@ -81,8 +82,28 @@ public final class TensorMaps {
         return encode(b.device(), DTYPE_UINT8, b.address(), dims, byteStrides, box);
     }
 
+    /**
+     * As {@link #bytes} with the 64-byte swizzle ({@code box[0]} must be 64 at most): operands whose K-major rows are 64
+     * bytes (the 8-bit listed kernel's Vᵀ tiles of 64 keys).
+     */
+    public static byte[] bytes64(DeviceBuffer b, long[] dims, long[] byteStrides, int[] box) {
+        if (b.dtype() != io.sparserender.engine.tensor.DType.U8 && b.dtype() != io.sparserender.engine.tensor.DType.I8) {
+            throw new IllegalArgumentException("A byte tensor map needs a U8 or I8 buffer, not " + b.dtype());
+        }
+        if (dims.length != box.length || byteStrides.length != dims.length - 1 || box[0] > 64) {
+            throw new IllegalArgumentException("Invalid tensor map: dims " + java.util.Arrays.toString(dims) + ", strides "
+                    + java.util.Arrays.toString(byteStrides) + ", box " + java.util.Arrays.toString(box));
+        }
+        return encode(b.device(), DTYPE_UINT8, b.address(), dims, byteStrides, box, SWIZZLE_64B);
+    }
+
     /** Encodes on the device's thread: the driver wants the context current (CUDA error 201 otherwise). */
     private static byte[] encode(CudaDevice device, int dtype, long address, long[] dims, long[] byteStrides, int[] box) {
+        return encode(device, dtype, address, dims, byteStrides, box, SWIZZLE_128B);
+    }
+
+    private static byte[] encode(CudaDevice device, int dtype, long address, long[] dims, long[] byteStrides, int[] box,
+                                 int swizzle) {
         if (!available()) {
             throw new GpuException("Cannot make a TMA tensor map: the project's JNI shim is not loaded ("
                     + CublasLtShim.probe().problem() + ")");
@@ -91,7 +112,7 @@ public final class TensorMaps {
         java.util.Arrays.fill(elementStrides, 1);
         byte[] out = new byte[BYTES];
         int rc = device.call(() -> nativeEncodeTiled(dtype, dims.length, address, dims, byteStrides, box, elementStrides,
-                INTERLEAVE_NONE, SWIZZLE_128B, L2_PROMOTION_128B, OOB_FILL_ZERO, out));
+                INTERLEAVE_NONE, swizzle, L2_PROMOTION_128B, OOB_FILL_ZERO, out));
         if (rc != 0) {
             String why = switch (rc) {
                 case -1 -> "libcuda.so.1 cannot be opened";

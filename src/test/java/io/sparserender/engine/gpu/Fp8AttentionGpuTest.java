@@ -134,6 +134,69 @@ class Fp8AttentionGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "{0} L={1} {2}")
+    @CsvSource(delimiter = '|', value = {
+        "random | 200  | topk:k=2,br=128,bc=64",
+        "video  | 517  | topk:k=3,br=128,bc=64",
+        "video  | 1000 | topp:p=0.9,br=128,bc=64",
+        "random | 129  | topk:k=1,br=128,bc=64",
+    })
+    void theListedKernelMatchesItsTwin(String kind, int seqLen, String spec) {
+        CudaKernels ops = ops();
+        Assumptions.assumeTrue(CudaFp8Attention.runsOn(ops.device()), "the 8-bit kernel needs compute 9.0 with TMA");
+        int batch = 2, heads = 2;
+        QkvInput in = AttentionPlanGpuTest.input(kind, batch, new VideoGrid(1, 1, seqLen), heads, D, "fp8 listed " + kind + " " + spec);
+        AttentionPolicy policy = PolicySpec.parse(spec);
+        int[] shape = in.q().shape();
+        CudaAttention attention = new CudaAttention(ops.device(), AttentionKernel.WS_FP8);
+        assertThat(attention.kernelFor(policy, D)).isEqualTo(AttentionKernel.WS_FP8);
+        int nq = (seqLen + 127) / 128, nk = (seqLen + 63) / 64;
+        try (DeviceArena.Scope scope = ops.device().arena().scope()) {
+            DeviceBuffer dq = ops.uploadBf16(in.q().data(), shape);
+            DeviceBuffer dk = ops.uploadBf16(in.k().data(), shape);
+            DeviceBuffer dv = ops.uploadBf16(in.v().data(), shape);
+            AttentionPlanner.DevicePlan plan = attention.planner().plan(policy, AttentionOptions.NONE, dq, dk, false);
+            int[] list = plan.list().toIntArray();
+            int[] count = plan.count().toIntArray();
+            DeviceBuffer out = poisoned(DType.F32, shape);
+            DeviceBuffer keep = poisoned(DType.I32, batch, heads, nq, nk);
+            DeviceBuffer stats = attention.newStatsBuffer();
+            ops.fill(stats, 0);
+            attention.launchPlanned(policy, plan, dq, dk, dv, out, null, keep, stats);
+            Fp8Attention.Result ref = Fp8Attention.forwardListed(Fp8Attention.quantize(in), (float) (1 / Math.sqrt(D)), list, count,
+                    plan.listBhStride());
+            float[] o = out.toFloats();
+            float[] max = channelMax(in.v().data(), batch, seqLen, heads);
+            float[] diff = new float[o.length];
+            for (int i = 0; i < o.length; i++) {
+                diff[i] = (o[i] - ref.out()[i]) / Math.max(max[channel(i, seqLen, heads)], 1e-30f);
+            }
+            assertWrittenAndClose(out, ref.out(), Float.MAX_VALUE, 0, spec + ": written");
+            io.sparserender.testing.GpuTestDevice.assertClose(diff, new float[o.length], 0.07, 0, spec + ": error / channel max |v|");
+            assertThat(relL2(o, ref.out())).as(spec + ": rel. L2 against the twin").isLessThan(2e-3);
+            // keep flags: 1 on the list, 2 off it; counters: every tile, and those off the list
+            int[] flags = keep.toIntArray();
+            long off = 0;
+            for (int bh = 0; bh < batch * heads; bh++) {
+                for (int qt = 0; qt < nq; qt++) {
+                    boolean[] listed = new boolean[nk];
+                    int n = count[bh * nq + qt];
+                    for (int e = 0; e < n; e++) {
+                        listed[list[(int) (bh * plan.listBhStride() + (long) qt * nk + e)]] = true;
+                    }
+                    off += nk - n;
+                    for (int j = 0; j < nk; j++) {
+                        assertThat(flags[(bh * nq + qt) * nk + j]).as("keep (bh %d, q-tile %d, kv-tile %d)", bh, qt, j)
+                                .isEqualTo(listed[j] ? 1 : 2);
+                    }
+                }
+            }
+            CudaAttention.Stats st = attention.readStats(stats);
+            assertThat(st.tilesTotal()).isEqualTo((long) batch * heads * nq * nk);
+            assertThat(st.tilesSkippedBeforeQk()).isEqualTo(off);
+        }
+    }
+
     /** The Vᵀ codes the kernel reads: [B, H, D, vtStride], key 32c + k of a chunk at slot slotOf(k), zeros past L. */
     private static byte[] permutedVt(Fp8Attention.Operands in, int vtStride) {
         int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();

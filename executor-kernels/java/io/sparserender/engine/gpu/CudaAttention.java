@@ -282,6 +282,17 @@ public final class CudaAttention {
                 && policy.tiling().bc() == 64 && modeAndThreshold(policy, 1)[0] == MODE_DENSE;
     }
 
+    /**
+     * Whether this policy's call here runs on 8-bit operands (ws-fp8: dense on {@code flash_attention_sm90_ws_fp8.cu},
+     * the listed policies with no in-loop rule at br = 128 on its listed kernel); every other call runs in bf16.
+     */
+    public boolean eightBit(AttentionPolicy policy, int headDim) {
+        if (!hopper || family != AttentionKernel.WS_FP8 || headDim != 128) {
+            return false;
+        }
+        return unlisted(policy) ? modeAndThreshold(policy, 1)[0] == MODE_DENSE : fp8Listed(policy, headDim);
+    }
+
     /** The entry point of a Hopper family's unlisted kernels (wg1, wg1-lean, wg1-pv, wg2) for this head dim and bc. */
     static String unlistedSm90Kernel(AttentionKernel family, int headDim, int bc) {
         String[] byDimAndBc = switch (family) {

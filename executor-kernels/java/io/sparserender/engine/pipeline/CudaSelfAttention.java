@@ -2,13 +2,13 @@ package io.sparserender.engine.pipeline;
 
 import io.sparserender.engine.attention.AttentionPolicy;
 import io.sparserender.engine.attention.PolicySpec;
-import io.sparserender.engine.attention.Tiling;
 import io.sparserender.engine.gpu.CudaAttention;
 import io.sparserender.engine.gpu.CudaDevice;
 import io.sparserender.engine.gpu.CudaEvent;
-import io.sparserender.engine.gpu.CudaRecall;
 import io.sparserender.engine.gpu.CudaOps;
+import io.sparserender.engine.gpu.CudaRecall;
 import io.sparserender.engine.gpu.DeviceBuffer;
+import io.sparserender.engine.gpu.LseRecall;
 import io.sparserender.engine.gpu.OpTimer;
 import io.sparserender.engine.ops.Ops;
 import io.sparserender.engine.tensor.DType;
@@ -21,11 +21,11 @@ import java.util.List;
  * and head width it runs, with the tile counters it accumulates on the device as the statistics. A policy
  * the kernel does not run (or a head width other than 64/128) goes through the CPU reference
  * ({@link PolicySelfAttention}) on host copies: correct, slow, and said once in the log.
- * Exact recall is measured on sampled calls: on every {@value #RECALL_EVERY_STEPS}-th step, for heads 0 and H/2, on the
- * rows of every {@value #RECALL_Q_TILE_STRIDE}-th 64-row q-tile ({@link CudaRecall}: the call's keep flags and a second QKᵀ
- * pass on those rows on the CUDA cores, read back at once). Measured on a 5B clip (docs/BENCHMARKS.md): every row of the
- * two heads on every 4th step (the CPU path's sampling) made a sampled step 8.3 s against 1.0 s, 95 s of a 164 s clip;
- * every 8th q-tile still added 1.15 s per sampled step. Its error versus dense is not measured here (NaN).
+ * Recall is measured on sampled calls: on every {@value #RECALL_EVERY_STEPS}-th step, every row of heads 0 and H/2
+ * ({@link LseRecall}: the call writes its log-sum-exp, a dense call of the same arithmetic over the two heads gives the
+ * whole mass, recall = exp of the difference; read back at once). The earlier second QKᵀ pass on the CUDA cores
+ * ({@link CudaRecall}) made a 5B clip's sampled step 8.3 s against 1.0 s on every row (docs/BENCHMARKS.md). Its error
+ * versus dense is not measured here (NaN).
  *
  * <p>The kernel's counters go to a slot of the device's counter buffer ({@link CudaDevice#counters}) and the
  * call is bracketed by two events; all pending slots and events are read at once when the slots run out or
@@ -34,8 +34,6 @@ import java.util.List;
  */
 public final class CudaSelfAttention implements AttentionRecorder.Measured<DeviceBuffer>, AttentionRecorder.Deferred<DeviceBuffer> {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaSelfAttention.class);
-    /** The sampled recall reads the rows of q-tiles 0, 16, 32, ... (3,584 rows of a 5B call's two heads and two batch rows). */
-    public static final int RECALL_Q_TILE_STRIDE = 16;
     /** Recall is measured on steps 0, 8, 16, ... (7 of a 50-step clip). */
     public static final int RECALL_EVERY_STEPS = 8;
 
@@ -49,10 +47,13 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
     private final List<CudaEvent> events = new ArrayList<>();
     private CudaDevice device;
 
-    /** A kernel call whose counters (slot) and events (2·slot, 2·slot + 1) are not read yet; recall NaN when not sampled. */
-    private record Pending(Site site, int slot, double denseFlops, double recallMean, double recallP05) {}
+    /**
+     * A kernel call whose counters (slot) and events (2·slot, 2·slot + 1) are not read yet, and its recall {mean, p05}
+     * being summarised off the render thread ({NaN, NaN} when not sampled).
+     */
+    private record Pending(Site site, int slot, double denseFlops, java.util.concurrent.CompletableFuture<double[]> recall) {}
 
-    private CudaRecall recall;
+    private LseRecall recall;
 
     public CudaSelfAttention(AttentionPolicy policy, OpTimer timer) {
         this.policy = policy;
@@ -81,14 +82,12 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         DeviceBuffer out = cuda.device().arena().allocate(kernel.writesBf16(policy, headDim) ? DType.BF16 : DType.F32, q.shape());
         boolean sampled = !(policy instanceof io.sparserender.engine.attention.AttentionPolicy.Dense)
                 && PolicySelfAttention.sampledStep(site.step(), RECALL_EVERY_STEPS);
-        int bc = policy.tiling().bc();
-        DeviceBuffer keep = sampled ? cuda.device().arena().allocate(DType.I32, q.dim(0), q.dim(2),
-                policy.tiling().qTiles(q.dim(1)), (q.dim(1) + bc - 1) / bc) : null;
+        DeviceBuffer lse = sampled ? cuda.device().arena().allocate(DType.F32, q.dim(0), q.dim(2), q.dim(1)) : null;
         if (sink == null) { // used on its own: read back after each call
             DeviceBuffer stats = kernel.newStatsBuffer();
             cuda.kernels().fill(stats, 0);
-            timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
-            double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, policy.tiling()) : new double[] {Double.NaN, Double.NaN};
+            timer.time(cuda.device(), OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, lse, null, stats));
+            double[] r = sampledRecall(cuda, qb, kb, vb, lse).join();
             last = statistics(kernel.readStats(stats), denseFlops(q), r[0], r[1]);
             return out;
         }
@@ -103,22 +102,32 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
         }
         cuda.kernels().fill(stats, 0);
         events.get(2 * slot).record();
-        timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, null, keep, stats));
+        timer.time(device, OpTimer.Kind.ATTENTION, () -> kernel.launch(policy, options(site), qb, kb, vb, out, lse, null, stats));
         events.get(2 * slot + 1).record();
-        double[] r = sampled ? sampledRecall(cuda, qb, kb, keep, policy.tiling()) : new double[] {Double.NaN, Double.NaN};
-        pending.add(new Pending(site, slot, denseFlops(q), r[0], r[1]));
+        pending.add(new Pending(site, slot, denseFlops(q), sampledRecall(cuda, qb, kb, vb, lse)));
         return out;
     }
 
-    /** Mean and 5th percentile of the exact recall of heads 0 and H/2, every batch row (waits for the device). */
-    private double[] sampledRecall(CudaOps cuda, DeviceBuffer q, DeviceBuffer k, DeviceBuffer keep, Tiling tiling) {
+    /**
+     * Mean and 5th percentile of the recall of every row of heads 0 and H/2, every batch row: the log-sum-exps are read
+     * back here (waits for the device), the ~10⁵ rows summarised on the common pool while the render thread goes on.
+     * {NaN, NaN} at once when {@code lse} is null (a call not sampled).
+     */
+    private java.util.concurrent.CompletableFuture<double[]> sampledRecall(CudaOps cuda, DeviceBuffer q, DeviceBuffer k,
+                                                                          DeviceBuffer v, DeviceBuffer lse) {
+        if (lse == null) {
+            return java.util.concurrent.CompletableFuture.completedFuture(new double[] {Double.NaN, Double.NaN});
+        }
         if (recall == null) {
-            recall = new CudaRecall(cuda.kernels());
+            recall = new LseRecall(cuda);
         }
         int heads = q.dim(2);
         int[] sampledHeads = heads > 1 ? new int[] {0, heads / 2} : new int[] {0};
-        CudaRecall.Summary s = CudaRecall.Summary.of(recall.rowRecalls(q, k, keep, tiling, RECALL_Q_TILE_STRIDE, sampledHeads));
-        return new double[] {s.mean(), s.p05()};
+        LseRecall.LogSumExps lses = recall.logSumExps(q, k, v, lse, kernel.eightBit(policy, q.dim(3)), sampledHeads);
+        return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            CudaRecall.Summary s = CudaRecall.Summary.of(lses.recalls());
+            return new double[] {s.mean(), s.p05()};
+        });
     }
 
     @Override
@@ -136,7 +145,8 @@ public final class CudaSelfAttention implements AttentionRecorder.Measured<Devic
             int[] words = java.util.Arrays.copyOfRange(all, p.slot() * CudaDevice.COUNTER_SLOT_INTS,
                     (p.slot() + 1) * CudaDevice.COUNTER_SLOT_INTS);
             double seconds = events.get(2 * p.slot() + 1).elapsedMsSince(events.get(2 * p.slot())) / 1e3;
-            last = statistics(CudaAttention.Stats.fromWords(words), p.denseFlops(), p.recallMean(), p.recallP05());
+            double[] r = p.recall().join();
+            last = statistics(CudaAttention.Stats.fromWords(words), p.denseFlops(), r[0], r[1]);
             sink.report(p.site(), last.clone(), seconds);
         }
         pending.clear();

@@ -28,8 +28,8 @@ rm -rf "$out"
 mkdir -p "$out/lib" "$out/bin" "$out/conf"
 out="$(cd "$out" && pwd)"
 
-# 1. The Java runtime: only the modules the engine, Jackson, picocli and JUnit need.
-modules=java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported
+# 1. The Java runtime: only the modules the engine, Jackson, picocli and JUnit need, and Flight Recorder (jdk.jfr) to profile on the device.
+modules=java.base,java.logging,java.management,java.naming,java.sql,java.xml,jdk.unsupported,jdk.jfr
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages --compress=2 \
   --output "$out/runtime"
 

@@ -1,7 +1,8 @@
 // tensor_ops.cu: the layout and elementwise kernels behind the CUDA backend of the model's Ops
 // interface (io.sparserender.engine.gpu.CudaOps). fp32 math; each buffer is float32 or bf16 (a dtype
 // flag per operand), rounded once on store. Java twins: io.sparserender.engine.ops.CpuOps (the float32
-// reference: permute, slice, concat, add/sub/mul with broadcasting, addScalar, scale, silu, geluTanh)
+// reference: permute, slice, concat, add/sub/mul with broadcasting, addScalar, scale, silu, geluTanh; embedding's
+// gather: ops.Gather.rows)
 // and, for the fused ones, the compositions in io.sparserender.engine.ops.Ops' default methods run on
 // CpuOps (adaLayerNorm, layerNormForProduct, rope, rmsNormRope). Test: CudaOpsGpuTest.
 //
@@ -21,6 +22,14 @@ __device__ void strided_copy(const CopyParams& p) {
             d += c * p.dst_stride[k];
         }
         store(p.dst, p.dst_bf16, d, load(p.src, p.src_bf16, so));
+    }
+}
+
+__device__ void gather_rows(const GatherParams& p) {
+    const long long n = p.rows * p.cols;
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
+        long long r = i / p.cols, c = i - r * p.cols;
+        p.out[i] = load(p.table, p.table_bf16, (long long)p.ids[r] * p.cols + c);
     }
 }
 
@@ -127,6 +136,7 @@ __device__ void linear_f32(const LinearF32Params& p) {
 }  // namespace tops
 
 extern "C" __global__ void tensor_strided_copy(const tops::CopyParams p) { tops::strided_copy(p); }
+extern "C" __global__ void tensor_gather_rows(const tops::GatherParams p) { tops::gather_rows(p); }
 extern "C" __global__ void tensor_broadcast_axpy(const tops::AxpyParams p) { tops::broadcast_axpy(p); }
 extern "C" __global__ void tensor_unary(const tops::UnaryParams p) { tops::unary(p); }
 extern "C" __global__ void tensor_ada_layer_norm(const tops::AdaLnParams p) { tops::ada_layer_norm(p); }

@@ -50,6 +50,17 @@ struct CopyParams {
     int src_bf16;
 };
 
+// out[r, c] = table[ids[r], c] in float32, out [rows, cols] contiguous, table [V, cols] float32 or bf16; ids are
+// checked against V on the host. Ops.embedding (the umT5 relative-position bias); Java twin: ops.Gather.rows.
+struct GatherParams {
+    float* out;
+    const void* table;
+    const int* ids;
+    long long rows;
+    int cols;
+    int table_bf16;
+};
+
 // out = (a ? a : 0) + s·b·(c ? c : 1), out contiguous of `shape`, a/b/c strided (broadcast = stride 0).
 // add: a + 1·b; sub: a + (−1)·b; mul: 1·b·c; gated residual: a + b·c.
 struct AxpyParams {

@@ -184,6 +184,36 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         return o;
     }
 
+    /**
+     * {@code table[ids[r]]} gathered on the device into float32 [ids, D] ({@code tensor_gather_rows}): the umT5 relative-position
+     * bias gathers 512² rows per layer, which through the host (the default) took most of the text stage (≈ 1 s of 1.5).
+     */
+    @Override
+    public DeviceBuffer embedding(DeviceBuffer table, int[] ids) {
+        int[] s = table.shape();
+        if (s.length != 2) {
+            throw new IllegalArgumentException("Cannot gather embeddings: table " + table + " is not [V, D]");
+        }
+        for (int r = 0; r < ids.length; r++) {
+            if (ids[r] < 0 || ids[r] >= s[0]) {
+                throw new IllegalArgumentException("Cannot gather embeddings: id " + ids[r] + " at position " + r
+                        + " is outside the table's " + s[0] + " rows");
+            }
+        }
+        DeviceBuffer out = allocate(DType.F32, ids.length, s[1]);
+        long n = (long) ids.length * s[1];
+        if (n == 0) {
+            return out;
+        }
+        try (DeviceArena.Scope scope = device.arena().scope()) { // the ids are read by the launch before later work reuses them
+            DeviceBuffer deviceIds = allocate(DType.I32, ids.length);
+            deviceIds.copyFrom(ids);
+            KernelArgs.Struct p = new KernelArgs.Struct().ptr(out).ptr(table).ptr(deviceIds).i64(ids.length).i32(s[1]).i32(bf16(table));
+            timed(OpTimer.Kind.OTHER, () -> device.launch("tensor_gather_rows", grid(n), BLOCK, 0, new KernelArgs().struct(p)));
+        }
+        return out;
+    }
+
     @Override
     public DeviceBuffer concat(int dim, List<DeviceBuffer> parts) {
         if (parts.isEmpty()) {
@@ -791,6 +821,11 @@ public final class CudaOps implements Ops<DeviceBuffer> {
             @Override
             public void unpark() {
                 arena.unpark(range);
+            }
+
+            @Override
+            public void prepare() {
+                arena.saveToHost(range);
             }
         });
     }

@@ -50,7 +50,7 @@ final class KernelModule {
             AttentionPlanner.KERNEL_GLOBAL_QUERY, AttentionPlanner.KERNEL_GLOBAL_SCORES, AttentionPlanner.KERNEL_GLOBAL_TOP,
             CudaRecall.KERNEL,
             // tensor_ops.cu and dense_attention.cu: the model-level CudaOps
-            "tensor_strided_copy", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
+            "tensor_strided_copy", "tensor_gather_rows", "tensor_broadcast_axpy", "tensor_unary", "tensor_ada_layer_norm", "tensor_rope",
             "tensor_rms_norm_rope", "tensor_linear_f32", "dense_attention_d64", "dense_attention_d128",
             CudaOps.KERNEL_FP8_QUANTIZE),
             Stream.of(CudaVaeKernels.KERNELS, Vec4Kernels.KERNELS, CudaAttention.KERNELS_SM90WS_RULES, CudaAttention.KERNELS_SM90WS_LIST,

@@ -16,6 +16,9 @@ public final class Parkable<R> {
         boolean park();
 
         void unpark();
+
+        /** Makes now whatever the first {@link #park} would make for the host side (the CUDA backend's pinned copy). */
+        default void prepare() {}
     }
 
     private final R value;
@@ -38,6 +41,14 @@ public final class Parkable<R> {
             @Override
             public void unpark() {}
         });
+    }
+
+    /**
+     * Readies it for parking without parking it: the CUDA backend pins host memory for its bytes and copies them there
+     * now, so its first {@link #park} only frees device memory (on the backend's thread).
+     */
+    public synchronized void prepareToPark() {
+        mover.prepare();
     }
 
     /** The thing, in device memory (unparked first when parked). */

@@ -73,6 +73,30 @@ class CudaOpsGpuTest {
     }
 
     /**
+     * The device gather ({@code tensor_gather_rows}) against the host one (Gather.rows through CpuOps) bit for bit, every
+     * element written: float32 and bf16 tables of odd widths, ids with repeats, the first and last row, a one-row table; an
+     * id outside the table is refused with its position before anything is launched.
+     */
+    @ParameterizedTest(name = "table {0} x {1}, {2} ids, bf16 {3}")
+    @CsvSource({"32, 64, 262144, false", "37, 13, 1001, true", "1, 1, 7, false", "5, 3, 9, true"})
+    void embeddingGathersTheSameRowsAsTheHost(int rows, int cols, int n, boolean bf16Table) {
+        SplittableRandom r = random("cuda ops embedding " + rows + "x" + cols);
+        CudaOps g = cudaOps();
+        Tensor table = bf16(rand(r, -3, 3, rows, cols));
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) {
+            ids[i] = i < 2 ? i * (rows - 1) : r.nextInt(rows);
+        }
+        exact("embedding", CPU.embedding(table, ids), () -> {
+            DeviceBuffer t = g.fromHost(table);
+            return g.embedding(bf16Table ? g.convert(t, DType.BF16) : t, ids);
+        });
+        int[] bad = {0, rows};
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> run(() -> g.embedding(g.fromHost(table), bad)))
+                .hasMessageContaining("id " + rows + " at position 1").hasMessageContaining(rows + " rows");
+    }
+
+    /**
      * Copies that take the four-elements-at-a-time kernel (innermost runs a multiple of 4, aligned offsets) beside
      * ones that cannot (an odd slice start, a permute that moves the innermost dimension), in float32 and bf16.
      */

@@ -178,6 +178,10 @@ class RuntimeGpuTest {
                 return b;
             });
             long resident = arena.usedBytes();
+            w.prepareToPark(); // the host copy made at load: the weights stay where they are
+            assertThat(w.isParked()).isFalse();
+            assertThat(arena.usedBytes()).as("preparing frees nothing").isEqualTo(resident);
+            assertThat(w.get().toFloatArray()).as("prepared weights, still in device memory").containsExactly(values);
             assertThat(w.park()).isTrue();
             assertThat(arena.usedBytes()).as("parking frees the device memory").isEqualTo(before);
             try (DeviceArena.Scope s = arena.scope()) {

@@ -30,6 +30,19 @@ class NoiseGeneratorTest {
         assertThat(differing(a.data(), NoiseGenerator.normalStream(42L, 1, 2, 3, 5, 7).data())).isGreaterThan(a.numel() - 3);
     }
 
+    /** A tensor large enough to be made in parallel chunks (odd length, not a multiple of a chunk or a block of 4) equals the stream made in one piece. */
+    @Test
+    void aLargeTensorIsTheStreamInOnePiece() {
+        int[] shape = {5, 3, 17477}; // 262,155 elements
+        Tensor t = NoiseGenerator.normal(7L, shape);
+        double[] serial = NoiseGenerator.normals(7L, 0, 0, 262_155);
+        float[] want = new float[serial.length];
+        for (int i = 0; i < want.length; i++) {
+            want[i] = (float) serial[i];
+        }
+        assertThat(t.data()).containsExactly(want);
+    }
+
     @Test
     void sliceEqualsSliceOfWhole() {
         double[] whole = NoiseGenerator.normals(7L, 0, 0, 103);

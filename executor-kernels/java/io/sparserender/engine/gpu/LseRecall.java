@@ -87,7 +87,9 @@ public final class LseRecall {
 
     /**
      * Recall per row from the two log-sum-exps: {@code exp(sparse − dense)}, at most 1 (the kept mass is part of the
-     * whole; a row that kept every key can land a rounding above it), 0 where the call kept nothing (−∞).
+     * whole; a row that kept every key can land a rounding above it), 0 where the call kept nothing (−∞), NaN where
+     * either is NaN or the dense one is not finite (non-finite inputs: the clip's own NaN check names where they
+     * started, so a statistic does not throw first).
      */
     public static float[] fromLse(float[] sparse, float[] dense) {
         if (sparse.length != dense.length) {
@@ -95,11 +97,8 @@ public final class LseRecall {
         }
         float[] r = new float[sparse.length];
         for (int i = 0; i < r.length; i++) {
-            if (Float.isNaN(sparse[i]) || Float.isNaN(dense[i]) || dense[i] == Float.NEGATIVE_INFINITY) {
-                throw new IllegalStateException("Recall: row " + i + " has log-sum-exps sparse " + sparse[i] + ", dense " + dense[i]
-                        + " (the dense one must be finite)");
-            }
-            r[i] = (float) Math.min(1.0, Math.exp((double) sparse[i] - dense[i]));
+            r[i] = Float.isNaN(sparse[i]) || !Float.isFinite(dense[i]) ? Float.NaN
+                    : (float) Math.min(1.0, Math.exp((double) sparse[i] - dense[i]));
         }
         return r;
     }

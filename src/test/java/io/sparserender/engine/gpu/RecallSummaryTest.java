@@ -13,7 +13,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * The recall statistics the DiT reports per layer and step (CPU): {@link CudaRecall.Summary}'s nearest-rank 5th
  * percentile by selection equals the sorted array's, on lengths and value mixes a call gives (many rows at exactly 1,
  * runs of equal values, a single row); {@link LseRecall#fromLse} is exp of the difference, capped at 1, 0 for a row
- * that kept nothing, and refuses a row with no finite dense log-sum-exp.
+ * that kept nothing, NaN for a row with no finite dense log-sum-exp.
  */
 class RecallSummaryTest {
     @ParameterizedTest
@@ -59,10 +59,8 @@ class RecallSummaryTest {
         assertThat(r[2]).as("a row that kept nothing").isEqualTo(0f);
         assertThat(r[3]).as("a rounding above the whole mass").isEqualTo(1f);
         assertThat(r[4]).isEqualTo((float) Math.exp(-2.0));
-        assertThatThrownBy(() -> LseRecall.fromLse(new float[] {0f}, new float[] {Float.NaN}))
-                .hasMessageContaining("row 0").hasMessageContaining("dense NaN");
-        assertThatThrownBy(() -> LseRecall.fromLse(new float[] {0f}, new float[] {Float.NEGATIVE_INFINITY}))
-                .hasMessageContaining("must be finite");
+        assertThat(LseRecall.fromLse(new float[] {0f, Float.NaN, 0f}, new float[] {Float.NaN, 0f, Float.NEGATIVE_INFINITY}))
+                .as("non-finite inputs give NaN, not an exception inside the statistics").containsOnly(Float.NaN);
         assertThatThrownBy(() -> LseRecall.fromLse(new float[2], new float[3])).hasMessageContaining("2 sparse");
     }
 }

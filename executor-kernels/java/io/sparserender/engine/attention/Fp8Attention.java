@@ -140,51 +140,26 @@ public final class Fp8Attention {
             float[] v = values(in.v().codes(), b, h, in);
             byte[] q = rows(in.q().codes(), b, h, in);
             float[] s = new float[BLOCK];
-            double[] o = new double[d];
+            Row row = new Row(d);
             for (int i = 0; i < seqLen; i++) {
                 float qf = in.q().scales()[bh * seqLen + i] * sl2e;
-                float m = Float.NEGATIVE_INFINITY, l = 0f;
-                java.util.Arrays.fill(o, 0);
+                row.start();
                 for (int kb = 0; kb < nb; kb++) {
                     int j0 = kb * BLOCK, cols = Math.min(BLOCK, seqLen - j0);
                     float raw = Float.NEGATIVE_INFINITY;
                     for (int c = 0; c < cols; c++) {
-                        int dot = 0;
-                        for (int e = 0; e < d; e++) {
-                            dot += q[i * d + e] * k[(j0 + c) * d + e];
-                        }
-                        s[c] = dot; // exact: |dot| ≤ 128 · 127² < 2^24
+                        s[c] = dot(q, i, k, j0 + c, d); // exact: |dot| ≤ 128 · 127² < 2^24
                         raw = Math.max(raw, s[c]);
                     }
                     float f = qf * in.k().scales()[bh * nb + kb];
-                    float mn = Math.max(m, raw * f);
-                    float alpha = m == Float.NEGATIVE_INFINITY ? 0f : exp2(m - mn);
-                    m = mn;
-                    float msc = mn - 8f;
-                    l *= alpha;
-                    for (int e = 0; e < d; e++) {
-                        o[e] *= alpha;
-                    }
-                    // the kernel's accumulator holds each score as the float MAGIC + S (exact): one fma per score
-                    float cst = Math.fma(MAGIC, f, msc);
-                    float ps = 0f;
+                    row.block(Math.max(row.m, raw * f));
+                    float cst = row.offset(f);
                     for (int c = 0; c < cols; c++) {
-                        float p = exp2(Math.fma(MAGIC + s[c], f, -cst));
-                        ps += p;
-                        float p8 = Fp8E4M3.decode(Fp8E4M3.encode(p));
-                        if (p8 != 0f) {
-                            for (int e = 0; e < d; e++) {
-                                o[e] += (double) p8 * v[(j0 + c) * d + e];
-                            }
-                        }
+                        row.key(s[c], f, cst, v, (j0 + c) * d);
                     }
-                    l += ps;
+                    row.endBlock();
                 }
-                int at = ((b * seqLen + i) * heads + h) * d;
-                for (int e = 0; e < d; e++) {
-                    out[at + e] = (float) (o[e] / l) * in.v().scales()[bh * d + e];
-                }
-                lse[bh * seqLen + i] = (float) ((m - 8f) * Math.log(2) + Math.log(l));
+                row.write(out, ((b * seqLen + i) * heads + h) * d, in.v().scales(), bh * d, lse, bh * seqLen + i);
             }
         });
         return new Result(out, lse);
@@ -208,64 +183,113 @@ public final class Fp8Attention {
             float[] v = values(in.v().codes(), b, h, in);
             byte[] q = rows(in.q().codes(), b, h, in);
             float[] s = new float[128];
-            double[] o = new double[d];
+            Row row = new Row(d);
             for (int i = 0; i < seqLen; i++) {
                 int qt = i / 128;
                 int n = count[bh * nq + qt];
                 long at0 = bh * listBhStride + (long) qt * nk;
                 float qf = in.q().scales()[bh * seqLen + i] * sl2e;
-                float m = Float.NEGATIVE_INFINITY, l = 0f;
-                java.util.Arrays.fill(o, 0);
+                row.start();
                 for (int e = 0; e < n; e += 2) {
                     int tiles = Math.min(2, n - e);
                     int[] jt = new int[tiles];
                     float[] f = new float[tiles];
-                    float mn = m;
+                    float mn = row.m;
                     for (int t = 0; t < tiles; t++) {
                         jt[t] = list[(int) (at0 + e + t)];
                         f[t] = qf * in.k().scales()[bh * nb + jt[t] * 64 / BLOCK];
                         float raw = Float.NEGATIVE_INFINITY;
                         for (int c = 0; c < 64 && jt[t] * 64 + c < seqLen; c++) {
-                            int dot = 0;
-                            for (int x = 0; x < d; x++) {
-                                dot += q[i * d + x] * k[(jt[t] * 64 + c) * d + x];
-                            }
-                            s[t * 64 + c] = dot;
+                            s[t * 64 + c] = dot(q, i, k, jt[t] * 64 + c, d);
                             raw = Math.max(raw, s[t * 64 + c]);
                         }
                         mn = Math.max(mn, raw * f[t]);
                     }
-                    float alpha = m == Float.NEGATIVE_INFINITY ? 0f : exp2(m - mn);
-                    m = mn;
-                    float msc = mn - 8f;
-                    l *= alpha;
-                    for (int x = 0; x < d; x++) {
-                        o[x] *= alpha;
-                    }
-                    float ps = 0f;
+                    row.block(mn);
                     for (int t = 0; t < tiles; t++) {
-                        float cst = Math.fma(MAGIC, f[t], msc);
+                        float cst = row.offset(f[t]);
                         for (int c = 0; c < 64 && jt[t] * 64 + c < seqLen; c++) {
-                            float p = exp2(Math.fma(MAGIC + s[t * 64 + c], f[t], -cst));
-                            ps += p;
-                            float p8 = Fp8E4M3.decode(Fp8E4M3.encode(p));
-                            if (p8 != 0f) {
-                                for (int x = 0; x < d; x++) {
-                                    o[x] += (double) p8 * v[(jt[t] * 64 + c) * d + x];
-                                }
-                            }
+                            row.key(s[t * 64 + c], f[t], cst, v, (jt[t] * 64 + c) * d);
                         }
                     }
-                    l += ps;
+                    row.endBlock();
                 }
-                int at = ((b * seqLen + i) * heads + h) * d;
-                for (int x = 0; x < d; x++) {
-                    out[at + x] = l == 0f ? 0f : (float) (o[x] / l) * in.v().scales()[bh * d + x];
-                }
-                lse[bh * seqLen + i] = (float) ((m - 8f) * Math.log(2) + Math.log(l));
+                row.write(out, ((b * seqLen + i) * heads + h) * d, in.v().scales(), bh * d, lse, bh * seqLen + i);
             }
         });
         return new Result(out, lse);
+    }
+
+    /** Σ q8·k8 of query row i and key row j (codes [L, D] of one head): exact in an int. */
+    private static int dot(byte[] q, int i, byte[] k, int j, int d) {
+        int dot = 0;
+        for (int e = 0; e < d; e++) {
+            dot += q[i * d + e] * k[j * d + e];
+        }
+        return dot;
+    }
+
+    /**
+     * One query row's online softmax in the kernel's float arithmetic, shared by the dense and the listed forward: the
+     * maximum m in log2 units, the sum l, O unscaled (in float64: the device's accumulation order is not the twin's).
+     */
+    private static final class Row {
+        private final double[] o;
+        private float m;
+        private float l;
+        private float msc;
+        private float ps;
+
+        Row(int d) {
+            this.o = new double[d];
+        }
+
+        void start() {
+            m = Float.NEGATIVE_INFINITY;
+            l = 0f;
+            java.util.Arrays.fill(o, 0);
+        }
+
+        /** A new block whose maximum (with the running one) is mn: l and O rescaled to it, the block's sum started. */
+        void block(float mn) {
+            float alpha = m == Float.NEGATIVE_INFINITY ? 0f : exp2(m - mn);
+            m = mn;
+            msc = mn - 8f;
+            l *= alpha;
+            for (int e = 0; e < o.length; e++) {
+                o[e] *= alpha;
+            }
+            ps = 0f;
+        }
+
+        /** The exponent's constant for scores under factor f: the kernel's accumulator holds each score as MAGIC + S. */
+        float offset(float f) {
+            return Math.fma(MAGIC, f, msc);
+        }
+
+        /** A key of raw score s: P = 2^(fma(MAGIC + s, f, −cst)) into the block's sum, E4M3(P) · v (row at vAt) into O. */
+        void key(float s, float f, float cst, float[] v, int vAt) {
+            float p = exp2(Math.fma(MAGIC + s, f, -cst));
+            ps += p;
+            float p8 = Fp8E4M3.decode(Fp8E4M3.encode(p));
+            if (p8 != 0f) {
+                for (int e = 0; e < o.length; e++) {
+                    o[e] += (double) p8 * v[vAt + e];
+                }
+            }
+        }
+
+        void endBlock() {
+            l += ps;
+        }
+
+        /** O · vs / l at out[at..] (zeros for a row that kept nothing) and the log-sum-exp (M − 8)·ln 2 + ln l. */
+        void write(float[] out, int at, float[] vScales, int vsAt, float[] lse, int lseAt) {
+            for (int e = 0; e < o.length; e++) {
+                out[at + e] = l == 0f ? 0f : (float) (o[e] / l) * vScales[vsAt + e];
+            }
+            lse[lseAt] = (float) ((m - 8f) * Math.log(2) + Math.log(l));
+        }
     }
 
     /** Keys' blocks of {@value #BLOCK}. */

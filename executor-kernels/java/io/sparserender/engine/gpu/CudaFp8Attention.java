@@ -129,32 +129,17 @@ public final class CudaFp8Attention {
      * into {@code stats}. Without waiting.
      */
     public void launch(Operands in, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer stats, float scale, int bc) {
-        int[] shape = {in.batch(), in.seqLen(), in.heads(), HEAD_DIM};
-        if (!Arrays.equals(out.shape(), shape) || (out.dtype() != DType.F32 && out.dtype() != DType.BF16)) {
-            throw new IllegalArgumentException("Cannot run FP8 attention: out " + out + " must be F32 or BF16 of shape "
-                    + Arrays.toString(shape));
-        }
-        if (lse != null && (lse.dtype() != DType.F32 || lse.numel() != (long) in.batch() * in.heads() * in.seqLen())) {
-            throw new IllegalArgumentException("Cannot run FP8 attention: lse " + lse + " must be F32 with B*H*L elements");
-        }
         if (bc < 1) {
             throw new IllegalArgumentException("Cannot run FP8 attention: bc " + bc + " must be positive");
         }
+        int ctas = ctas(in, out, lse);
         int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();
-        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
-        if (ctas > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("FP8 attention too large for one launch: " + ctas + " CTAs");
-        }
-        long rowBytes = (long) heads * HEAD_DIM;
-        byte[] mq = TensorMaps.bytes(in.q(), new long[] {HEAD_DIM, heads, seqLen, bsz},
-                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, 64, 1});
-        byte[] mk = TensorMaps.bytes(in.k(), new long[] {HEAD_DIM, heads, seqLen, bsz},
-                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, BLOCK, 1});
         byte[] mv = TensorMaps.bytes(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
                 new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {BLOCK, HEAD_DIM, 1});
         Params p = new Params(in.qScales(), in.kScales(), in.vScales(), out, lse, stats, (seqLen + bc - 1) / bc, bsz, seqLen,
                 heads, scale);
-        device.launch(KERNEL, (int) ctas, THREADS, SMEM_BYTES, new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
+        device.launch(KERNEL, ctas, THREADS, SMEM_BYTES, new KernelArgs().bytes(rowMap(in.q(), in, 64)).bytes(rowMap(in.k(), in, BLOCK))
+                .bytes(mv).struct(p.struct()));
     }
 
     /**
@@ -164,26 +149,37 @@ public final class CudaFp8Attention {
      */
     public void launchListed(Operands in, AttentionPlanner.DevicePlan plan, DeviceBuffer out, DeviceBuffer lse, DeviceBuffer keep,
                              DeviceBuffer stats, float scale) {
+        int ctas = ctas(in, out, lse);
+        int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();
+        byte[] mv = TensorMaps.bytes64(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
+                new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {64, HEAD_DIM, 1});
+        ListParams p = new ListParams(in.qScales(), in.kScales(), in.vScales(), out, lse, keep, stats, bsz, seqLen, heads, scale, plan);
+        device.launch(KERNEL_LIST128, ctas, THREADS, LIST_SMEM_BYTES, new KernelArgs().bytes(rowMap(in.q(), in, 64))
+                .bytes(rowMap(in.k(), in, 64)).bytes(mv).struct(p.struct()));
+    }
+
+    /** Checks out and lse against the operands' shape; the grid, one CTA per 128 q rows of each (batch row, head). */
+    private static int ctas(Operands in, DeviceBuffer out, DeviceBuffer lse) {
         int[] shape = {in.batch(), in.seqLen(), in.heads(), HEAD_DIM};
         if (!Arrays.equals(out.shape(), shape) || (out.dtype() != DType.F32 && out.dtype() != DType.BF16)) {
             throw new IllegalArgumentException("Cannot run FP8 attention: out " + out + " must be F32 or BF16 of shape "
                     + Arrays.toString(shape));
         }
-        int bsz = in.batch(), seqLen = in.seqLen(), heads = in.heads();
-        long ctas = (long) bsz * heads * ((seqLen + 127) / 128);
+        if (lse != null && (lse.dtype() != DType.F32 || lse.numel() != (long) in.batch() * in.heads() * in.seqLen())) {
+            throw new IllegalArgumentException("Cannot run FP8 attention: lse " + lse + " must be F32 with B*H*L elements");
+        }
+        long ctas = (long) in.batch() * in.heads() * ((in.seqLen() + 127) / 128);
         if (ctas > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("FP8 attention too large for one launch: " + ctas + " CTAs");
         }
-        long rowBytes = (long) heads * HEAD_DIM;
-        byte[] mq = TensorMaps.bytes(in.q(), new long[] {HEAD_DIM, heads, seqLen, bsz},
-                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, 64, 1});
-        byte[] mk = TensorMaps.bytes(in.k(), new long[] {HEAD_DIM, heads, seqLen, bsz},
-                new long[] {HEAD_DIM, rowBytes, seqLen * rowBytes}, new int[] {HEAD_DIM, 1, 64, 1});
-        byte[] mv = TensorMaps.bytes64(in.vt(), new long[] {in.vtStride(), HEAD_DIM, (long) bsz * heads},
-                new long[] {in.vtStride(), (long) HEAD_DIM * in.vtStride()}, new int[] {64, HEAD_DIM, 1});
-        ListParams p = new ListParams(in.qScales(), in.kScales(), in.vScales(), out, lse, keep, stats, bsz, seqLen, heads, scale, plan);
-        device.launch(KERNEL_LIST128, (int) ctas, THREADS, LIST_SMEM_BYTES,
-                new KernelArgs().bytes(mq).bytes(mk).bytes(mv).struct(p.struct()));
+        return (int) ctas;
+    }
+
+    /** The tensor map of Q's or K's codes, [128, H, L, B] in boxes of {128, 1, boxRows, 1} (128-byte swizzle). */
+    private static byte[] rowMap(DeviceBuffer codes, Operands in, int boxRows) {
+        long rowBytes = (long) in.heads() * HEAD_DIM;
+        return TensorMaps.bytes(codes, new long[] {HEAD_DIM, in.heads(), in.seqLen(), in.batch()},
+                new long[] {HEAD_DIM, rowBytes, in.seqLen() * rowBytes}, new int[] {HEAD_DIM, 1, boxRows, 1});
     }
 
     /** Quantizes and runs in one arena scope (the operands are freed when it returns; the stream orders later work). */

@@ -48,6 +48,14 @@ public final class SafetensorsWriter {
 
     /** Adds float values stored as {@code dtype} (F64, F32, F16 or BF16; rounding to nearest even). */
     public SafetensorsWriter add(String name, DType dtype, int[] shape, float[] values) {
+        return addRaw(name, dtype, shape, encode(name, dtype, shape, values));
+    }
+
+    /**
+     * The little-endian bytes {@link #add} stores for these floats as {@code dtype} (F64, F32, F16 or BF16): callable on
+     * any thread, so that generated weights can be encoded in parallel and added in order ({@link GeneratedTensors}).
+     */
+    public static byte[] encode(String name, DType dtype, int[] shape, float[] values) {
         checkCount(name, shape, values.length);
         ByteBuffer b = ByteBuffer.allocate(values.length * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
@@ -59,7 +67,7 @@ public final class SafetensorsWriter {
                 default -> throw new IllegalArgumentException("Cannot store floats of tensor '" + name + "' as " + dtype);
             }
         }
-        return addRaw(name, dtype, shape, b.array());
+        return b.array();
     }
 
     public SafetensorsWriter addDoubles(String name, int[] shape, double[] values) {

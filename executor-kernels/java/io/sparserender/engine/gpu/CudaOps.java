@@ -106,9 +106,11 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         DeviceBuffer b = allocate(DType.BF16, t.shape());
         float[] d = t.data();
         short[] s = new short[d.length];
-        for (int i = 0; i < s.length; i++) {
-            s[i] = HalfFloats.floatToBf16(d[i]);
-        }
+        io.sparserender.engine.tensor.ElementChunks.forEach(s.length, (from, to) -> { // on all cores: a model's load
+            for (int i = from; i < to; i++) {
+                s[i] = HalfFloats.floatToBf16(d[i]);
+            }
+        });
         b.copyFrom(s);
         if (t.rank() == 5) {
             packed.put(b, vae.packConvWeight(b));

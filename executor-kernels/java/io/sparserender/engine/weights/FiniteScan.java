@@ -10,14 +10,18 @@ import java.nio.file.Path;
 public final class FiniteScan {
     private FiniteScan() {}
 
-    /** The first non-finite element of {@code values}, or -1 when all are finite. */
+    /** The first non-finite element of {@code values}, or -1 when all are finite (chunks scanned on all cores). */
     public static long firstNonFinite(float[] values) {
-        for (int i = 0; i < values.length; i++) {
-            if (!Float.isFinite(values[i])) {
-                return i;
+        java.util.concurrent.atomic.AtomicInteger first = new java.util.concurrent.atomic.AtomicInteger(Integer.MAX_VALUE);
+        io.sparserender.engine.tensor.ElementChunks.forEach(values.length, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                if (!Float.isFinite(values[i])) {
+                    first.accumulateAndGet(i, Math::min);
+                    return;
+                }
             }
-        }
-        return -1;
+        });
+        return first.get() == Integer.MAX_VALUE ? -1 : first.get();
     }
 
     /** Throws a {@link WeightsException} naming file, tensor, the first bad element and the count of bad elements. */

@@ -260,20 +260,26 @@ public final class SafetensorsFile implements AutoCloseable {
         return new Tensor(readFloats(name), info(name).shape());
     }
 
+    /**
+     * The tensor's values as float32, decoded in chunks of {@value #CHUNK_ELEMENTS} elements on all cores (each chunk
+     * reads its own byte range of the mapped file): decoding on one thread was most of a 5B model's load, ≈ 2–3 ns a value.
+     */
     public float[] readFloats(String name) {
         TensorInfo t = info(name);
         float[] out = new float[checkedLength(t)];
         int size = t.dtype().byteSize();
-        ByteBuffer chunk = ByteBuffer.allocate(Math.min(out.length, CHUNK_ELEMENTS) * size).order(ByteOrder.LITTLE_ENDIAN);
-        for (int start = 0; start < out.length; start += CHUNK_ELEMENTS) {
+        int chunks = (out.length + CHUNK_ELEMENTS - 1) / CHUNK_ELEMENTS;
+        java.util.stream.IntStream range = java.util.stream.IntStream.range(0, chunks);
+        (chunks > 1 ? range.parallel() : range).forEach(c -> {
+            int start = c * CHUNK_ELEMENTS;
             int n = Math.min(CHUNK_ELEMENTS, out.length - start);
-            chunk.clear().limit(n * size);
+            ByteBuffer chunk = ByteBuffer.allocate(n * size).order(ByteOrder.LITTLE_ENDIAN);
             readRange(t.begin() + (long) start * size, chunk);
             chunk.flip();
             for (int i = 0; i < n; i++) {
                 out[start + i] = (float) readElement(chunk, t.dtype(), i * size);
             }
-        }
+        });
         return out;
     }
 

@@ -77,6 +77,32 @@ class SafetensorsFileTest {
         return d;
     }
 
+    /**
+     * Tensors of several decoding chunks (2²⁰ elements each, decoded in parallel) read back element for element, in
+     * order, in each float dtype; across small mapped segments too.
+     */
+    @Test
+    void tensorsOfSeveralChunksReadBackInOrder() {
+        int n = 2 * (1 << 20) + 12_345;
+        float[] a = random(n, 9);
+        Path p = dir.resolve("big.safetensors");
+        new SafetensorsWriter().add("f32", DType.F32, new int[] {n}, a).add("bf16", DType.BF16, new int[] {n}, a)
+                .add("f16", DType.F16, new int[] {n}, a).write(p);
+        float[] bf16 = new float[n];
+        float[] f16 = new float[n];
+        for (int i = 0; i < n; i++) {
+            bf16[i] = HalfFloats.roundToBf16(a[i]);
+            f16[i] = HalfFloats.f16ToFloat(HalfFloats.floatToF16(a[i]));
+        }
+        for (int segment : new int[] {1 << 30, 65_536 + 2}) {
+            try (SafetensorsFile f = SafetensorsFile.open(p, segment)) {
+                assertThat(f.readFloats("f32")).as("f32, segments of %d bytes", segment).isEqualTo(a); // containsExactly is quadratic
+                assertThat(f.readFloats("bf16")).as("bf16, segments of %d bytes", segment).isEqualTo(bf16); // containsExactly is quadratic
+                assertThat(f.readFloats("f16")).as("f16, segments of %d bytes", segment).isEqualTo(f16); // containsExactly is quadratic
+            }
+        }
+    }
+
     @Test
     void tensorsSpanningMappedSegmentsReadCorrectly() {
         // Segments of 64 bytes force every read across several mappings, as a >2 GiB file does with 1 GiB ones.

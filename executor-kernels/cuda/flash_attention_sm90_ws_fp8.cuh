@@ -63,6 +63,37 @@ __device__ __forceinline__ void fence_ints(int* r) {
     for (int i = 0; i < 64; i++) asm volatile("" : "+r"(r[i])::"memory");
 }
 
+// The epilogue of a consumer thread's two rows (r0 + lr0, r0 + lr1; those not valid are skipped): O[:, d] · vs[d] / l
+// into out [B, L, H, 128] at columns 8g + 2·t4 and + 1 (bf16 where out_bf16, else float32), and the log-sum-exp
+// ln Σ e^(score · scale) = (m − 8) · ln 2 + ln l into lse [B·H, L] when asked. EMPTY_ROWS: a row with l = 0 (the
+// listed kernel's empty list) gets zeros instead of 0 · ∞.
+template <bool EMPTY_ROWS>
+__device__ __forceinline__ void store_rows(void* out, int out_bf16, float* lse, const float* vs, const float* o,
+                                           const float* m, const float* l, int b, int h, int bh, int H, int L, int r0,
+                                           int lr0, int lr1, bool valid0, bool valid1, int t4) {
+    constexpr int D = 128;
+    const long long row_stride = (long long)H * D;
+    const long long head_base = ((long long)b * L * H + h) * D;
+    #pragma unroll
+    for (int r = 0; r < 2; r++) {
+        if (!(r == 0 ? valid0 : valid1)) continue;
+        const int row = r0 + (r == 0 ? lr0 : lr1);
+        const float inv = EMPTY_ROWS ? (l[r] > 0.f ? 1.f / l[r] : 0.f) : 1.f / l[r];
+        const long long at = head_base + (long long)row * row_stride + 2 * t4;
+        #pragma unroll
+        for (int g = 0; g < 16; g++) {
+            const float2 sc = *reinterpret_cast<const float2*>(vs + g * 8 + 2 * t4);
+            const float x0 = o[g * 4 + 2 * r] * inv * sc.x, x1 = o[g * 4 + 2 * r + 1] * inv * sc.y;
+            if (out_bf16) {
+                *reinterpret_cast<uint32_t*>(reinterpret_cast<__nv_bfloat16*>(out) + at + g * 8) = fa90::pack2(x0, x1);
+            } else {
+                *reinterpret_cast<float2*>(reinterpret_cast<float*>(out) + at + g * 8) = make_float2(x0, x1);
+            }
+        }
+        if (lse != nullptr && t4 == 0) lse[(long long)bh * L + row] = (m[r] - 8.f) * 0.6931471805599453f + logf(l[r]);
+    }
+}
+
 #endif
 
 }  // namespace fa90ws8

@@ -229,27 +229,8 @@ __device__ void attention_ws_fp8_list128(const TensorMap& mq, const TensorMap& m
     }
 
     if (rows == 0) return;
-    const float* vs = p.vs + (long long)bh * D;
-    const long long row_stride = (long long)H * D;
-    const long long head_base = ((long long)b * L * H + h) * D;
-    #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        if (!(r == 0 ? valid0 : valid1)) continue;
-        const int row = r0 + (r == 0 ? lr0 : lr1);
-        const float inv = l[r] > 0.f ? 1.f / l[r] : 0.f;   // an empty list: zeros
-        const long long at = head_base + (long long)row * row_stride + 2 * t4;
-        #pragma unroll
-        for (int g = 0; g < 16; g++) {
-            const float2 sc = *reinterpret_cast<const float2*>(vs + g * 8 + 2 * t4);
-            const float x0 = o[g * 4 + 2 * r] * inv * sc.x, x1 = o[g * 4 + 2 * r + 1] * inv * sc.y;
-            if (p.out_bf16) {
-                *reinterpret_cast<uint32_t*>(reinterpret_cast<__nv_bfloat16*>(p.out) + at + g * 8) = fa90::pack2(x0, x1);
-            } else {
-                *reinterpret_cast<float2*>(reinterpret_cast<float*>(p.out) + at + g * 8) = make_float2(x0, x1);
-            }
-        }
-        if (p.lse != nullptr && t4 == 0) p.lse[(long long)bh * L + row] = (m[r] - 8.f) * 0.6931471805599453f + logf(l[r]);
-    }
+    fa90ws8::store_rows<true>(p.out, p.out_bf16, p.lse, p.vs + (long long)bh * D, o, m, l, b, h, bh, H, L, r0, lr0, lr1, valid0,
+                              valid1, t4);
     if (tid == 0) {
         atomicAdd(&p.stats[2], (unsigned long long)(4.0 * rows * D * (double)(L - visited_cols)));
         if (half == 0) {

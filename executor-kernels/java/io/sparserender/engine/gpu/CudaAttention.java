@@ -610,7 +610,7 @@ public final class CudaAttention {
             device.launch(kernel(headDim, bc), (int) grid, THREADS, smemBytes(headDim, bc), new KernelArgs().struct(p.struct()));
             return;
         }
-        if (family == AttentionKernel.WS_FP8 && mode == MODE_DENSE && headDim == 128) {
+        if (eightBit(policy, headDim)) {
             if (fp8 == null) {
                 fp8 = new CudaFp8Attention(device);
             }

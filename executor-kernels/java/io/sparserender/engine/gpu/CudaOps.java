@@ -196,12 +196,7 @@ public final class CudaOps implements Ops<DeviceBuffer> {
         if (s.length != 2) {
             throw new IllegalArgumentException("Cannot gather embeddings: table " + table + " is not [V, D]");
         }
-        for (int r = 0; r < ids.length; r++) {
-            if (ids[r] < 0 || ids[r] >= s[0]) {
-                throw new IllegalArgumentException("Cannot gather embeddings: id " + ids[r] + " at position " + r
-                        + " is outside the table's " + s[0] + " rows");
-            }
-        }
+        io.sparserender.engine.ops.Gather.requireIds(ids, s[0]);
         DeviceBuffer out = allocate(DType.F32, ids.length, s[1]);
         long n = (long) ids.length * s[1];
         if (n == 0) {

@@ -205,22 +205,15 @@ public final class DeviceBuffer {
         switch (dtype) {
             case F32:
                 return toFloatArray();
-            case BF16: { // decoded on all cores: the DiT's 2 × 5.2 M outputs per step wait for this with the device idle
+            case BF16:
+            case F16: { // decoded on all cores: the DiT's 2 × 5.2 M outputs per step wait for this with the device idle
                 short[] s = toShortArray();
                 float[] f = new float[s.length];
+                boolean bf16 = dtype == DType.BF16;
                 io.sparserender.engine.tensor.ElementChunks.forEach(s.length, (from, to) -> {
                     for (int i = from; i < to; i++) {
-                        f[i] = io.sparserender.engine.tensor.HalfFloats.bf16ToFloat(s[i]);
-                    }
-                });
-                return f;
-            }
-            case F16: {
-                short[] s = toShortArray();
-                float[] f = new float[s.length];
-                io.sparserender.engine.tensor.ElementChunks.forEach(s.length, (from, to) -> {
-                    for (int i = from; i < to; i++) {
-                        f[i] = io.sparserender.engine.tensor.HalfFloats.f16ToFloat(s[i]);
+                        f[i] = bf16 ? io.sparserender.engine.tensor.HalfFloats.bf16ToFloat(s[i])
+                                : io.sparserender.engine.tensor.HalfFloats.f16ToFloat(s[i]);
                     }
                 });
                 return f;

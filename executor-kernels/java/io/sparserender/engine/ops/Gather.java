@@ -2,9 +2,19 @@ package io.sparserender.engine.ops;
 
 import io.sparserender.engine.tensor.Tensor;
 
-/** Host row gather shared by {@link CpuOps#embedding} and the default {@link Ops#embedding}. */
-final class Gather {
+/** Host row gather shared by {@link CpuOps#embedding} and the default {@link Ops#embedding}; its id check is every backend's. */
+public final class Gather {
     private Gather() {}
+
+    /** Refuses an id outside a table of {@code rows} rows, naming it and its position (every backend's embedding). */
+    public static void requireIds(int[] ids, int rows) {
+        for (int r = 0; r < ids.length; r++) {
+            if (ids[r] < 0 || ids[r] >= rows) {
+                throw new IllegalArgumentException("Cannot gather embeddings: id " + ids[r] + " at position " + r
+                        + " is outside the table's " + rows + " rows");
+            }
+        }
+    }
 
     static Tensor rows(Tensor table, int[] ids) {
         if (table.rank() != 2) {
@@ -12,14 +22,10 @@ final class Gather {
         }
         int v = table.dim(0);
         int d = table.dim(1);
+        requireIds(ids, v);
         float[] out = new float[ids.length * d];
         for (int r = 0; r < ids.length; r++) {
-            int id = ids[r];
-            if (id < 0 || id >= v) {
-                throw new IllegalArgumentException("Cannot gather embeddings: id " + id + " at position " + r
-                        + " is outside the table's " + v + " rows");
-            }
-            System.arraycopy(table.data(), id * d, out, r * d, d);
+            System.arraycopy(table.data(), ids[r] * d, out, r * d, d);
         }
         return new Tensor(out, ids.length, d);
     }
